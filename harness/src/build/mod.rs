@@ -1,0 +1,1 @@
+//! Building variants: cargo builds, ELF facts, image contexts and base-image provisioning.

@@ -1,0 +1,141 @@
+//! The command line, as clap derive structs; nothing else lives here.
+//!
+//! Values stay strings where they need checking against each other or the matrix: `plan`
+//! turns them into typed, validated settings before anything runs.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "harness",
+    version,
+    about = "glibc or musl, debian or scratch: build, run and measure every variant of an app"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the variant matrix: every variant, whether it can run, and the default set.
+    Variants,
+    /// Build the binaries and images of an app's variants and print what each cost.
+    Build(BuildArgs),
+    /// Build, run and measure an app's variants; print a table and write a results file.
+    Run(RunArgs),
+    /// Check the prerequisites (Docker, musl target, musl-gcc, mmdebstrap, base image).
+    Doctor(DoctorArgs),
+}
+
+/// Which app and which variants: shared by `build` and `run`.
+#[derive(Debug, Args, Clone)]
+pub struct Selection {
+    /// The app: `http` (http-server) or `json` (json-cruncher).
+    #[arg(long)]
+    pub app: String,
+    /// Comma-separated variant names or globs (`musl-*`); default: the default set.
+    #[arg(long, value_delimiter = ',', conflicts_with = "matrix")]
+    pub variants: Vec<String>,
+    /// `default` (the default set) or `full` (every valid variant).
+    #[arg(long, default_value = "default")]
+    pub matrix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Compile in a clean target dir so the compile time is a cold one.
+    #[arg(long)]
+    pub cold: bool,
+    /// Build binaries only, no images (no Docker needed).
+    #[arg(long)]
+    pub no_images: bool,
+    /// Print the build records as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// `docker` (default when a daemon answers) or `native` (child processes).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Cold-start repetitions, interleaved across variants.
+    #[arg(long, default_value_t = 20)]
+    pub runs: u32,
+    /// Warm-up before each load window (e.g. `1s`, `500ms`).
+    #[arg(long, default_value = "1s")]
+    pub warmup: String,
+    /// Measured load window per endpoint and concurrency.
+    #[arg(long, default_value = "3s")]
+    pub duration: String,
+    /// Comma-separated concurrency levels (open connections).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    pub concurrency: Vec<String>,
+    /// Comma-separated endpoints to load: /plaintext, /json, /parse.
+    #[arg(long, value_delimiter = ',', default_value = "/plaintext,/json,/parse")]
+    pub endpoints: Vec<String>,
+    /// Send at a constant rate (requests/s) and correct for coordinated omission.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// json-cruncher thread counts; default 1..=nproc.
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Vec<String>,
+    /// json-cruncher dataset size in MB.
+    #[arg(long, default_value_t = 8.0)]
+    pub dataset_mb: f64,
+    /// How long a variant may take to become ready.
+    #[arg(long, default_value = "30s")]
+    pub ready_timeout: String,
+    /// Container memory limit (e.g. `512MiB`); none by default.
+    #[arg(long)]
+    pub memory_limit: Option<String>,
+    /// Short everything: 5 runs, 0.5 s windows, concurrency 1,16, one thread count pair.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where results files go.
+    #[arg(long, default_value = "results/runs")]
+    pub out: PathBuf,
+    /// A label for this machine in the results.
+    #[arg(long, env = "HARNESS_MACHINE")]
+    pub machine: Option<String>,
+    /// Print the results as JSON on stdout (progress still on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Apply the fixes that are safe to automate (rustup target, Debian packages, base image).
+    #[arg(long)]
+    pub fix: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_defaults_parse() {
+        let cli = Cli::try_parse_from(["harness", "run", "--app", "http"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.concurrency, ["1", "16", "64"]);
+        assert_eq!(args.runs, 20);
+    }
+}

@@ -1,0 +1,19 @@
+//! The harness library: everything `harness` does, callable in-process by tests.
+//!
+//! `run` takes parsed arguments, turns them into a checked plan (`plan`), and only then acts:
+//! builds (`build`), runs (`runtime`), measures (`measure`), records (`results`) and reports
+//! (`report`). `main.rs` only parses and prints the error.
+
+pub mod app;
+pub mod build;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod matrix;
+pub mod measure;
+pub mod plan;
+pub mod results;
+pub mod runtime;
+
+pub use commands::run;
+pub use error::exit_code;

@@ -1,0 +1,1 @@
+//! Measuring: cold start, load generation, memory, and the statistics over samples.

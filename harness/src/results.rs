@@ -1,0 +1,308 @@
+//! The one results type that every run writes and every report reads, and its atomic writer.
+//!
+//! The JSON Schema of this file is published at `harness/schema/results.schema.json` and the
+//! tests check real output against it. Bump `SCHEMA_VERSION` on any change that an older
+//! reader could misread. Metric names carry their unit.
+
+use crate::matrix::Variant;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The version of the results file format this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything one `harness run` measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunResults {
+    pub schema_version: u32,
+    pub harness_version: String,
+    /// `http`, `json`, or a crate's package name.
+    pub app: String,
+    pub app_kind: AppKind,
+    /// `docker` or `native`.
+    pub runtime: String,
+    /// The exact command line, argv[0] first.
+    pub command_line: Vec<String>,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC; absent while the run is in progress or when it was interrupted.
+    pub finished_at: Option<String>,
+    pub environment: Environment,
+    pub settings: Settings,
+    /// In the order they were planned; written after each finishes.
+    pub variants: Vec<VariantResult>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppKind {
+    Server,
+    Batch,
+}
+
+/// Where the numbers came from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    /// A label for the machine, e.g. `2-core dev VM`.
+    pub machine: String,
+    pub cpu_model: String,
+    pub cpu_count: u32,
+    pub kernel: String,
+    pub docker_server_version: Option<String>,
+    /// 1 or 2; absent when unknown.
+    pub cgroup_version: Option<u32>,
+    pub rustc_version: String,
+    pub glibc_version: Option<String>,
+    pub musl_version: Option<String>,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+}
+
+/// The settings that shaped the measurements.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub runs: u32,
+    pub warmup_s: f64,
+    pub duration_s: f64,
+    pub concurrency: Vec<u32>,
+    pub endpoints: Vec<String>,
+    /// Constant-rate mode (requests/s), if used.
+    pub rate_rps: Option<u64>,
+    /// json-cruncher thread counts.
+    pub threads: Vec<u32>,
+    /// json-cruncher dataset size.
+    pub dataset_mb: f64,
+    /// CPUs the app may use (cpuset list, e.g. `0`).
+    pub server_cpus: String,
+    /// CPUs the load generator is pinned to.
+    pub loadgen_cpus: String,
+    pub memory_limit_bytes: Option<u64>,
+    pub ready_timeout_s: f64,
+}
+
+/// One variant's outcome: what was measured before any failure is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VariantResult {
+    pub variant: Variant,
+    pub status: Status,
+    pub build: Option<BuildRecord>,
+    pub cold_start: Option<ColdStart>,
+    /// http: one entry per endpoint × concurrency.
+    pub load: Vec<LoadResult>,
+    /// json-cruncher: one entry per thread count.
+    pub crunch: Vec<CrunchResult>,
+    pub peak_memory_bytes: Option<u64>,
+    /// How peak memory was read, e.g. `cgroup v2 memory.peak`.
+    pub memory_method: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    Failed {
+        /// Which step failed: `build`, `image`, `start`, `cold-start`, `load`, `crunch`.
+        step: String,
+        reason: String,
+        /// The container's or process's last log lines, if any.
+        logs: Option<String>,
+    },
+}
+
+/// What building the variant cost and produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildRecord {
+    pub compile_s: f64,
+    /// True when the target dir was clean, so `compile_s` is a cold compile.
+    pub compile_cold: bool,
+    pub binary_bytes: u64,
+    pub static_binary: bool,
+    /// The ELF interpreter (`/lib64/ld-linux-x86-64.so.2`) of a dynamic binary.
+    pub interpreter: Option<String>,
+    /// Shared libraries the binary needs (DT_NEEDED).
+    pub needed_libraries: Vec<String>,
+    /// Absent for the native runtime, which makes no image.
+    pub image: Option<ImageRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageRecord {
+    pub tag: String,
+    pub id: String,
+    pub image_build_s: f64,
+    /// The size the daemon reports.
+    pub image_bytes: u64,
+    /// Where the base image came from (debian and distroless only).
+    pub base_provenance: Option<String>,
+}
+
+/// A distribution summary: min, median, p95 and the 95% bootstrap CI of the median.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub n: u32,
+    pub min: f64,
+    pub median: f64,
+    pub p5: f64,
+    pub p95: f64,
+    pub max: f64,
+    pub median_ci_low: f64,
+    pub median_ci_high: f64,
+}
+
+/// Cold start: create → first good response (or batch exit), and the bare process start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColdStart {
+    pub samples_ms: Vec<f64>,
+    pub cold_start_ms: Summary,
+    /// `--version` exit in the same image: the runtime's share, without the program's.
+    pub process_start_samples_ms: Vec<f64>,
+    pub process_start_ms: Summary,
+}
+
+/// One load window against one endpoint at one concurrency.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoadResult {
+    pub endpoint: String,
+    pub concurrency: u32,
+    pub rate_rps: Option<u64>,
+    pub duration_s: f64,
+    pub requests: u64,
+    /// Connection and I/O errors.
+    pub errors: u64,
+    pub non_2xx: u64,
+    pub rps: f64,
+    pub latency_us: Latency,
+    /// CPU the load generator used, as a share of one core (100 = one core busy).
+    pub loadgen_cpu_percent: f64,
+    /// True when the load generator, not the server, was probably the bottleneck.
+    pub loadgen_bound: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+/// json-cruncher throughput at one thread count, repeated.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CrunchResult {
+    pub threads: u32,
+    pub samples_mb_per_s: Vec<f64>,
+    pub mb_per_s: Summary,
+    pub checksum: String,
+}
+
+/// A results file that cannot be used, named with the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a results file: {message}")]
+    Malformed { path: PathBuf, message: String },
+    #[error("{path}: schema_version {found} is not supported (this harness reads {SCHEMA_VERSION}): re-run `harness run` with this version, or use the harness that wrote it")]
+    Version { path: PathBuf, found: u64 },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl RunResults {
+    /// Reads and checks a results file; errors name the file and, where serde can, the field.
+    pub fn load(path: &Path) -> Result<RunResults, ResultsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ResultsError::Malformed {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
+        match value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(found) => {
+                return Err(ResultsError::Version {
+                    path: path.into(),
+                    found,
+                })
+            }
+            None => {
+                return Err(ResultsError::Malformed {
+                    path: path.into(),
+                    message: "field `schema_version` is missing or not a number".into(),
+                })
+            }
+        }
+        serde_json::from_value(value).map_err(|e| ResultsError::Malformed {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes the file atomically (temp file in the same directory, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
+        let json = serde_json::to_vec_pretty(self).expect("results always serialize");
+        write_atomically(path, &json)
+    }
+
+    pub fn variant(&self, name: &str) -> Option<&VariantResult> {
+        self.variants.iter().find(|v| v.variant.name() == name)
+    }
+}
+
+/// Writes `bytes` to `path` so that a reader sees either the old file or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let err = |source| ResultsError::Write {
+        path: path.into(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    std::io::Write::write_all(&mut temp, bytes).map_err(err)?;
+    temp.as_file().sync_all().map_err(err)?;
+    temp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+impl VariantResult {
+    pub fn new(variant: Variant) -> Self {
+        Self {
+            variant,
+            status: Status::Ok,
+            build: None,
+            cold_start: None,
+            load: Vec::new(),
+            crunch: Vec::new(),
+            peak_memory_bytes: None,
+            memory_method: None,
+        }
+    }
+
+    pub fn fail(&mut self, step: &str, reason: impl Into<String>, logs: Option<String>) {
+        self.status = Status::Failed {
+            step: step.into(),
+            reason: reason.into(),
+            logs,
+        };
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self.status, Status::Ok)
+    }
+}

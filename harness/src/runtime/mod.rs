@@ -1,0 +1,1 @@
+//! Running variants: the `Runtime` trait, with docker (bollard) and native implementations.

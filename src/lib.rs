@@ -1,0 +1,42 @@
+//! The workloads: what the sample apps serve and the criterion benches measure, written once.
+//!
+//! This crate owns the record type, the deterministic dataset generator, the JSON crunch
+//! kernel and the allocation patterns. It also owns the choice of global allocator, through
+//! the `mimalloc` and `jemalloc` features, so an app or bench that links it gets the
+//! allocator its variant names. It does not own any I/O, networking or timing policy.
+
+pub mod alloc_patterns;
+pub mod crunch;
+pub mod dataset;
+pub mod record;
+
+#[cfg(all(feature = "mimalloc", feature = "jemalloc"))]
+compile_error!("features `mimalloc` and `jemalloc` are mutually exclusive: pick one allocator");
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The allocator this build links, spelled as in variant names.
+pub const fn allocator_name() -> &'static str {
+    if cfg!(feature = "mimalloc") {
+        "mimalloc"
+    } else if cfg!(feature = "jemalloc") {
+        "jemalloc"
+    } else {
+        "system"
+    }
+}
+
+/// The libc this build links, spelled as in variant names (`glibc` or `musl`).
+pub const fn libc_name() -> &'static str {
+    if cfg!(target_env = "musl") {
+        "musl"
+    } else {
+        "glibc"
+    }
+}
