@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(big_block(1 << 20), 3);
         assert_eq!(
             threaded_churn(3, 100),
-            (0..3).map(|t| small_churn(100, t)).sum()
+            (0..3).map(|t| small_churn(100, t)).sum::<u64>()
         );
     }
 }

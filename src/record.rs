@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One record of the dataset (about 150 bytes as JSON).
+/// One record of the dataset (about 100 bytes as JSON, four heap allocations or more).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: u64,
@@ -15,7 +15,6 @@ pub struct Record {
     pub score: f64,
     pub active: bool,
     pub tags: Vec<String>,
-    pub created_at: u64,
 }
 
 /// The aggregate of a set of records. Merging is associative and commutative.
