@@ -306,3 +306,49 @@ impl VariantResult {
         matches!(self.status, Status::Ok)
     }
 }
+
+/// What one `harness bench` produced: criterion estimates per bench and per variant.
+///
+/// Variants here are `link-allocator` (no base image: benches run in-process). Ratios are
+/// computed by readers against `baseline`, so the file holds only measured values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchResults {
+    pub schema_version: u32,
+    pub harness_version: String,
+    /// Always `bench`: tells a reader which kind of results file this is.
+    pub kind: String,
+    pub command_line: Vec<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub environment: Environment,
+    /// The variant every other is compared against, e.g. `glibc-system`.
+    pub baseline: String,
+    /// Every variant measured, e.g. `glibc-system`, `musl-system`, `musl-mimalloc`.
+    pub variants: Vec<String>,
+    pub benches: Vec<BenchRow>,
+}
+
+/// One criterion benchmark (`group/function/parameter`) across variants.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchRow {
+    pub bench: String,
+    /// Bytes or elements per iteration, when the bench declares a throughput.
+    pub throughput: Option<Throughput>,
+    pub estimates: Vec<BenchEstimate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Throughput {
+    /// `bytes` or `elements`.
+    pub unit: String,
+    pub per_iteration: u64,
+}
+
+/// Criterion's estimate of the mean time per iteration, with its 95% confidence interval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchEstimate {
+    pub variant: String,
+    pub mean_ns: f64,
+    pub mean_ci_low_ns: f64,
+    pub mean_ci_high_ns: f64,
+}

@@ -1,0 +1,6 @@
+//! The harness's one integration-test binary: one module per area, fixtures in `tests/fixtures/`.
+//!
+//! Tests that need the Docker daemon fail under `CI=true` when it is unreachable and skip
+//! loudly elsewhere (see `support::docker_or_skip`).
+
+mod support;
