@@ -3,8 +3,14 @@
 //! This is the only place that decides what a command prints; the modules it calls return
 //! data. Async work runs on one tokio runtime built here.
 
-use crate::cli::{Cli, Command};
-use crate::matrix::Variant;
+use crate::app::workspace_root;
+use crate::build::{self, base, Packaging};
+use crate::cli::{BuildArgs, Cli, Command};
+use crate::matrix::{Base, Variant};
+use crate::plan::BuildPlan;
+use crate::progress::Progress;
+use crate::results::{BuildRecord, Status};
+use crate::runtime::docker_client;
 use comfy_table::Table;
 
 /// Runs one parsed command line.
@@ -14,8 +20,139 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print_variants();
             Ok(())
         }
-        Command::Build(_) | Command::Run(_) | Command::Doctor(_) => anyhow::bail!("not built yet"),
+        Command::Build(args) => runtime()?.block_on(build(args)),
+        Command::Run(_) | Command::Doctor(_) => anyhow::bail!("not built yet"),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// A run id: the app and the UTC time, e.g. `http-20261126T160102Z`.
+pub fn new_run_id(app: &str) -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    format!("{app}-{}", now.replace(['-', ':'], ""))
+}
+
+async fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let plan = BuildPlan::from_args(&args)?;
+    let progress = Progress::new(args.json);
+    let root = workspace_root();
+    let run_id = new_run_id(&plan.app.name);
+    let docker = if plan.images {
+        Some(docker_client::connect().await?)
+    } else {
+        None
+    };
+    let base = match &docker {
+        Some(docker) if plan.variants.iter().any(|v| v.base != Base::Scratch) => {
+            let step = progress.step("provisioning the debian base image (first time: ~20 s)");
+            let base = base::ensure(docker, true)
+                .await?
+                .expect("ensure with build allowed always returns a base");
+            step.done(format!("base image: {} ({})", base.tag, base.provenance));
+            Some(base)
+        }
+        _ => None,
+    };
+    let mut rows: Vec<(Variant, Result<BuildRecord, String>)> = Vec::new();
+    for &variant in &plan.variants {
+        let step = progress.step(format!("building {variant}"));
+        let packaging = docker.as_ref().map(|docker| Packaging {
+            docker,
+            base: base.as_ref(),
+            run_id: &run_id,
+        });
+        let outcome =
+            build::build_variant(&root, &plan.app, variant, plan.cold, packaging.as_ref()).await;
+        match outcome {
+            Ok(built) => {
+                step.done(format!(
+                    "built {variant} in {:.1} s",
+                    built.record.compile_s
+                ));
+                rows.push((variant, Ok(built.record)));
+            }
+            Err((stage, error)) => {
+                step.done(format!("{variant}: {stage} failed: {error:#}"));
+                rows.push((variant, Err(format!("{stage}: {error:#}"))));
+            }
+        }
+    }
+    if args.json {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|(v, r)| match r {
+                Ok(record) => serde_json::json!({ "variant": v, "status": Status::Ok, "build": record }),
+                Err(e) => serde_json::json!({ "variant": v, "status": { "state": "failed", "reason": e } }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("{}", build_table(&rows));
+    }
+    let failed = rows.iter().filter(|(_, r)| r.is_err()).count();
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {} variants failed to build (see above)",
+        rows.len()
+    );
+    Ok(())
+}
+
+fn build_table(rows: &[(Variant, Result<BuildRecord, String>)]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header([
+        "variant",
+        "binary",
+        "linking",
+        "image",
+        "compile",
+        "image build",
+    ]);
+    for (variant, row) in rows {
+        match row {
+            Ok(r) => {
+                let image = r.image.as_ref();
+                table.add_row([
+                    variant.name(),
+                    mb(r.binary_bytes),
+                    if r.static_binary {
+                        "static".into()
+                    } else {
+                        format!("dynamic ({} libs)", r.needed_libraries.len())
+                    },
+                    image.map_or("-".into(), |i| mb(i.image_bytes)),
+                    format!(
+                        "{:.1} s{}",
+                        r.compile_s,
+                        if r.compile_cold { " cold" } else { " warm" }
+                    ),
+                    image.map_or("-".into(), |i| format!("{:.2} s", i.image_build_s)),
+                ]);
+            }
+            Err(e) => {
+                table.add_row([
+                    variant.name(),
+                    "failed".into(),
+                    e.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    table
+}
+
+/// Bytes as MB with two decimals (10^6, as `docker images` shows).
+pub fn mb(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
 }
 
 fn print_variants() {

@@ -9,9 +9,11 @@ pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod labels;
 pub mod matrix;
 pub mod measure;
 pub mod plan;
+pub mod progress;
 pub mod results;
 pub mod runtime;
 

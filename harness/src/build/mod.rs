@@ -1,1 +1,99 @@
 //! Building variants: cargo builds, ELF facts, image contexts and base-image provisioning.
+//!
+//! `build_variant` is the one entry point: compile, inspect, and (for docker) package one
+//! variant, returning a `BuildRecord` for the results file.
+
+pub mod base;
+pub mod cargo;
+pub mod elf;
+pub mod image;
+
+use crate::app::AppSpec;
+use crate::matrix::{Base, Variant};
+use crate::results::{BuildRecord, ImageRecord};
+use anyhow::Context;
+use bollard::Docker;
+use std::path::{Path, PathBuf};
+
+/// What building one variant produced, for the caller to run.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub binary: PathBuf,
+    pub record: BuildRecord,
+}
+
+/// Where images come from when packaging: the daemon and the debian base, if needed.
+pub struct Packaging<'a> {
+    pub docker: &'a Docker,
+    pub base: Option<&'a base::BaseImage>,
+    pub run_id: &'a str,
+}
+
+/// Compiles `variant` of `app` and, given `packaging`, builds its image.
+/// The error says which step failed: `build: …` or `image: …`.
+pub async fn build_variant(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    cold: bool,
+    packaging: Option<&Packaging<'_>>,
+) -> Result<Built, (String, anyhow::Error)> {
+    let compiled = {
+        let (root, app) = (root.to_path_buf(), app.clone());
+        tokio::task::spawn_blocking(move || cargo::compile(&root, &app, variant, cold))
+            .await
+            .map_err(|e| ("build".to_string(), anyhow::anyhow!(e)))?
+            .map_err(|e| ("build".to_string(), e))?
+    };
+    let elf = elf::inspect(&compiled.path).map_err(|e| ("build".to_string(), e))?;
+    let mut record = BuildRecord {
+        compile_s: compiled.compile_s,
+        compile_cold: compiled.cold,
+        binary_bytes: elf.bytes,
+        static_binary: elf.is_static,
+        interpreter: elf.interpreter.clone(),
+        needed_libraries: elf.needed.clone(),
+        image: None,
+    };
+    if let Some(packaging) = packaging {
+        let image = package(app, variant, &compiled.path, &elf, packaging)
+            .await
+            .map_err(|e| ("image".to_string(), e))?;
+        record.image = Some(image);
+    }
+    Ok(Built {
+        binary: compiled.path,
+        record,
+    })
+}
+
+async fn package(
+    app: &AppSpec,
+    variant: Variant,
+    binary: &Path,
+    elf: &elf::ElfFacts,
+    packaging: &Packaging<'_>,
+) -> anyhow::Result<ImageRecord> {
+    let needs_base = variant.base != Base::Scratch;
+    let base = match (needs_base, packaging.base) {
+        (false, _) => None,
+        (true, Some(base)) => Some(base),
+        (true, None) => {
+            anyhow::bail!("{variant} needs the debian base image, which is not available")
+        }
+    };
+    let dockerfile = image::dockerfile(variant, elf, base.map_or("", |b| b.tag.as_str()))?;
+    let bytes = tokio::fs::read(binary)
+        .await
+        .with_context(|| format!("cannot read {}", binary.display()))?;
+    let tag = crate::labels::variant_tag(&app.name, &variant.name());
+    let labels = image::variant_labels(&app.name, variant, packaging.run_id);
+    let built = image::build(packaging.docker, &tag, &dockerfile, &bytes, labels).await?;
+    Ok(ImageRecord {
+        tag: built.tag,
+        id: built.id,
+        image_build_s: built.image_build_s,
+        image_bytes: built.image_bytes,
+        base_provenance: base.map(|b| b.provenance.clone()),
+    })
+}

@@ -1,0 +1,170 @@
+//! Compiling one variant's binary with cargo, into a target dir per link kind.
+//!
+//! Each link kind gets its own target dir (`target/variants/<link>`) so switching RUSTFLAGS
+//! between kinds never invalidates another kind's cache. This module owns the cargo command
+//! line and its timing; it does not package images.
+
+use crate::app::AppSpec;
+use crate::matrix::{Link, Variant};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The cargo profile every variant is built with (see the root Cargo.toml).
+pub const PROFILE: &str = "dist";
+
+/// A compiled binary and what it cost.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub path: PathBuf,
+    pub compile_s: f64,
+    /// True when the target dir held no previous build of this link kind.
+    pub cold: bool,
+}
+
+/// Where a link kind's builds go.
+pub fn target_dir(root: &Path, link: Link) -> PathBuf {
+    root.join("target").join("variants").join(link.name())
+}
+
+/// Compiles `app` for `variant`. `cold` builds in a fresh target dir (removed afterwards) so
+/// the time includes every dependency.
+pub fn compile(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    cold: bool,
+) -> anyhow::Result<Compiled> {
+    let link = variant.link;
+    let (dir, scratch_dir) = if cold {
+        let temp = tempfile::Builder::new()
+            .prefix(&format!("cold-{}-", variant.name()))
+            .tempdir_in(root.join("target"))
+            .context("cannot create a clean target dir for a cold build")?;
+        (temp.path().to_path_buf(), Some(temp))
+    } else {
+        (target_dir(root, link), None)
+    };
+    let was_cold = cold || !dir.join(link.target()).join(PROFILE).exists();
+    let mut command = cargo_command(root, app, variant, &dir);
+    let start = Instant::now();
+    let output = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("cannot run cargo: is it on PATH?")?;
+    let compile_s = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        anyhow::bail!(
+            "{} build failed: {}",
+            variant.link.name(),
+            explain_failure(&stderr, link)
+        );
+    }
+    let built = dir.join(link.target()).join(PROFILE).join(&app.bin);
+    // A cold build's dir is removed: keep the binary by copying it next to the warm ones.
+    let path = match scratch_dir {
+        Some(_) => {
+            let keep = target_dir(root, link)
+                .join("cold-binaries")
+                .join(variant.name());
+            std::fs::create_dir_all(&keep).context("cannot keep the cold build's binary")?;
+            let dest = keep.join(&app.bin);
+            std::fs::copy(&built, &dest)
+                .with_context(|| format!("cannot copy {}", built.display()))?;
+            dest
+        }
+        None => built,
+    };
+    Ok(Compiled {
+        path,
+        compile_s,
+        cold: was_cold,
+    })
+}
+
+fn cargo_command(root: &Path, app: &AppSpec, variant: Variant, target_dir: &Path) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command
+        .current_dir(root)
+        .args(["build", "--profile", PROFILE, "--locked"])
+        .arg("--manifest-path")
+        .arg(app.manifest_dir.join("Cargo.toml"))
+        .args(["--bin", &app.bin, "--target", variant.link.target()])
+        .arg("--target-dir")
+        .arg(target_dir)
+        // Set explicitly so a user's RUSTFLAGS cannot make two variants differ silently.
+        .env("RUSTFLAGS", variant.link.rustflags())
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET");
+    if let Some(feature) = variant.allocator.feature() {
+        command.args(["--features", feature]);
+    }
+    command
+}
+
+/// The last meaningful lines of cargo's output, with a hint for the usual musl problems.
+fn explain_failure(stderr: &str, link: Link) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with("error") || l.contains("not installed") || l.contains("No such file")
+        })
+        .take(4)
+        .collect();
+    let detail = if errors.is_empty() {
+        stderr
+            .lines()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join(" | ")
+    } else {
+        errors.join(" | ")
+    };
+    let hint = if stderr.contains("target may not be installed")
+        || stderr.contains("can't find crate for `std`")
+    {
+        format!(" (fix: rustup target add {})", link.target())
+    } else if link == Link::Musl && stderr.contains("musl-gcc") {
+        " (fix: apt-get install musl-tools)".to_string()
+    } else if stderr.contains("openssl") {
+        " (openssl-sys needs OpenSSL headers for this target; use rustls, or vendored OpenSSL)"
+            .to_string()
+    } else {
+        String::new()
+    };
+    format!("{detail}{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_explanations_name_the_fix() {
+        let e = explain_failure("error[E0463]: can't find crate for `std`\n  = note: the `x86_64-unknown-linux-musl` target may not be installed", Link::Musl);
+        assert!(
+            e.contains("rustup target add x86_64-unknown-linux-musl"),
+            "{e}"
+        );
+        let e = explain_failure(
+            "warning: x\nerror: failed to run custom build command for `openssl-sys`",
+            Link::Musl,
+        );
+        assert!(e.contains("openssl-sys needs"), "{e}");
+    }
+
+    #[test]
+    fn each_link_has_its_own_target_dir() {
+        let root = Path::new("/r");
+        let dirs: Vec<_> = Link::ALL.iter().map(|&l| target_dir(root, l)).collect();
+        assert_eq!(dirs[2], Path::new("/r/target/variants/musl"));
+        assert!(dirs[0] != dirs[1] && dirs[1] != dirs[2]);
+    }
+}

@@ -1,0 +1,192 @@
+//! Packaging a binary into a variant's image: a generated Dockerfile and an in-memory tar
+//! context holding only the binary, built through bollard.
+//!
+//! Nothing is written to disk: the context is the Dockerfile and the binary, and nothing
+//! else can leak into it. This module owns the Dockerfile per base; the debian base image
+//! itself comes from `base`.
+
+use crate::build::elf::ElfFacts;
+use crate::labels;
+use crate::matrix::{Base, Variant};
+use anyhow::Context;
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::path::Path;
+use std::time::Instant;
+
+/// The user every image runs as (nobody).
+pub const USER: &str = "65534:65534";
+/// Where the multiarch libraries live in the debian base (merged /usr).
+const LIB_DIR: &str = "/usr/lib/x86_64-linux-gnu";
+
+/// A built image.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub tag: String,
+    pub id: String,
+    pub image_build_s: f64,
+    pub image_bytes: u64,
+}
+
+/// The Dockerfile for `variant`, given the binary's ELF facts and the debian base tag.
+pub fn dockerfile(variant: Variant, elf: &ElfFacts, debian_tag: &str) -> anyhow::Result<String> {
+    let tail = format!("COPY app /app\nUSER {USER}\nENTRYPOINT [\"/app\"]\n");
+    Ok(match variant.base {
+        Base::Scratch => {
+            anyhow::ensure!(
+                elf.is_static,
+                "{variant}: the binary is dynamically linked and cannot run on scratch"
+            );
+            format!("FROM scratch\n{tail}")
+        }
+        Base::Debian => format!("FROM {debian_tag}\n{tail}"),
+        Base::Distroless => {
+            let interpreter = elf
+                .interpreter
+                .as_deref()
+                .context("distroless needs a dynamic binary with an ELF interpreter")?;
+            let interpreter_name = Path::new(interpreter)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .context("bad interpreter path")?;
+            let mut out = format!("FROM {debian_tag} AS libs\nFROM scratch\n");
+            out += &format!("COPY --from=libs {LIB_DIR}/{interpreter_name} {interpreter}\n");
+            for lib in &elf.needed {
+                out += &format!("COPY --from=libs {LIB_DIR}/{lib} /lib/x86_64-linux-gnu/{lib}\n");
+            }
+            out + &tail
+        }
+    })
+}
+
+/// The build context: the Dockerfile and the binary as `app`, nothing else.
+pub fn context_tar(dockerfile: &str, binary: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data, mode) in [
+        ("Dockerfile", dockerfile.as_bytes(), 0o644),
+        ("app", binary, 0o755),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data)?;
+    }
+    Ok(tar.into_inner()?)
+}
+
+/// Builds `tag` from a Dockerfile and binary, labelled with `labels`.
+pub async fn build(
+    docker: &Docker,
+    tag: &str,
+    dockerfile: &str,
+    binary: &[u8],
+    labels: std::collections::HashMap<String, String>,
+) -> anyhow::Result<BuiltImage> {
+    let context = context_tar(dockerfile, binary)?;
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
+    let start = Instant::now();
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut log = Vec::new();
+    while let Some(item) = stream.next().await {
+        let info = item
+            .map_err(|e| anyhow::anyhow!("image build of {tag} failed: {e}{}", last_lines(&log)))?;
+        if let Some(line) = info.stream {
+            log.push(line);
+        }
+    }
+    let image_build_s = start.elapsed().as_secs_f64();
+    let inspect = docker
+        .inspect_image(tag)
+        .await
+        .with_context(|| format!("built {tag} but cannot inspect it"))?;
+    Ok(BuiltImage {
+        tag: tag.to_string(),
+        id: inspect.id.unwrap_or_default(),
+        image_build_s,
+        image_bytes: inspect.size.unwrap_or(0).max(0) as u64,
+    })
+}
+
+/// Labels for a variant image.
+pub fn variant_labels(
+    app: &str,
+    variant: Variant,
+    run_id: &str,
+) -> std::collections::HashMap<String, String> {
+    labels::with_tool(&[
+        (labels::ROLE, "variant"),
+        (labels::APP, app),
+        (labels::VARIANT, &variant.name()),
+        (labels::RUN_ID, run_id),
+    ])
+}
+
+fn last_lines(log: &[String]) -> String {
+    let tail: Vec<&str> = log
+        .iter()
+        .rev()
+        .take(3)
+        .map(|s| s.trim())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(" (build log: {})", tail.join(" | "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dynamic() -> ElfFacts {
+        ElfFacts {
+            bytes: 1,
+            is_static: false,
+            interpreter: Some("/lib64/ld-linux-x86-64.so.2".into()),
+            needed: vec!["libgcc_s.so.1".into(), "libc.so.6".into()],
+        }
+    }
+
+    #[test]
+    fn distroless_copies_exactly_the_loader_and_needed_libraries() {
+        let v: Variant = "glibc-system-distroless".parse().unwrap();
+        let df = dockerfile(v, &dynamic(), "base:1").unwrap();
+        assert!(df.contains("COPY --from=libs /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2"));
+        assert!(df.contains(
+            "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1 /lib/x86_64-linux-gnu/libgcc_s.so.1"
+        ));
+        assert_eq!(df.matches("COPY --from=libs").count(), 3);
+        assert!(df.contains("USER 65534:65534"));
+    }
+
+    #[test]
+    fn scratch_refuses_a_dynamic_binary() {
+        let v: Variant = "musl-system-scratch".parse().unwrap();
+        assert!(dockerfile(v, &dynamic(), "b").is_err());
+    }
+
+    #[test]
+    fn context_holds_only_the_dockerfile_and_the_binary() {
+        let tar = context_tar("FROM scratch\n", b"\x7fELF").unwrap();
+        let mut archive = tar::Archive::new(&tar[..]);
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["Dockerfile", "app"]);
+    }
+}
