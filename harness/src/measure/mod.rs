@@ -1,1 +1,3 @@
-//! Measuring: cold start, load generation, memory, and the statistics over samples.
+//! Measuring: cold start, load generation, and the statistics over samples.
+
+pub mod cold_start;

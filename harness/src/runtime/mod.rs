@@ -1,3 +1,80 @@
 //! Running variants: the `Runtime` trait, with docker (bollard) and native implementations.
+//!
+//! A runtime starts one instance of a built variant with given arguments and CPU set, says
+//! whether it is still running, waits for it to exit, reads its output and peak memory, and
+//! removes it. It knows nothing about what is measured; `measure` and `runner` do that.
 
+pub mod docker;
 pub mod docker_client;
+pub mod native;
+
+use crate::matrix::Variant;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    pub variant: Variant,
+    /// The image tag (docker) — absent for native.
+    pub image: Option<String>,
+    /// The binary (native).
+    pub binary: PathBuf,
+    pub args: Vec<String>,
+    /// A cpuset list such as `0` or `0-1`.
+    pub cpus: String,
+    pub memory_limit: Option<u64>,
+    /// Unique within the run, e.g. `cold-3`.
+    pub purpose: String,
+}
+
+/// A started instance.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Container id, or the process id for native.
+    pub id: String,
+    pub variant: Variant,
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone)]
+pub struct Exit {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+    /// Peak memory and how it was read, when the runtime can tell.
+    pub peak_memory: Option<(u64, String)>,
+}
+
+/// Starting, watching and removing instances. Every instance `start` returns must be
+/// passed to `remove` (the runner's registry makes sure, even on interrupt).
+pub trait Runtime: Send + Sync {
+    /// `docker` or `native`.
+    fn name(&self) -> &'static str;
+
+    /// Creates and starts an instance; the clock for cold start begins before this call.
+    fn start(&self, spec: &StartSpec) -> impl Future<Output = anyhow::Result<Instance>> + Send;
+
+    /// Whether it is still running.
+    fn is_running(&self, instance: &Instance) -> impl Future<Output = bool> + Send;
+
+    /// Waits (up to `timeout`) for it to exit and collects its output.
+    fn wait(
+        &self,
+        instance: &Instance,
+        timeout: Duration,
+    ) -> impl Future<Output = anyhow::Result<Exit>> + Send;
+
+    /// Its peak memory so far, and the method, when the runtime can read it.
+    fn peak_memory(
+        &self,
+        instance: &Instance,
+    ) -> impl Future<Output = Option<(u64, String)>> + Send;
+
+    /// Its last `lines` lines of output (stdout and stderr), for failure reports.
+    fn logs(&self, instance: &Instance, lines: usize) -> impl Future<Output = String> + Send;
+
+    /// Stops and removes it; idempotent.
+    fn remove(&self, id: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
+}

@@ -1,0 +1,168 @@
+//! The native runtime: the same binaries as plain child processes, pinned with
+//! sched_setaffinity. Used with `--runtime native` and where no Docker daemon answers.
+//!
+//! Peak memory is the process's VmHWM (peak resident set) from /proc while it runs; there is
+//! no image, so image size and the container runtime's share of cold start are absent.
+
+use super::{Exit, Instance, Runtime, StartSpec};
+use anyhow::Context;
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+#[derive(Default)]
+pub struct NativeRuntime {
+    children: Mutex<HashMap<String, Child>>,
+}
+
+/// Parses a cpuset list (`0`, `0-3`, `0,2`) into CPU numbers.
+pub fn parse_cpus(list: &str) -> anyhow::Result<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (a.parse()?, b.parse()?);
+        anyhow::ensure!(a <= b && b < 1024, "bad cpu range {part:?}");
+        cpus.extend(a..=b);
+    }
+    anyhow::ensure!(!cpus.is_empty(), "empty cpu list");
+    Ok(cpus)
+}
+
+/// Pins the calling thread (or, in a child before exec, the process) to `cpus`.
+pub fn pin_current(cpus: &[usize]) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes within its bounds (cpus < 1024).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+impl NativeRuntime {
+    fn take(&self, id: &str) -> Option<Child> {
+        self.children.lock().expect("not poisoned").remove(id)
+    }
+}
+
+impl Runtime for NativeRuntime {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
+    async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
+        let cpus = parse_cpus(&spec.cpus)?;
+        let mut command = Command::new(&spec.binary);
+        command
+            .args(&spec.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // SAFETY: pin_current only calls sched_setaffinity, which is async-signal-safe.
+        unsafe {
+            command.as_std_mut().pre_exec(move || pin_current(&cpus));
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", spec.binary.display()))?;
+        let id = child
+            .id()
+            .context("the child exited before it could be tracked")?
+            .to_string();
+        self.children
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone(), child);
+        Ok(Instance {
+            id,
+            variant: spec.variant,
+        })
+    }
+
+    async fn is_running(&self, instance: &Instance) -> bool {
+        let mut children = self.children.lock().expect("not poisoned");
+        children
+            .get_mut(&instance.id)
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    async fn wait(&self, instance: &Instance, timeout: Duration) -> anyhow::Result<Exit> {
+        let child = self.take(&instance.id).context("no such child process")?;
+        let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+            Ok(output) => output.context("waiting for the child failed")?,
+            Err(_) => anyhow::bail!("{} did not exit within {timeout:?}", instance.variant),
+        };
+        Ok(Exit {
+            code: output.status.code().map_or(-1, i64::from),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            peak_memory: None,
+        })
+    }
+
+    async fn peak_memory(&self, instance: &Instance) -> Option<(u64, String)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", instance.id)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some((kb * 1024, "VmHWM (peak RSS) from /proc".into()))
+    }
+
+    async fn logs(&self, instance: &Instance, lines: usize) -> String {
+        // A server's pipes are read only once it exits: stop it, then read what it wrote.
+        let Some(mut child) = self.take(&instance.id) else {
+            return String::new();
+        };
+        let _ = child.start_kill();
+        let output =
+            match tokio::time::timeout(Duration::from_secs(5), child.wait_with_output()).await {
+                Ok(Ok(output)) => output,
+                _ => return String::new(),
+            };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    async fn remove(&self, id: &str) -> anyhow::Result<()> {
+        if let Some(mut child) = self.take(id) {
+            // SIGTERM first so the server exits cleanly, then make sure.
+            if let Ok(pid) = id.parse::<i32>() {
+                // SAFETY: plain kill(2) on our own child's pid.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            if tokio::time::timeout(Duration::from_secs(3), child.wait())
+                .await
+                .is_err()
+            {
+                child.kill().await.context("cannot kill the child")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_parse() {
+        assert_eq!(parse_cpus("0").unwrap(), [0]);
+        assert_eq!(parse_cpus("0-2,5").unwrap(), [0, 1, 2, 5]);
+        assert!(parse_cpus("2-1").is_err());
+        assert!(parse_cpus("").is_err());
+        assert!(parse_cpus("x").is_err());
+    }
+}
