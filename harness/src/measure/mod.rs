@@ -1,1 +1,5 @@
 //! Measuring: cold start, load generation, memory, and the statistics over samples.
+
+pub mod loadgen;
+pub mod pinning;
+pub mod stats;
