@@ -1,3 +1,6 @@
-//! Measuring: cold start, load generation, and the statistics over samples.
+//! Measuring: cold start, load generation, CPU pinning, and the statistics over samples.
 
 pub mod cold_start;
+pub mod loadgen;
+pub mod pinning;
+pub mod stats;

@@ -1,0 +1,337 @@
+//! The built-in HTTP load generator: keep-alive HTTP/1.1 connections (hyper client), closed
+//! loop or constant rate, on its own pinned tokio runtime, with every request accounted for.
+//!
+//! A run has three phases on one clock: warm-up, the measured window, and a drain in which
+//! requests still in flight at the end of the window may finish (and are counted, but not
+//! in the window's figures). No request is started after the window ends, and every
+//! request started is counted exactly once: completed (by the phase it completed in), an
+//! error, or abandoned at the drain deadline (also an error). So with no errors, the
+//! completed requests of all phases equal what the server answered. Latencies are those of
+//! requests completed inside the window, in µs, from an hdrhistogram (3 significant
+//! digits). This module does not start servers or decide CPU placement.
+
+mod conn;
+mod pacer;
+
+use crate::measure::pinning;
+use crate::results::{Latency, LoadResult};
+use bytes::Bytes;
+use conn::{Job, Tally, Timeline};
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Uri};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long requests in flight at the end of the window may take to finish.
+pub const DRAIN: Duration = Duration::from_secs(2);
+/// The load generator counts as the bottleneck at or above this share of its CPUs.
+pub const LOADGEN_BOUND_SHARE: f64 = 0.9;
+/// The highest `--rate` accepted (requests/s).
+pub const MAX_RATE: u64 = 10_000_000;
+/// The seed of the `/parse` body, so every run posts the same bytes.
+pub const PARSE_BODY_SEED: u64 = 42;
+/// Records in the `/parse` body.
+pub const PARSE_BODY_RECORDS: usize = 100;
+
+/// One request, sent over and over: method, path and body; any 2xx status is success.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub method: Method,
+    pub path: Uri,
+    pub body: Bytes,
+}
+
+impl Endpoint {
+    pub fn new(method: Method, path: &str, body: Bytes) -> anyhow::Result<Endpoint> {
+        let path: Uri = path
+            .parse()
+            .map_err(|e| anyhow::anyhow!("endpoint {path:?} is not a request path: {e}"))?;
+        Ok(Endpoint { method, path, body })
+    }
+
+    /// The http-server's endpoints: `GET /plaintext`, `GET /json`, and `POST /parse` with
+    /// `workloads::dataset::json_array(PARSE_BODY_SEED, PARSE_BODY_RECORDS)`.
+    pub fn for_path(path: &str) -> Option<Endpoint> {
+        let (method, body) = match path {
+            "/plaintext" | "/json" => (Method::GET, Bytes::new()),
+            "/parse" => (
+                Method::POST,
+                Bytes::from(workloads::dataset::json_array(
+                    PARSE_BODY_SEED,
+                    PARSE_BODY_RECORDS,
+                )),
+            ),
+            _ => return None,
+        };
+        Endpoint::new(method, path, body).ok()
+    }
+
+    /// A fresh request (hyper consumes one per send); the body bytes are shared, not copied.
+    fn request(&self, host: &HeaderValue) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.path.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, host.clone());
+        if !self.body.is_empty() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        request
+    }
+}
+
+/// What to load, how hard, for how long, and from which CPUs.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    pub addr: SocketAddr,
+    pub endpoint: Endpoint,
+    /// Open connections, each with one request in flight at a time.
+    pub concurrency: u32,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Constant rate in requests/s over all connections; closed loop when absent.
+    pub rate: Option<u64>,
+    /// The CPUs the load generator's threads are pinned to (one worker thread each);
+    /// unpinned, with one worker per allowed CPU, when absent.
+    pub cpus: Option<Vec<usize>>,
+}
+
+/// Outcomes counted in one phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseCounts {
+    /// Responses fully read, whatever their status.
+    pub requests: u64,
+    /// Of `requests`, those whose status was not 2xx.
+    pub non_2xx: u64,
+    /// Connection and I/O failures, timeouts included.
+    pub errors: u64,
+}
+
+impl PhaseCounts {
+    fn add(&mut self, other: PhaseCounts) {
+        self.requests += other.requests;
+        self.non_2xx += other.non_2xx;
+        self.errors += other.errors;
+    }
+}
+
+/// Everything one load run counted.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub endpoint: String,
+    pub concurrency: u32,
+    pub rate_rps: Option<u64>,
+    pub warmup: PhaseCounts,
+    /// The measured window: the figures below describe it.
+    pub window: PhaseCounts,
+    /// After the window: requests that were in flight at its end.
+    pub drain: PhaseCounts,
+    /// Requests still unanswered at the drain deadline (included in `drain.errors`).
+    pub abandoned: u64,
+    /// Rate mode: requests due by the schedule but never sent because every connection was
+    /// busy (the server, or the load generator, could not keep the rate).
+    pub rate_backlog: u64,
+    /// The window's length in seconds.
+    pub duration_s: f64,
+    /// `window.requests / duration_s`.
+    pub rps: f64,
+    pub latency_us: Latency,
+    /// CPUs the load generator ran on.
+    pub loadgen_cpus: Vec<usize>,
+    /// CPU the load generator's threads used during the window, as a share of one core.
+    pub loadgen_cpu_percent: f64,
+    /// CPU use reached `LOADGEN_BOUND_SHARE` of the CPUs it was given.
+    pub loadgen_bound: bool,
+    /// The first error seen, to say what went wrong.
+    pub first_error: Option<String>,
+}
+
+impl LoadReport {
+    /// Responses read in all phases: with no errors, exactly what the server answered.
+    pub fn completed(&self) -> u64 {
+        self.warmup.requests + self.window.requests + self.drain.requests
+    }
+
+    /// Errors of all phases: a failure during warm-up or drain is still reported.
+    pub fn errors(&self) -> u64 {
+        self.warmup.errors + self.window.errors + self.drain.errors
+    }
+
+    /// The results-file record: window figures; `errors` and `non_2xx` over all phases.
+    pub fn to_result(&self) -> LoadResult {
+        LoadResult {
+            endpoint: self.endpoint.clone(),
+            concurrency: self.concurrency,
+            rate_rps: self.rate_rps,
+            duration_s: self.duration_s,
+            requests: self.window.requests,
+            errors: self.errors(),
+            non_2xx: self.warmup.non_2xx + self.window.non_2xx + self.drain.non_2xx,
+            rps: self.rps,
+            latency_us: self.latency_us,
+            loadgen_cpu_percent: self.loadgen_cpu_percent,
+            loadgen_bound: self.loadgen_bound,
+        }
+    }
+}
+
+/// Runs one load window and blocks until it is over (warm-up + duration + at most `DRAIN`).
+///
+/// It builds its own multi-thread tokio runtime on a fresh thread, so it may be called from
+/// any thread, inside another runtime or not (from async code, call it in `spawn_blocking`).
+pub fn run_load(spec: &LoadSpec) -> anyhow::Result<LoadReport> {
+    check(spec)?;
+    let spec = spec.clone();
+    std::thread::Builder::new()
+        .name("loadgen".into())
+        .spawn(move || run_on_own_runtime(&spec))?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the load generator thread panicked"))?
+}
+
+fn check(spec: &LoadSpec) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=crate::plan::MAX_CONCURRENCY).contains(&spec.concurrency),
+        "concurrency {} is out of range: expected 1 to {}",
+        spec.concurrency,
+        crate::plan::MAX_CONCURRENCY
+    );
+    anyhow::ensure!(
+        !spec.duration.is_zero(),
+        "the load window must be longer than 0s"
+    );
+    if let Some(rate) = spec.rate {
+        anyhow::ensure!(
+            (1..=MAX_RATE).contains(&rate),
+            "rate {rate} requests/s is out of range: expected 1 to {MAX_RATE}"
+        );
+    }
+    Ok(())
+}
+
+fn run_on_own_runtime(spec: &LoadSpec) -> anyhow::Result<LoadReport> {
+    // Threads inherit the affinity of the thread that starts them: pin this one first, and
+    // the runtime's workers (and the pacer) are pinned too.
+    let cpus = match &spec.cpus {
+        Some(cpus) => {
+            pinning::pin_current_thread(cpus)?;
+            cpus.clone()
+        }
+        None => pinning::allowed_cpus(),
+    };
+    let tids = Arc::new(Mutex::new(vec![pinning::current_tid()]));
+    let recorded = tids.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cpus.len().max(1))
+        .thread_name("loadgen-worker")
+        .enable_all()
+        .on_thread_start(move || {
+            recorded
+                .lock()
+                .expect("tid list lock")
+                .push(pinning::current_tid())
+        })
+        .build()?;
+    let report = runtime.block_on(load(spec, &cpus, &tids));
+    runtime.shutdown_background();
+    report
+}
+
+async fn load(
+    spec: &LoadSpec,
+    cpus: &[usize],
+    tids: &Mutex<Vec<libc::pid_t>>,
+) -> anyhow::Result<LoadReport> {
+    let timeline = Timeline::new(Instant::now(), spec.warmup, spec.duration, DRAIN);
+    let (pacer, pacer_thread) = match spec.rate {
+        Some(rate) => {
+            let (pacer, thread) = pacer::Pacer::start(timeline, rate)?;
+            tids.lock().expect("tid list lock").push(thread.tid);
+            (Some(pacer), Some(thread))
+        }
+        None => (None, None),
+    };
+    let job = Arc::new(Job {
+        addr: spec.addr,
+        host: HeaderValue::from_str(&spec.addr.to_string())?,
+        endpoint: spec.endpoint.clone(),
+        timeline,
+        pacer: pacer.clone(),
+    });
+    let tasks: Vec<_> = (0..spec.concurrency)
+        .map(|_| tokio::spawn(conn::run_connection(job.clone())))
+        .collect();
+
+    tokio::time::sleep_until(timeline.warm_end.into()).await;
+    let cpu_before = (Instant::now(), cpu_ns(tids));
+    tokio::time::sleep_until(timeline.end.into()).await;
+    let cpu_after = (Instant::now(), cpu_ns(tids));
+
+    let mut tally = Tally::new();
+    for task in tasks {
+        // Every wait in a connection task is bounded by the drain deadline.
+        tally.merge(task.await?);
+    }
+    let released = pacer_thread.map_or(0, pacer::PacerThread::join);
+    let backlog = released.saturating_sub(pacer.map_or(0, |p| p.taken())) + tally.unsent_tickets;
+    let cpu_s = cpu_after.1.saturating_sub(cpu_before.1) as f64 / 1e9;
+    let cpu_window_s = (cpu_after.0 - cpu_before.0).as_secs_f64().max(1e-9);
+    Ok(report(
+        spec,
+        &timeline,
+        tally,
+        backlog,
+        cpus,
+        cpu_s / cpu_window_s * 100.0,
+    ))
+}
+
+/// CPU time used so far by the load generator's threads, in ns.
+fn cpu_ns(tids: &Mutex<Vec<libc::pid_t>>) -> u64 {
+    let tids = tids.lock().expect("tid list lock").clone();
+    tids.into_iter().filter_map(pinning::thread_cpu_ns).sum()
+}
+
+fn report(
+    spec: &LoadSpec,
+    timeline: &Timeline,
+    tally: Tally,
+    rate_backlog: u64,
+    cpus: &[usize],
+    cpu_percent: f64,
+) -> LoadReport {
+    let duration_s = (timeline.end - timeline.warm_end).as_secs_f64();
+    let h = &tally.histogram;
+    let at = |q: f64| {
+        if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(q)
+        }
+    };
+    LoadReport {
+        endpoint: spec.endpoint.path.to_string(),
+        concurrency: spec.concurrency,
+        rate_rps: spec.rate,
+        warmup: tally.warmup,
+        window: tally.window,
+        drain: tally.drain,
+        abandoned: tally.abandoned,
+        rate_backlog,
+        duration_s,
+        rps: tally.window.requests as f64 / duration_s,
+        latency_us: Latency {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: h.max(),
+        },
+        loadgen_cpus: cpus.to_vec(),
+        loadgen_cpu_percent: cpu_percent,
+        loadgen_bound: cpu_percent >= LOADGEN_BOUND_SHARE * 100.0 * cpus.len().max(1) as f64,
+        first_error: tally.first_error,
+    }
+}

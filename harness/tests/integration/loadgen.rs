@@ -1,0 +1,216 @@
+//! The built-in load generator against the real http-server library, served in-process on
+//! 127.0.0.1:0: counts must equal the server's own counter, failures must be counted and
+//! bounded, and the rate mode must keep its rate.
+
+use bytes::Bytes;
+use harness::measure::loadgen::{run_load, Endpoint, LoadReport, LoadSpec, DRAIN};
+use http_server::Counters;
+use hyper::Method;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The http-server on its own runtime and thread; `kill` drops the runtime, which closes
+/// every open connection, as a killed process would.
+struct TestServer {
+    addr: SocketAddr,
+    counters: Arc<Counters>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        let counters = Arc::new(Counters::default());
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = counters.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                http_server::serve(listener, served, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        });
+        TestServer {
+            addr: addr_rx.recv().unwrap(),
+            counters,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn answered(&self) -> u64 {
+        self.counters.requests.load(Ordering::SeqCst)
+    }
+
+    fn kill(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spec(addr: SocketAddr, path: &str, concurrency: u32, warmup_ms: u64, ms: u64) -> LoadSpec {
+    LoadSpec {
+        addr,
+        endpoint: Endpoint::for_path(path).unwrap(),
+        concurrency,
+        warmup: Duration::from_millis(warmup_ms),
+        duration: Duration::from_millis(ms),
+        rate: None,
+        cpus: None,
+    }
+}
+
+fn assert_clean(report: &LoadReport) {
+    assert_eq!(report.errors(), 0, "{report:#?}");
+    assert_eq!(report.abandoned, 0, "{report:#?}");
+    assert!(
+        report.warmup.requests > 0 && report.window.requests > 0,
+        "{report:#?}"
+    );
+    let l = report.latency_us;
+    assert!(0 < l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max);
+}
+
+#[test]
+fn loadgen_counts_match_the_server_counter_exactly() {
+    for path in ["/plaintext", "/json", "/parse"] {
+        let server = TestServer::start();
+        let report = run_load(&spec(server.addr, path, 4, 100, 300)).unwrap();
+        assert_clean(&report);
+        assert_eq!(report.window.non_2xx + report.warmup.non_2xx, 0, "{path}");
+        assert_eq!(report.completed(), server.answered(), "{path}: {report:#?}");
+        let result = report.to_result();
+        assert_eq!(
+            (result.requests, result.errors),
+            (report.window.requests, 0)
+        );
+        assert!((result.rps - report.window.requests as f64 / 0.3).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn loadgen_counts_non_2xx_responses() {
+    let server = TestServer::start();
+    let mut spec = spec(server.addr, "/plaintext", 2, 50, 200);
+    spec.endpoint = Endpoint::new(Method::GET, "/no-such-endpoint", Bytes::new()).unwrap();
+    let report = run_load(&spec).unwrap();
+    assert_clean(&report);
+    assert_eq!(report.window.non_2xx, report.window.requests);
+    assert_eq!(report.to_result().non_2xx, report.completed());
+    assert_eq!(report.completed(), server.answered());
+}
+
+#[test]
+fn loadgen_counts_errors_when_the_server_is_killed_mid_window() {
+    let mut server = TestServer::start();
+    let spec = spec(server.addr, "/plaintext", 4, 0, 1500);
+    let began = Instant::now();
+    let load = std::thread::spawn(move || run_load(&spec));
+    std::thread::sleep(Duration::from_millis(500));
+    let answered_before_kill = server.answered();
+    server.kill();
+    let report = load.join().unwrap().unwrap();
+    assert!(
+        answered_before_kill > 0,
+        "the server answered nothing before the kill"
+    );
+    assert!(report.window.requests > 0, "{report:#?}");
+    assert!(report.window.errors > 0, "{report:#?}");
+    assert!(report.first_error.is_some());
+    assert!(report.to_result().errors >= report.window.errors);
+    // Bounded: it ends with its window plus drain (generous slack for a loaded machine).
+    assert!(began.elapsed() < Duration::from_millis(1500) + DRAIN + Duration::from_secs(10));
+}
+
+#[test]
+fn loadgen_abandons_requests_a_silent_server_never_answers() {
+    // Accepts connections and reads nothing, answers nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(listener.accept().unwrap().0);
+        }
+        std::thread::sleep(Duration::from_millis(300) + DRAIN + Duration::from_millis(500));
+        held.len()
+    });
+    let report = run_load(&spec(addr, "/plaintext", 3, 0, 300)).unwrap();
+    assert_eq!(report.completed(), 0, "{report:#?}");
+    assert_eq!(report.abandoned, 3, "{report:#?}");
+    assert_eq!(report.errors(), 3, "{report:#?}");
+    assert_eq!(holder.join().unwrap(), 3);
+}
+
+#[test]
+fn loadgen_rate_mode_sends_close_to_rate_times_duration() {
+    let server = TestServer::start();
+    let mut spec = spec(server.addr, "/plaintext", 4, 200, 1000);
+    spec.rate = Some(1000);
+    let report = run_load(&spec).unwrap();
+    assert_clean(&report);
+    assert_eq!(report.rate_backlog, 0, "{report:#?}");
+    assert!(
+        (900..=1100).contains(&report.window.requests),
+        "{} requests in 1 s at 1000/s",
+        report.window.requests
+    );
+    assert_eq!(report.completed(), server.answered());
+    assert_eq!(report.to_result().rate_rps, Some(1000));
+}
+
+#[test]
+fn loadgen_pinned_to_one_cpu_reports_it_and_its_cpu_use() {
+    let server = TestServer::start();
+    let cpu = *harness::measure::pinning::allowed_cpus().last().unwrap();
+    let mut spec = spec(server.addr, "/plaintext", 2, 50, 300);
+    spec.cpus = Some(vec![cpu]);
+    let report = run_load(&spec).unwrap();
+    assert_clean(&report);
+    assert_eq!(report.loadgen_cpus, [cpu]);
+    // One CPU: between idle and one full core (with slack for sampling at the edges).
+    assert!(
+        report.loadgen_cpu_percent > 0.0 && report.loadgen_cpu_percent < 110.0,
+        "{}",
+        report.loadgen_cpu_percent
+    );
+}
+
+#[test]
+fn loadgen_rejects_impossible_specs() {
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let mut bad = spec(addr, "/plaintext", 0, 0, 100);
+    assert!(run_load(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("concurrency 0"));
+    bad.concurrency = 1;
+    bad.cpus = Some(vec![100_000]);
+    assert!(run_load(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("CPU 100000"));
+    assert!(Endpoint::for_path("/nope").is_none());
+}
