@@ -21,7 +21,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Build(args) => runtime()?.block_on(build(args)),
-        Command::Run(_) | Command::Doctor(_) => anyhow::bail!("not built yet"),
+        Command::Run(args) => {
+            let plan = crate::plan::RunPlan::from_args(&args)?;
+            let command_line = std::env::args().collect();
+            runtime()?
+                .block_on(crate::runner::run(&plan, command_line))
+                .map(|_| ())
+        }
+        Command::Doctor(_) => anyhow::bail!("not built yet"),
     }
 }
 

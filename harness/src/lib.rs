@@ -8,13 +8,16 @@ pub mod app;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod environment;
 pub mod error;
+pub mod export;
 pub mod labels;
 pub mod matrix;
 pub mod measure;
 pub mod plan;
 pub mod progress;
 pub mod results;
+pub mod runner;
 pub mod runtime;
 
 pub use commands::run;

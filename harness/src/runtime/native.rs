@@ -5,6 +5,7 @@
 //! no image, so image size and the container runtime's share of cold start are absent.
 
 use super::{Exit, Instance, Runtime, StartSpec};
+use crate::measure::pinning::CpuSet;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
@@ -31,21 +32,6 @@ pub fn parse_cpus(list: &str) -> anyhow::Result<Vec<usize>> {
     Ok(cpus)
 }
 
-/// Pins the calling thread (or, in a child before exec, the process) to `cpus`.
-pub fn pin_current(cpus: &[usize]) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET writes within its bounds (cpus < 1024).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &cpu in cpus {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
 impl NativeRuntime {
     fn take(&self, id: &str) -> Option<Child> {
         self.children.lock().expect("not poisoned").remove(id)
@@ -58,7 +44,7 @@ impl Runtime for NativeRuntime {
     }
 
     async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
-        let cpus = parse_cpus(&spec.cpus)?;
+        let cpu_set = CpuSet::new(&parse_cpus(&spec.cpus)?)?;
         let mut command = Command::new(&spec.binary);
         command
             .args(&spec.args)
@@ -66,9 +52,11 @@ impl Runtime for NativeRuntime {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        // SAFETY: pin_current only calls sched_setaffinity, which is async-signal-safe.
+        // SAFETY: applying a prepared CpuSet is one syscall: async-signal-safe.
         unsafe {
-            command.as_std_mut().pre_exec(move || pin_current(&cpus));
+            command
+                .as_std_mut()
+                .pre_exec(move || cpu_set.apply_to_current_thread());
         }
         let child = command
             .spawn()

@@ -2,7 +2,8 @@
 //!
 //! It generates a deterministic dataset of `--size-mb` MB (or reads `--input FILE`, `-` for
 //! stdin), crunches it on `--threads` threads for `--rounds` rounds, and prints exactly one
-//! JSON line: bytes, threads, rounds, seconds, mb_per_s, checksum. Only the crunch is timed.
+//! JSON line: bytes, threads, rounds, seconds, mb_per_s, checksum, max_rss_kb. Only the crunch
+//! is timed.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -60,9 +61,23 @@ fn main() -> ExitCode {
         "checksum": format!("{checksum:016x}"),
         "libc": workloads::libc_name(),
         "allocator": workloads::allocator_name(),
+        "max_rss_kb": max_rss_kb(),
     });
     println!("{line}");
     ExitCode::SUCCESS
+}
+
+/// Peak resident set size of this process, from getrusage (kilobytes on Linux).
+fn max_rss_kb() -> i64 {
+    // SAFETY: getrusage writes one rusage struct, which zeroed memory is a valid value of.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) == 0 {
+            usage.ru_maxrss
+        } else {
+            -1
+        }
+    }
 }
 
 fn read_input(input: &Input) -> Result<Vec<u8>, String> {

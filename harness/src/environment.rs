@@ -1,0 +1,115 @@
+//! The environment a run measured in: CPU, kernel, Docker, cgroups, toolchain, libcs, git.
+//!
+//! Every field is read from the machine at run time; a field that cannot be read is left
+//! empty rather than guessed.
+
+use crate::results::Environment;
+use std::path::Path;
+use std::process::Command;
+
+/// Collects the environment; `docker_version` comes from the runtime when it has one.
+pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> Environment {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or_else(String::new, |(_, v)| v.trim().to_string());
+    Environment {
+        machine: machine.to_string(),
+        cpu_model,
+        cpu_count: crate::plan::available_cpus(),
+        kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+        docker_server_version: docker_version,
+        cgroup_version: cgroup_version(),
+        rustc_version: command_line_output("rustc", &["--version"]).unwrap_or_default(),
+        glibc_version: Some(glibc_version()),
+        musl_version: musl_version(),
+        git_commit: command_line_output(
+            "git",
+            &["-C", &root.to_string_lossy(), "rev-parse", "HEAD"],
+        ),
+        git_dirty: command_line_output(
+            "git",
+            &["-C", &root.to_string_lossy(), "status", "--porcelain"],
+        )
+        .map(|s| !s.is_empty()),
+    }
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn cgroup_version() -> Option<u32> {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        Some(2)
+    } else if Path::new("/sys/fs/cgroup/memory").exists() {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// The glibc this harness runs on (and the glibc variants' debian base uses the same major).
+fn glibc_version() -> String {
+    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The musl that Rust's musl target bundles, read from its self-contained `libc.a` (musl's
+/// `version.o` holds the version as a NUL-terminated string such as `1.2.5`).
+fn musl_version() -> Option<String> {
+    let sysroot = command_line_output("rustc", &["--print", "sysroot"])?;
+    let libc_a =
+        Path::new(&sysroot).join("lib/rustlib/x86_64-unknown-linux-musl/lib/self-contained/libc.a");
+    let bytes = std::fs::read(libc_a).ok()?;
+    find_version_string(&bytes).map(|v| format!("{v} (rust self-contained)"))
+}
+
+/// The first `\01.N.N\0` string in `bytes`.
+fn find_version_string(bytes: &[u8]) -> Option<String> {
+    bytes.split(|&b| b == 0).find_map(|piece| {
+        let text = std::str::from_utf8(piece).ok()?;
+        let parts: Vec<&str> = text.split('.').collect();
+        let numeric = parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        (numeric && parts[0] == "1").then(|| text.to_string())
+    })
+}
+
+fn command_line_output(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_strings_are_found_between_nuls() {
+        assert_eq!(
+            find_version_string(b"junk\x001.2.5\x00more").as_deref(),
+            Some("1.2.5")
+        );
+        assert_eq!(find_version_string(b"\x0010.2.5\x001.2\x00"), None);
+    }
+
+    #[test]
+    fn collect_reads_this_machine() {
+        let env = collect("test", None, Path::new("."));
+        assert!(env.cpu_count >= 1);
+        assert!(!env.kernel.is_empty());
+        assert!(env.glibc_version.unwrap().starts_with("2."));
+    }
+}

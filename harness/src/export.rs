@@ -1,0 +1,73 @@
+//! Exporters over the one results type: CSV, one row per measured value, for scripts and
+//! spreadsheets. The JSON file is the results type itself (see `results`).
+
+use crate::results::{RunResults, Summary};
+use std::fmt::Write;
+
+/// The header of the CSV export.
+pub const CSV_HEADER: &str = "app,variant,status,metric,endpoint,concurrency,threads,value";
+
+/// Every metric of every variant as `app,variant,status,metric,endpoint,concurrency,threads,value`.
+pub fn csv(results: &RunResults) -> String {
+    let mut out = format!("{CSV_HEADER}\n");
+    for v in &results.variants {
+        let status = if v.is_ok() { "ok" } else { "failed" };
+        let mut row = |metric: &str,
+                       endpoint: &str,
+                       concurrency: Option<u32>,
+                       threads: Option<u32>,
+                       value: f64| {
+            let c = concurrency.map_or(String::new(), |c| c.to_string());
+            let t = threads.map_or(String::new(), |t| t.to_string());
+            let _ = writeln!(
+                out,
+                "{},{},{status},{metric},{endpoint},{c},{t},{value}",
+                results.app, v.variant
+            );
+        };
+        if let Some(b) = &v.build {
+            row("binary_bytes", "", None, None, b.binary_bytes as f64);
+            row("compile_s", "", None, None, b.compile_s);
+            if let Some(i) = &b.image {
+                row("image_bytes", "", None, None, i.image_bytes as f64);
+                row("image_build_s", "", None, None, i.image_build_s);
+            }
+        }
+        if let Some(c) = &v.cold_start {
+            summary_rows(&mut row, "cold_start_ms", &c.cold_start_ms);
+            summary_rows(&mut row, "process_start_ms", &c.process_start_ms);
+        }
+        for l in &v.load {
+            let (e, c) = (l.endpoint.as_str(), Some(l.concurrency));
+            row("rps", e, c, None, l.rps);
+            row("p50_us", e, c, None, l.latency_us.p50 as f64);
+            row("p99_us", e, c, None, l.latency_us.p99 as f64);
+            row("p999_us", e, c, None, l.latency_us.p999 as f64);
+            row("errors", e, c, None, l.errors as f64);
+            row("non_2xx", e, c, None, l.non_2xx as f64);
+        }
+        for c in &v.crunch {
+            row(
+                "mb_per_s_median",
+                "",
+                None,
+                Some(c.threads),
+                c.mb_per_s.median,
+            );
+        }
+        if let Some(p) = v.peak_memory_bytes {
+            row("peak_memory_bytes", "", None, None, p as f64);
+        }
+    }
+    out
+}
+
+fn summary_rows(
+    row: &mut impl FnMut(&str, &str, Option<u32>, Option<u32>, f64),
+    metric: &str,
+    s: &Summary,
+) {
+    row(&format!("{metric}_median"), "", None, None, s.median);
+    row(&format!("{metric}_p95"), "", None, None, s.p95);
+    row(&format!("{metric}_min"), "", None, None, s.min);
+}

@@ -1,0 +1,307 @@
+//! `harness run`: build every chosen variant, then measure them, writing the results file
+//! after each unit of work so a crash or Ctrl-C loses at most what was in flight.
+//!
+//! Order: builds; cold starts interleaved across variants (ABCABC…); then per variant its
+//! load windows (servers) or, per thread count, crunch jobs interleaved across variants
+//! (batch). Every instance started is tracked and removed, on success, failure or signal.
+
+mod phases;
+mod table;
+
+use crate::app::workspace_root;
+use crate::build::{self, base, Packaging};
+use crate::error::HarnessError;
+use crate::matrix::{Base, Variant};
+use crate::measure::pinning;
+use crate::plan::RunPlan;
+use crate::progress::Progress;
+use crate::results::{RunResults, Settings, VariantResult, SCHEMA_VERSION};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::native::NativeRuntime;
+use crate::runtime::{docker_client, Runtime};
+use anyhow::Context;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use table::summary_table;
+
+/// The state of one run: the plan, the results so far and where they are written.
+pub struct Run<'a, R: Runtime> {
+    pub plan: &'a RunPlan,
+    pub runtime: &'a R,
+    pub results: RunResults,
+    pub path: PathBuf,
+    pub progress: Progress,
+    /// Binaries and image tags of the variants that built.
+    pub artifacts: HashMap<Variant, (PathBuf, Option<String>)>,
+    /// Instances started and not yet removed.
+    pub live: Arc<Mutex<HashSet<String>>>,
+    pub server_cpus: Vec<usize>,
+    pub loadgen_cpus: Vec<usize>,
+}
+
+/// Runs a plan end to end and returns the results file's path.
+pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<PathBuf> {
+    let run_id = crate::commands::new_run_id(&plan.app.name);
+    let path = plan.out_dir.join(format!("{run_id}.json"));
+    check_writable(&plan.out_dir)?;
+    let progress = Progress::new(plan.quiet);
+    let docker = match plan.runtime.as_deref() {
+        Some("native") => None,
+        Some(_) => Some(docker_client::connect().await?),
+        None => match docker_client::connect().await {
+            Ok(docker) => Some(docker),
+            Err(e) => {
+                progress.println(format!(
+                    "warning: {e:#}; running natively instead: image size and the container runtime's share of cold start are not measured"
+                ));
+                None
+            }
+        },
+    };
+    match docker {
+        Some(docker) => {
+            let version = docker_client::server_version(&docker).await;
+            let runtime = DockerRuntime::new(docker, &run_id, &plan.app.name);
+            let base = if plan.variants.iter().any(|v| v.base != Base::Scratch) {
+                let step = progress.step("provisioning the debian base image (first time: ~20 s)");
+                let base = base::ensure(runtime.docker(), true)
+                    .await?
+                    .context("no debian base image")?;
+                step.done(format!("base image: {} ({})", base.tag, base.provenance));
+                Some(base)
+            } else {
+                None
+            };
+            let packaging = Packaging {
+                docker: runtime.docker(),
+                base: base.as_ref(),
+                run_id: &run_id,
+            };
+            let run = Run::new(plan, &runtime, path, progress, command_line, version);
+            run.execute(Some(&packaging)).await
+        }
+        None => {
+            let runtime = NativeRuntime::default();
+            let run = Run::new(plan, &runtime, path, progress, command_line, None);
+            run.execute(None).await
+        }
+    }
+}
+
+/// Fails early, before any long work, when results cannot be written to `dir`.
+fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir).and_then(|f| f.close()))
+        .map_err(|e| {
+            HarnessError::Usage(format!(
+                "cannot write results to {}: {e} (pick another directory with --out)",
+                dir.display()
+            ))
+            .into()
+        })
+}
+
+impl<'a, R: Runtime> Run<'a, R> {
+    fn new(
+        plan: &'a RunPlan,
+        runtime: &'a R,
+        path: PathBuf,
+        progress: Progress,
+        command_line: Vec<String>,
+        docker_version: Option<String>,
+    ) -> Self {
+        let allowed = pinning::allowed_cpus();
+        let (server_cpus, loadgen_cpus) = if plan.is_server() {
+            pinning::split_halves(&allowed)
+        } else {
+            (allowed.clone(), Vec::new())
+        };
+        let root = workspace_root();
+        let results = RunResults {
+            schema_version: SCHEMA_VERSION,
+            harness_version: env!("CARGO_PKG_VERSION").into(),
+            app: plan.app.name.clone(),
+            app_kind: plan.app.kind,
+            runtime: runtime.name().into(),
+            command_line,
+            started_at: now(),
+            finished_at: None,
+            environment: crate::environment::collect(&plan.machine, docker_version, &root),
+            settings: Settings {
+                runs: plan.runs,
+                warmup_s: plan.warmup.as_secs_f64(),
+                duration_s: plan.duration.as_secs_f64(),
+                concurrency: if plan.is_server() {
+                    plan.concurrency.clone()
+                } else {
+                    Vec::new()
+                },
+                endpoints: if plan.is_server() {
+                    plan.endpoints.clone()
+                } else {
+                    Vec::new()
+                },
+                rate_rps: plan.rate,
+                threads: if plan.is_server() {
+                    Vec::new()
+                } else {
+                    plan.threads.clone()
+                },
+                dataset_mb: if plan.is_server() {
+                    0.0
+                } else {
+                    plan.dataset_mb
+                },
+                server_cpus: pinning::cpu_list(&server_cpus),
+                loadgen_cpus: pinning::cpu_list(&loadgen_cpus),
+                memory_limit_bytes: plan.memory_limit,
+                ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+            },
+            variants: plan
+                .variants
+                .iter()
+                .map(|&v| VariantResult::new(v))
+                .collect(),
+        };
+        Run {
+            plan,
+            runtime,
+            results,
+            path,
+            progress,
+            artifacts: HashMap::new(),
+            live: Arc::default(),
+            server_cpus,
+            loadgen_cpus,
+        }
+    }
+
+    /// Runs every phase, racing a Ctrl-C/SIGTERM that removes every instance and keeps
+    /// what finished.
+    async fn execute(mut self, packaging: Option<&Packaging<'_>>) -> anyhow::Result<PathBuf> {
+        self.save()?;
+        let outcome = tokio::select! {
+            result = self.phases(packaging) => Ok(result),
+            signal = interrupted() => Err(signal),
+        };
+        self.remove_live().await;
+        match outcome {
+            Ok(result) => {
+                result?;
+                self.results.finished_at = Some(now());
+                self.save()?;
+                if !self.plan.quiet {
+                    println!("{}", summary_table(&self.results));
+                }
+                if self.plan.json {
+                    println!("{}", serde_json::to_string_pretty(&self.results)?);
+                }
+                self.progress
+                    .println(format!("results: {}", self.path.display()));
+                Ok(self.path.clone())
+            }
+            Err((name, signal)) => {
+                self.save()?;
+                let results = self.path.display().to_string();
+                Err(HarnessError::Interrupted {
+                    name,
+                    signal,
+                    results,
+                }
+                .into())
+            }
+        }
+    }
+
+    async fn phases(&mut self, packaging: Option<&Packaging<'_>>) -> anyhow::Result<()> {
+        self.build_all(packaging).await?;
+        self.cold_starts().await?;
+        if self.plan.is_server() {
+            self.loads().await?;
+        } else {
+            self.crunches().await?;
+        }
+        Ok(())
+    }
+
+    async fn build_all(&mut self, packaging: Option<&Packaging<'_>>) -> anyhow::Result<()> {
+        let root = workspace_root();
+        for index in 0..self.results.variants.len() {
+            let variant = self.results.variants[index].variant;
+            let step = self.progress.step(format!("building {variant}"));
+            match build::build_variant(&root, &self.plan.app, variant, false, packaging).await {
+                Ok(built) => {
+                    let tag = built.record.image.as_ref().map(|i| i.tag.clone());
+                    self.artifacts.insert(variant, (built.binary, tag));
+                    self.results.variants[index].build = Some(built.record);
+                    step.done(format!("built {variant}"));
+                }
+                Err((stage, error)) => {
+                    step.done(format!("{variant}: {stage} failed: {error:#}"));
+                    self.results.variants[index].fail(&stage, format!("{error:#}"), None);
+                }
+            }
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the results file (atomically) and the CSV beside it.
+    pub fn save(&self) -> anyhow::Result<()> {
+        self.results.save(&self.path)?;
+        crate::results::write_atomically(
+            &self.path.with_extension("csv"),
+            crate::export::csv(&self.results).as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// Removes every instance still tracked.
+    async fn remove_live(&self) {
+        let ids: Vec<String> = self.live.lock().expect("not poisoned").drain().collect();
+        for id in ids {
+            if let Err(e) = self.runtime.remove(&id).await {
+                eprintln!("warning: {e:#}");
+            }
+        }
+    }
+
+    fn ok_variants(&self) -> Vec<Variant> {
+        self.results
+            .variants
+            .iter()
+            .filter(|v| v.is_ok())
+            .map(|v| v.variant)
+            .collect()
+    }
+
+    fn result_mut(&mut self, variant: Variant) -> &mut VariantResult {
+        self.results
+            .variants
+            .iter_mut()
+            .find(|v| v.variant == variant)
+            .expect("every planned variant has a result")
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM, with its name and number.
+async fn interrupted() -> (&'static str, i32) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => ("SIGINT", libc::SIGINT),
+        _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+    }
+}
+
+/// Now, RFC 3339 UTC.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
