@@ -69,10 +69,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 20)]
     pub runs: u32,
     /// Warm-up before each load window (e.g. `1s`, `500ms`).
-    #[arg(long, default_value = "1s")]
+    #[arg(long, default_value = "1s", allow_hyphen_values = true)]
     pub warmup: String,
     /// Measured load window per endpoint and concurrency.
-    #[arg(long, default_value = "3s")]
+    #[arg(long, default_value = "3s", allow_hyphen_values = true)]
     pub duration: String,
     /// Comma-separated concurrency levels (open connections).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
@@ -90,7 +90,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 8.0)]
     pub dataset_mb: f64,
     /// How long a variant may take to become ready.
-    #[arg(long, default_value = "30s")]
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     pub ready_timeout: String,
     /// Container memory limit (e.g. `512MiB`); none by default.
     #[arg(long)]

@@ -23,12 +23,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(args) => runtime()?.block_on(build(args)),
         Command::Run(args) => {
             let plan = crate::plan::RunPlan::from_args(&args)?;
+            crate::doctor::ensure_for(&plan.variants, plan.runtime.as_deref() != Some("native"))?;
             let command_line = std::env::args().collect();
             runtime()?
                 .block_on(crate::runner::run(&plan, command_line))
                 .map(|_| ())
         }
-        Command::Doctor(_) => anyhow::bail!("not built yet"),
+        Command::Doctor(args) => runtime()?.block_on(doctor(args.fix)),
     }
 }
 
@@ -46,6 +47,7 @@ pub fn new_run_id(app: &str) -> String {
 
 async fn build(args: BuildArgs) -> anyhow::Result<()> {
     let plan = BuildPlan::from_args(&args)?;
+    crate::doctor::ensure_for(&plan.variants, plan.images)?;
     let progress = Progress::new(args.json);
     let root = workspace_root();
     let run_id = new_run_id(&plan.app.name);
@@ -160,6 +162,36 @@ fn build_table(rows: &[(Variant, Result<BuildRecord, String>)]) -> Table {
 /// Bytes as MB with two decimals (10^6, as `docker images` shows).
 pub fn mb(bytes: u64) -> String {
     format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+async fn doctor(fix: bool) -> anyhow::Result<()> {
+    if fix {
+        for line in crate::doctor::fix_all().await? {
+            println!("fixed: {line}");
+        }
+    }
+    let checks = crate::doctor::checks().await;
+    let mut table = Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(["prerequisite", "state", "detail", "fix"]);
+    for c in &checks {
+        table.add_row([
+            c.name,
+            if c.ok { "ok" } else { "MISSING" },
+            &c.detail,
+            if c.ok { "" } else { c.fix },
+        ]);
+    }
+    println!("{table}");
+    let missing: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::prerequisite(format!(
+            "missing: {} (see the fix column, or run `harness doctor --fix`)",
+            missing.join(", ")
+        )))
+    }
 }
 
 fn print_variants() {

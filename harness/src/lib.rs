@@ -8,6 +8,7 @@ pub mod app;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod doctor;
 pub mod environment;
 pub mod error;
 pub mod export;

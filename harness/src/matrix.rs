@@ -218,6 +218,21 @@ impl Serialize for Variant {
     }
 }
 
+impl schemars::JsonSchema for Variant {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Variant".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<String> = Variant::all().iter().map(Variant::name).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A variant name, LINK-ALLOCATOR-BASE",
+            "enum": names,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Variant {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;

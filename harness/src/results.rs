@@ -5,6 +5,7 @@
 //! reader could misread. Metric names carry their unit.
 
 use crate::matrix::Variant;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything one `harness run` measured.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct RunResults {
     pub schema_version: u32,
     pub harness_version: String,
@@ -33,7 +34,7 @@ pub struct RunResults {
     pub variants: Vec<VariantResult>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppKind {
     Server,
@@ -41,7 +42,7 @@ pub enum AppKind {
 }
 
 /// Where the numbers came from.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Environment {
     /// A label for the machine, e.g. `2-core dev VM`.
     pub machine: String,
@@ -59,7 +60,7 @@ pub struct Environment {
 }
 
 /// The settings that shaped the measurements.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Settings {
     pub runs: u32,
     pub warmup_s: f64,
@@ -81,7 +82,7 @@ pub struct Settings {
 }
 
 /// One variant's outcome: what was measured before any failure is kept.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct VariantResult {
     pub variant: Variant,
     pub status: Status,
@@ -96,7 +97,7 @@ pub struct VariantResult {
     pub memory_method: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Status {
     Ok,
@@ -110,7 +111,7 @@ pub enum Status {
 }
 
 /// What building the variant cost and produced.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BuildRecord {
     pub compile_s: f64,
     /// True when the target dir was clean, so `compile_s` is a cold compile.
@@ -125,7 +126,7 @@ pub struct BuildRecord {
     pub image: Option<ImageRecord>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ImageRecord {
     pub tag: String,
     pub id: String,
@@ -137,7 +138,7 @@ pub struct ImageRecord {
 }
 
 /// A distribution summary: min, median, p95 and the 95% bootstrap CI of the median.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Summary {
     pub n: u32,
     pub min: f64,
@@ -150,7 +151,7 @@ pub struct Summary {
 }
 
 /// Cold start: create → first good response (or batch exit), and the bare process start.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ColdStart {
     pub samples_ms: Vec<f64>,
     pub cold_start_ms: Summary,
@@ -160,7 +161,7 @@ pub struct ColdStart {
 }
 
 /// One load window against one endpoint at one concurrency.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct LoadResult {
     pub endpoint: String,
     pub concurrency: u32,
@@ -178,7 +179,7 @@ pub struct LoadResult {
     pub loadgen_bound: bool,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Latency {
     pub p50: u64,
     pub p90: u64,
@@ -188,7 +189,7 @@ pub struct Latency {
 }
 
 /// json-cruncher throughput at one thread count, repeated.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct CrunchResult {
     pub threads: u32,
     pub samples_mb_per_s: Vec<f64>,
@@ -213,6 +214,11 @@ pub enum ResultsError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// The JSON Schema of a results file, as published in `harness/schema/results.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RunResults)).expect("schemas serialize")
 }
 
 impl RunResults {
@@ -245,9 +251,9 @@ impl RunResults {
                 })
             }
         }
-        serde_json::from_value(value).map_err(|e| ResultsError::Malformed {
+        serde_path_to_error::deserialize(value).map_err(|e| ResultsError::Malformed {
             path: path.into(),
-            message: e.to_string(),
+            message: format!("field `{}`: {}", e.path(), e.inner()),
         })
     }
 
@@ -311,7 +317,7 @@ impl VariantResult {
 ///
 /// Variants here are `link-allocator` (no base image: benches run in-process). Ratios are
 /// computed by readers against `baseline`, so the file holds only measured values.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BenchResults {
     pub schema_version: u32,
     pub harness_version: String,
@@ -329,7 +335,7 @@ pub struct BenchResults {
 }
 
 /// One criterion benchmark (`group/function/parameter`) across variants.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BenchRow {
     pub bench: String,
     /// Bytes or elements per iteration, when the bench declares a throughput.
@@ -337,7 +343,7 @@ pub struct BenchRow {
     pub estimates: Vec<BenchEstimate>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Throughput {
     /// `bytes` or `elements`.
     pub unit: String,
@@ -345,10 +351,53 @@ pub struct Throughput {
 }
 
 /// Criterion's estimate of the mean time per iteration, with its 95% confidence interval.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BenchEstimate {
     pub variant: String,
     pub mean_ns: f64,
     pub mean_ci_low_ns: f64,
     pub mean_ci_high_ns: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published schema must match the types; `UPDATE_SCHEMA=1 cargo test` rewrites it.
+    #[test]
+    fn published_schema_matches_the_types() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/results.schema.json");
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "{} is stale: run `UPDATE_SCHEMA=1 cargo test -p harness published_schema`",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn load_names_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, r#"{"schema_version": 0}"#).unwrap();
+        let e = RunResults::load(&old).unwrap_err().to_string();
+        assert!(
+            e.contains("old.json") && e.contains("schema_version 0"),
+            "{e}"
+        );
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"schema_version": 1, "app": 5}"#).unwrap();
+        let e = RunResults::load(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.json") && e.contains("app"), "{e}");
+        let cut = dir.path().join("cut.json");
+        std::fs::write(&cut, r#"{"schema_version": 1, "app""#).unwrap();
+        assert!(RunResults::load(&cut)
+            .unwrap_err()
+            .to_string()
+            .contains("cut.json"));
+    }
 }

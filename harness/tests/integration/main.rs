@@ -3,5 +3,7 @@
 //! Tests that need the Docker daemon fail under `CI=true` when it is unreachable and skip
 //! loudly elsewhere (see `support::docker_or_skip`).
 
+mod cli;
+mod docker;
 mod loadgen;
 mod support;

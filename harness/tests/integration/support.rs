@@ -13,3 +13,31 @@ pub fn fixtures() -> PathBuf {
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
+
+/// A connected Docker client, or `None` (skip, loudly) outside CI; under CI a missing
+/// daemon fails the test with the reason.
+#[allow(dead_code)]
+pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
+    match harness::runtime::docker_client::connect().await {
+        Ok(docker) => Some(docker),
+        Err(e) if in_ci() => panic!("{test}: Docker is required under CI=true: {e:#}"),
+        Err(e) => {
+            eprintln!("SKIPPED {test}: Docker unreachable: {e:#}");
+            None
+        }
+    }
+}
+
+/// Runs the built `harness` binary with `args`; returns (exit code, stdout, stderr).
+#[allow(dead_code)]
+pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .output()
+        .expect("the harness binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

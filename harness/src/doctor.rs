@@ -1,0 +1,216 @@
+//! Prerequisites: what `harness doctor` checks and explains, and the safe fixes that
+//! `doctor --fix`, `build` and `run` apply on the way (idempotently).
+//!
+//! Safe fixes: the rustup musl target, Debian packages (only when root), the debian base
+//! image. Nothing here removes or changes anything the harness did not install.
+
+use crate::build::base;
+use crate::error::prerequisite;
+use crate::matrix::{Allocator, Link, Variant};
+use crate::runtime::docker_client;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// One prerequisite's state.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    /// What was found, or what is wrong.
+    pub detail: String,
+    /// How to fix it, when not ok.
+    pub fix: &'static str,
+}
+
+/// Debian packages the harness can use, and what for.
+pub const PACKAGES: [(&str, &str); 3] = [
+    (
+        "musl-tools",
+        "musl-gcc, for C code in musl builds (mimalloc, jemalloc)",
+    ),
+    (
+        "mmdebstrap",
+        "building the debian base image when none can be pulled",
+    ),
+    ("wrk", "the reference load generator of `harness calibrate`"),
+];
+
+/// Every check, in the order a user would fix them.
+pub async fn checks() -> Vec<Check> {
+    let mut out = Vec::new();
+    let docker = docker_client::connect().await;
+    out.push(match &docker {
+        Ok(d) => Check {
+            name: "docker",
+            ok: true,
+            detail: format!(
+                "daemon {}",
+                docker_client::server_version(d).await.unwrap_or_default()
+            ),
+            fix: "",
+        },
+        Err(e) => Check {
+            name: "docker",
+            ok: false,
+            detail: format!("{e:#}"),
+            fix: "start dockerd or set DOCKER_HOST",
+        },
+    });
+    out.push(Check {
+        name: "musl target",
+        ok: musl_target_installed(),
+        detail: "x86_64-unknown-linux-musl for rustc".into(),
+        fix: "rustup target add x86_64-unknown-linux-musl",
+    });
+    for (package, purpose) in PACKAGES {
+        let binary = match package {
+            "musl-tools" => "musl-gcc",
+            other => other,
+        };
+        out.push(Check {
+            name: package,
+            ok: on_path(binary),
+            detail: purpose.into(),
+            fix: match package {
+                "musl-tools" => "apt-get install musl-tools",
+                "mmdebstrap" => "apt-get install mmdebstrap",
+                _ => "apt-get install wrk",
+            },
+        });
+    }
+    if let Ok(d) = &docker {
+        out.push(match base::ensure(d, false).await {
+            Ok(Some(b)) => Check {
+                name: "debian base image",
+                ok: true,
+                detail: format!("{} ({})", b.tag, b.provenance),
+                fix: "",
+            },
+            Ok(None) | Err(_) => Check {
+                name: "debian base image",
+                ok: false,
+                detail: "not present yet (built on first use, ~20 s)".into(),
+                fix: "harness doctor --fix",
+            },
+        });
+    }
+    out
+}
+
+/// `doctor --fix`: every safe fix; returns what it did.
+pub async fn fix_all() -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    if !musl_target_installed() {
+        add_musl_target()?;
+        done.push("added the rustup musl target".into());
+    }
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !on_path(if *p == "musl-tools" { "musl-gcc" } else { p }))
+        .collect();
+    if !missing.is_empty() {
+        apt_install(&missing)?;
+        done.push(format!("installed {}", missing.join(", ")));
+    }
+    if let Ok(docker) = docker_client::connect().await {
+        if base::ensure(&docker, false).await?.is_none() {
+            let b = base::ensure(&docker, true)
+                .await?
+                .expect("ensure with build allowed returns a base");
+            done.push(format!("provisioned {} ({})", b.tag, b.provenance));
+        }
+    }
+    Ok(done)
+}
+
+/// What `build` and `run` need for these variants, fixed on the way when it is safe.
+pub fn ensure_for(variants: &[Variant], images: bool) -> anyhow::Result<()> {
+    if variants.iter().any(|v| v.link == Link::Musl) && !musl_target_installed() {
+        add_musl_target()?;
+    }
+    let c_allocator = variants
+        .iter()
+        .any(|v| v.link == Link::Musl && v.allocator != Allocator::System);
+    if c_allocator && !on_path("musl-gcc") {
+        apt_install(&["musl-tools"])?;
+    }
+    let needs_base = images
+        && variants
+            .iter()
+            .any(|v| v.base != crate::matrix::Base::Scratch);
+    if needs_base && !on_path("mmdebstrap") {
+        // Only needed if no base image exists yet; installing is cheap and idempotent.
+        let _ = apt_install(&["mmdebstrap"]);
+    }
+    Ok(())
+}
+
+fn musl_target_installed() -> bool {
+    let Ok(output) = Command::new("rustc").args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    Path::new(&sysroot)
+        .join("lib/rustlib/x86_64-unknown-linux-musl/lib")
+        .is_dir()
+}
+
+fn add_musl_target() -> anyhow::Result<()> {
+    let status = Command::new("rustup")
+        .args(["target", "add", "x86_64-unknown-linux-musl"])
+        .stdout(Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(prerequisite(
+            "the musl target is not installed and `rustup target add x86_64-unknown-linux-musl` failed: run it yourself",
+        )),
+    }
+}
+
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let list = packages.join(" ");
+    if !root {
+        return Err(prerequisite(format!(
+            "missing Debian packages: {list} (fix: sudo apt-get install {list})"
+        )));
+    }
+    let ok = |c: &mut Command| {
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let installed = ok(Command::new("apt-get")
+        .args(["install", "-y", "-q"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+        || (ok(Command::new("apt-get").args(["update", "-q"]))
+            && ok(Command::new("apt-get")
+                .args(["install", "-y", "-q"])
+                .args(packages)
+                .env("DEBIAN_FRONTEND", "noninteractive")));
+    if installed {
+        Ok(())
+    } else {
+        Err(prerequisite(format!(
+            "cannot install {list} with apt-get (fix: apt-get update && apt-get install {list})"
+        )))
+    }
+}
+
+/// Whether `program` is an executable on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            let candidate = dir.join(program);
+            candidate.metadata().is_ok_and(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+        })
+    })
+}

@@ -1,0 +1,160 @@
+//! Against the real daemon: build real images through bollard, start them, and get
+//! `Hello, World!` over 127.0.0.1; then a quick end-to-end run checked against the schema.
+
+use crate::support::docker_or_skip;
+use harness::app::{workspace_root, AppSpec};
+use harness::build::{base, build_variant, Packaging};
+use harness::matrix::Variant;
+use harness::runtime::docker::DockerRuntime;
+use harness::runtime::{Runtime, StartSpec};
+use std::time::Duration;
+
+async fn hello_from(
+    runtime: &DockerRuntime,
+    variant: Variant,
+    image: String,
+    binary: std::path::PathBuf,
+) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spec = StartSpec {
+        variant,
+        image: Some(image),
+        binary,
+        args: vec!["--addr".into(), format!("127.0.0.1:{port}")],
+        cpus: "0".into(),
+        memory_limit: None,
+        purpose: "test".into(),
+    };
+    let instance = runtime.start(&spec).await.unwrap();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let ready = harness::measure::cold_start::wait_ready(
+        runtime,
+        &instance,
+        addr,
+        "/plaintext",
+        Duration::from_secs(30),
+    )
+    .await;
+    let body = if ready.is_ok() {
+        get(addr, "/plaintext").await
+    } else {
+        String::new()
+    };
+    let logs = runtime.logs(&instance, 20).await;
+    runtime.remove(&instance.id).await.unwrap();
+    ready.unwrap_or_else(|e| panic!("{variant} never became ready: {e}; logs: {logs}"));
+    assert!(body.ends_with("Hello, World!"), "{variant}: {body}");
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
+    let Some(docker) = docker_or_skip("images_serve_hello_world").await else {
+        return;
+    };
+    let app = AppSpec::resolve("http").unwrap();
+    let base = base::ensure(&docker, true).await.unwrap().unwrap();
+    let run_id = "integration-test";
+    let packaging = Packaging {
+        docker: &docker,
+        base: Some(&base),
+        run_id,
+    };
+    let runtime = DockerRuntime::new(docker.clone(), run_id, "http");
+    for name in ["musl-system-scratch", "glibc-system-debian"] {
+        let variant: Variant = name.parse().unwrap();
+        let built = build_variant(&workspace_root(), &app, variant, false, Some(&packaging))
+            .await
+            .unwrap_or_else(|(stage, e)| panic!("{name}: {stage} failed: {e:#}"));
+        let image = built.record.image.clone().unwrap();
+        if name == "musl-system-scratch" {
+            assert!(built.record.static_binary);
+            assert!(image.image_bytes < 2_000_000, "{} bytes", image.image_bytes);
+            let ratio = image.image_bytes as f64 / built.record.binary_bytes as f64;
+            assert!((0.99..=1.01).contains(&ratio), "image/binary = {ratio}");
+        } else {
+            assert!(!built.record.static_binary);
+            assert!(
+                (65_000_000..=90_000_000).contains(&image.image_bytes),
+                "{} bytes",
+                image.image_bytes
+            );
+            assert!(image.base_provenance.is_some());
+        }
+        hello_from(&runtime, variant, image.tag, built.binary).await;
+    }
+}
+
+#[test]
+fn quick_run_writes_a_results_file_that_passes_the_schema() {
+    let docker_up = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(docker_or_skip("quick_run"))
+        .is_some();
+    if !docker_up {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = crate::support::harness_cli(&[
+        "run",
+        "--app",
+        "http",
+        "--quick",
+        "--quiet",
+        "--variants",
+        "musl-system-scratch,glibc-system-debian",
+        "--concurrency",
+        "4",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let file = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a results file");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let schema = harness::results::json_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schema errors: {errors:?}");
+    let results = harness::results::RunResults::load(&file).unwrap();
+    assert!(results.finished_at.is_some());
+    assert_eq!(results.variants.len(), 2);
+    for v in &results.variants {
+        assert!(v.is_ok(), "{:?}", v.status);
+        let build = v.build.as_ref().unwrap();
+        assert!(build.binary_bytes > 0 && build.image.as_ref().unwrap().image_bytes > 0);
+        let cold = v.cold_start.as_ref().unwrap();
+        assert!(cold.cold_start_ms.median > 0.0 && cold.process_start_ms.median > 0.0);
+        assert_eq!(v.load.len(), 3, "one window per endpoint");
+        for l in &v.load {
+            assert!(
+                l.rps > 0.0 && l.requests > 0 && l.latency_us.p99 > 0,
+                "{l:?}"
+            );
+            assert_eq!((l.errors, l.non_2xx), (0, 0), "{l:?}");
+        }
+        assert!(v.peak_memory_bytes.unwrap() > 0);
+    }
+    assert!(file.with_extension("csv").exists());
+}
