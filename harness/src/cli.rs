@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check the prerequisites (Docker, musl target, musl-gcc, mmdebstrap, base image).
     Doctor(DoctorArgs),
+    /// Remove the containers and images the harness created (found by its labels only).
+    Clean(CleanArgs),
 }
 
 /// Which app and which variants: shared by `build` and `run`.
@@ -117,6 +119,16 @@ pub struct DoctorArgs {
     /// Apply the fixes that are safe to automate (rustup target, Debian packages, base image).
     #[arg(long)]
     pub fix: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Only what this run created (the results file's name without `.json`).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Also remove the cached debian base image.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[cfg(test)]

@@ -29,6 +29,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(crate::runner::run(&plan, command_line))
                 .map(|_| ())
         }
+        Command::Clean(args) => runtime()?.block_on(async {
+            let docker = docker_client::connect().await?;
+            let cleaned = crate::cleanup::clean(&docker, args.run_id.as_deref(), args.all).await?;
+            println!("removed {} containers and {} images", cleaned.containers, cleaned.images);
+            Ok(())
+        }),
         Command::Doctor(args) => runtime()?.block_on(doctor(args.fix)),
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod build;
+pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod doctor;

@@ -67,6 +67,8 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
         return;
     };
     let app = AppSpec::resolve("http").unwrap();
+    let variants: Vec<Variant> = ["musl-system-scratch", "glibc-system-debian"].iter().map(|n| n.parse().unwrap()).collect();
+    harness::doctor::ensure_for(&variants, true).unwrap();
     let base = base::ensure(&docker, true).await.unwrap().unwrap();
     let run_id = "integration-test";
     let packaging = Packaging {
@@ -97,17 +99,16 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
         }
         hello_from(&runtime, variant, image.tag, built.binary).await;
     }
+    let cleaned = harness::cleanup::clean(&docker, Some(run_id), false).await.unwrap();
+    assert_eq!(cleaned.containers, 0, "every container was already removed");
+    assert_eq!(cleaned.images, 2);
 }
 
 #[test]
 fn quick_run_writes_a_results_file_that_passes_the_schema() {
-    let docker_up = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(docker_or_skip("quick_run"))
-        .is_some();
-    if !docker_up {
-        return;
-    }
+    let _lock = crate::support::docker_lock();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(docker) = rt.block_on(docker_or_skip("quick_run")) else { return };
     let out = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = crate::support::harness_cli(&[
         "run",
@@ -157,4 +158,7 @@ fn quick_run_writes_a_results_file_that_passes_the_schema() {
         assert!(v.peak_memory_bytes.unwrap() > 0);
     }
     assert!(file.with_extension("csv").exists());
+    let run_id = file.file_stem().unwrap().to_str().unwrap();
+    let cleaned = rt.block_on(harness::cleanup::clean(&docker, Some(run_id), false)).unwrap();
+    assert_eq!((cleaned.containers, cleaned.images), (0, 2), "the run left containers, or built other images");
 }

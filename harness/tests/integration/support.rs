@@ -41,3 +41,14 @@ pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Tests that use the daemon take this lock: runs on one daemon would spoil each other's
+/// numbers and one test's cleanup must not remove another's images.
+#[allow(dead_code)]
+pub static DOCKER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes `DOCKER_LOCK`, whatever an earlier failed test left it as.
+#[allow(dead_code)]
+pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
+    DOCKER_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
