@@ -3,7 +3,10 @@
 //! harness's tool label is never touched.
 
 use crate::labels;
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder,
+};
 use bollard::Docker;
 
 /// What a clean removed.
@@ -15,18 +18,44 @@ pub struct Cleaned {
 
 /// Removes the harness's containers and variant images (of one run, when `run_id` is
 /// given); base images too when `include_base`.
-pub async fn clean(docker: &Docker, run_id: Option<&str>, include_base: bool) -> anyhow::Result<Cleaned> {
+pub async fn clean(
+    docker: &Docker,
+    run_id: Option<&str>,
+    include_base: bool,
+) -> anyhow::Result<Cleaned> {
     let mut cleaned = Cleaned::default();
     let filters = labels::filter(run_id);
     let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
         .await?;
     for c in containers {
         let Some(id) = c.id else { continue };
-        docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build())).await?;
+        docker
+            .remove_container(
+                &id,
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
+            )
+            .await?;
         cleaned.containers += 1;
     }
-    let images = docker.list_images(Some(ListImagesOptionsBuilder::default().all(false).filters(&filters).build())).await?;
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .all(false)
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
     for image in images {
         let role = image.labels.get(labels::ROLE).map(String::as_str);
         if role == Some("base") && !include_base {
@@ -36,14 +65,25 @@ pub async fn clean(docker: &Docker, run_id: Option<&str>, include_base: bool) ->
         match docker.remove_image(&image.id, Some(options), None).await {
             Ok(_) => cleaned.images += 1,
             // Already gone with a parent, or still used by the base: not ours to force.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => {}
             Err(e) => return Err(e.into()),
         }
     }
     if include_base {
         // The imported rootfs cannot carry labels; it is found by the harness's own tag.
         let rootfs = format!("{}/debian-rootfs:bookworm", labels::IMAGE_NAMESPACE);
-        if docker.remove_image(&rootfs, None::<bollard::query_parameters::RemoveImageOptions>, None).await.is_ok() {
+        if docker
+            .remove_image(
+                &rootfs,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+            .is_ok()
+        {
             cleaned.images += 1;
         }
     }

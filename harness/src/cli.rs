@@ -24,7 +24,7 @@ pub enum Command {
     /// Build the binaries and images of an app's variants and print what each cost.
     Build(BuildArgs),
     /// Build, run and measure an app's variants; print a table and write a results file.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check the prerequisites (Docker, musl target, musl-gcc, mmdebstrap, base image).
     Doctor(DoctorArgs),
     /// Remove the containers and images the harness created (found by its labels only).

@@ -32,7 +32,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clean(args) => runtime()?.block_on(async {
             let docker = docker_client::connect().await?;
             let cleaned = crate::cleanup::clean(&docker, args.run_id.as_deref(), args.all).await?;
-            println!("removed {} containers and {} images", cleaned.containers, cleaned.images);
+            println!(
+                "removed {} containers and {} images",
+                cleaned.containers, cleaned.images
+            );
             Ok(())
         }),
         Command::Doctor(args) => runtime()?.block_on(doctor(args.fix)),

@@ -43,9 +43,12 @@ pub fn summary_table(results: &RunResults) -> Table {
     table
 }
 
+/// Reads one metric of a variant.
+type Metric = Box<dyn Fn(&VariantResult) -> Option<f64>>;
+
 struct Column {
     title: String,
-    value: Box<dyn Fn(&VariantResult) -> Option<f64>>,
+    value: Metric,
 }
 
 /// Servers: rps per endpoint at the highest concurrency, and p99 of the last endpoint there.

@@ -67,7 +67,10 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
         return;
     };
     let app = AppSpec::resolve("http").unwrap();
-    let variants: Vec<Variant> = ["musl-system-scratch", "glibc-system-debian"].iter().map(|n| n.parse().unwrap()).collect();
+    let variants: Vec<Variant> = ["musl-system-scratch", "glibc-system-debian"]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
     harness::doctor::ensure_for(&variants, true).unwrap();
     let base = base::ensure(&docker, true).await.unwrap().unwrap();
     let run_id = "integration-test";
@@ -99,7 +102,9 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
         }
         hello_from(&runtime, variant, image.tag, built.binary).await;
     }
-    let cleaned = harness::cleanup::clean(&docker, Some(run_id), false).await.unwrap();
+    let cleaned = harness::cleanup::clean(&docker, Some(run_id), false)
+        .await
+        .unwrap();
     assert_eq!(cleaned.containers, 0, "every container was already removed");
     assert_eq!(cleaned.images, 2);
 }
@@ -108,7 +113,9 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
 fn quick_run_writes_a_results_file_that_passes_the_schema() {
     let _lock = crate::support::docker_lock();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(docker) = rt.block_on(docker_or_skip("quick_run")) else { return };
+    let Some(docker) = rt.block_on(docker_or_skip("quick_run")) else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = crate::support::harness_cli(&[
         "run",
@@ -159,6 +166,12 @@ fn quick_run_writes_a_results_file_that_passes_the_schema() {
     }
     assert!(file.with_extension("csv").exists());
     let run_id = file.file_stem().unwrap().to_str().unwrap();
-    let cleaned = rt.block_on(harness::cleanup::clean(&docker, Some(run_id), false)).unwrap();
-    assert_eq!((cleaned.containers, cleaned.images), (0, 2), "the run left containers, or built other images");
+    let cleaned = rt
+        .block_on(harness::cleanup::clean(&docker, Some(run_id), false))
+        .unwrap();
+    assert_eq!(
+        (cleaned.containers, cleaned.images),
+        (0, 2),
+        "the run left containers, or built other images"
+    );
 }

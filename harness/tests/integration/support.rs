@@ -50,5 +50,7 @@ pub static DOCKER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Takes `DOCKER_LOCK`, whatever an earlier failed test left it as.
 #[allow(dead_code)]
 pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
-    DOCKER_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    DOCKER_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
