@@ -16,6 +16,26 @@ pub struct Cleaned {
     pub images: usize,
 }
 
+/// Removes the harness's containers (of one run, when `run_id` is given); returns how many.
+pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow::Result<usize> {
+    let filters = labels::filter(run_id);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let mut removed = 0;
+    for c in docker.list_containers(Some(options)).await? {
+        let Some(id) = c.id else { continue };
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        docker.remove_container(&id, Some(options)).await?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// Removes the harness's containers and variant images (of one run, when `run_id` is
 /// given); base images too when `include_base`.
 pub async fn clean(
@@ -23,31 +43,11 @@ pub async fn clean(
     run_id: Option<&str>,
     include_base: bool,
 ) -> anyhow::Result<Cleaned> {
-    let mut cleaned = Cleaned::default();
+    let mut cleaned = Cleaned {
+        containers: remove_containers(docker, run_id).await?,
+        images: 0,
+    };
     let filters = labels::filter(run_id);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
-    for c in containers {
-        let Some(id) = c.id else { continue };
-        docker
-            .remove_container(
-                &id,
-                Some(
-                    RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
-            )
-            .await?;
-        cleaned.containers += 1;
-    }
     let images = docker
         .list_images(Some(
             ListImagesOptionsBuilder::default()

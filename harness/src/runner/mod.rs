@@ -266,6 +266,9 @@ impl<'a, R: Runtime> Run<'a, R> {
                 eprintln!("warning: {e:#}");
             }
         }
+        if let Err(e) = self.runtime.sweep().await {
+            eprintln!("warning: cannot sweep this run's instances: {e:#} (run `harness clean`)");
+        }
     }
 
     fn ok_variants(&self) -> Vec<Variant> {

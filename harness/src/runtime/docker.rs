@@ -156,6 +156,10 @@ impl Runtime for DockerRuntime {
             Err(e) => Err(e).with_context(|| format!("cannot remove container {id}")),
         }
     }
+
+    async fn sweep(&self) -> anyhow::Result<usize> {
+        crate::cleanup::remove_containers(&self.docker, Some(&self.run_id)).await
+    }
 }
 
 /// Reads a running container's peak memory from its cgroup (v1 or v2), when the daemon is

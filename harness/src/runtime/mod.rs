@@ -77,4 +77,8 @@ pub trait Runtime: Send + Sync {
 
     /// Stops and removes it; idempotent.
     fn remove(&self, id: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Removes every instance of this run, tracked or not (an interrupt can land between
+    /// creating an instance and tracking it); returns how many it found.
+    fn sweep(&self) -> impl Future<Output = anyhow::Result<usize>> + Send;
 }

@@ -139,6 +139,20 @@ impl Runtime for NativeRuntime {
         }
         Ok(())
     }
+
+    async fn sweep(&self) -> anyhow::Result<usize> {
+        let ids: Vec<String> = self
+            .children
+            .lock()
+            .expect("not poisoned")
+            .keys()
+            .cloned()
+            .collect();
+        for id in &ids {
+            self.remove(id).await?;
+        }
+        Ok(ids.len())
+    }
 }
 
 #[cfg(test)]
