@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check the prerequisites (Docker, musl target, musl-gcc, mmdebstrap, base image).
     Doctor(DoctorArgs),
+    /// Render REPORT.md, index.html and the plots from results files.
+    Report(ReportArgs),
 }
 
 /// Which app and which variants: shared by `build` and `run`.
@@ -117,6 +119,16 @@ pub struct DoctorArgs {
     /// Apply the fixes that are safe to automate (rustup target, Debian packages, base image).
     #[arg(long)]
     pub fix: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Results files (run and bench); default: the newest run per app in results/runs/ and
+    /// the newest file in results/bench/.
+    pub files: Vec<PathBuf>,
+    /// Where REPORT.md, index.html and plots/ go.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! This is the only place that decides what a command prints; the modules it calls return
 //! data. Async work runs on one tokio runtime built here.
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ReportArgs};
 use crate::matrix::Variant;
 use comfy_table::Table;
+use std::path::Path;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Build(_) | Command::Run(_) | Command::Doctor(_) => anyhow::bail!("not built yet"),
+        Command::Report(args) => report(&args),
     }
 }
 
@@ -32,4 +34,25 @@ fn print_variants() {
         ]);
     }
     println!("{table}");
+}
+
+fn report(args: &ReportArgs) -> anyhow::Result<()> {
+    let inputs = if args.files.is_empty() {
+        let (inputs, skipped) = crate::report::discover(Path::new("results"))?;
+        for s in skipped {
+            eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+        }
+        inputs
+    } else {
+        crate::report::load_files(&args.files)?
+    };
+    let rendered = crate::report::render(&inputs, &args.out)?;
+    println!(
+        "wrote {}, {} and {} plots (SVG + PNG) in {}",
+        rendered.report_md.display(),
+        rendered.index_html.display(),
+        rendered.plots.len(),
+        args.out.join("plots").display()
+    );
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod matrix;
 pub mod measure;
 pub mod plan;
+pub mod report;
 pub mod results;
 pub mod runtime;
 

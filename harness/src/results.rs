@@ -245,9 +245,9 @@ impl RunResults {
                 })
             }
         }
-        serde_json::from_value(value).map_err(|e| ResultsError::Malformed {
+        serde_path_to_error::deserialize(value).map_err(|e| ResultsError::Malformed {
             path: path.into(),
-            message: e.to_string(),
+            message: format!("field `{}`: {}", e.path(), e.inner()),
         })
     }
 
@@ -304,6 +304,44 @@ impl VariantResult {
 
     pub fn is_ok(&self) -> bool {
         matches!(self.status, Status::Ok)
+    }
+}
+
+impl BenchResults {
+    /// Reads and checks a bench results file; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<BenchResults, ResultsError> {
+        let malformed = |message: String| ResultsError::Malformed {
+            path: path.into(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        match value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(found) => {
+                return Err(ResultsError::Version {
+                    path: path.into(),
+                    found,
+                })
+            }
+            None => {
+                return Err(malformed(
+                    "field `schema_version` is missing or not a number".into(),
+                ))
+            }
+        }
+        if value.get("kind").and_then(serde_json::Value::as_str) != Some("bench") {
+            return Err(malformed("field `kind` is not \"bench\"".into()));
+        }
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| malformed(format!("field `{}`: {}", e.path(), e.inner())))
     }
 }
 
