@@ -130,7 +130,7 @@ pub fn load_lines(view: &RunView, palette: &Palette, metric: LoadMetric) -> Opti
         title: format!("{what} vs concurrency ({})", results.app),
         subtitle: format!(
             "{} s window per point, closed loop; hollow points: the load generator was the bottleneck",
-            crate::report::fmt::num(results.settings.duration_s)
+            crate::report::fmt::tick(results.settings.duration_s)
         ),
         metric,
         panels,
@@ -168,7 +168,7 @@ pub fn thread_scaling(view: &RunView, palette: &Palette) -> Option<ThreadScaling
         subtitle: format!(
             "median of {} runs per point, whiskers: 95% CI of the median; {} MB dataset",
             results.settings.runs,
-            crate::report::fmt::num(results.settings.dataset_mb)
+            crate::report::fmt::tick(results.settings.dataset_mb)
         ),
         series,
         palette: palette.clone(),

@@ -455,3 +455,45 @@ fn index_html_renders_in_headless_chromium() {
     );
     assert!(dom.contains("musl-mimalloc-scratch"));
 }
+
+#[test]
+fn degenerate_results_still_render() {
+    let dir = tempfile::tempdir().unwrap();
+    // One variant, one load window, nothing measured above zero.
+    let mut http = fixture_json("http-run.json");
+    http["variants"].as_array_mut().unwrap().truncate(1);
+    let variant = &mut http["variants"][0];
+    variant["build"]["image"]["image_bytes"] = Value::from(0);
+    variant["peak_memory_bytes"] = Value::Null;
+    let load = variant["load"].as_array_mut().unwrap();
+    load.retain(|l| l["concurrency"] == 1);
+    for l in load.iter_mut() {
+        l["rps"] = Value::from(0.0);
+        l["latency_us"]["p99"] = Value::from(0);
+    }
+    // Every variant failed before measuring anything.
+    let mut json = fixture_json("json-run.json");
+    for v in json["variants"].as_array_mut().unwrap() {
+        v["status"] = serde_json::json!({"state": "failed", "step": "build", "reason": "no musl-gcc", "logs": null});
+        v["build"] = Value::Null;
+        v["cold_start"] = Value::Null;
+        v["crunch"] = Value::from(Vec::<Value>::new());
+        v["peak_memory_bytes"] = Value::Null;
+    }
+    let files = [
+        write_json(dir.path(), "http.json", &http),
+        write_json(dir.path(), "json.json", &json),
+    ];
+    let inputs = report::load_files(&files).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rendered = report::render(&inputs, out.path()).unwrap();
+    let md = std::fs::read_to_string(rendered.report_md).unwrap();
+    assert!(
+        md.contains("musl-jemalloc-scratch failed at build: no musl-gcc"),
+        "{md}"
+    );
+    assert!(rendered.plots.iter().all(|p| !p.stem.starts_with("json")));
+    for plot in &rendered.plots {
+        svg_text(&plot.svg);
+    }
+}

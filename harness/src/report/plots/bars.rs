@@ -4,8 +4,8 @@
 //! Bars are sorted so the smallest is on top; the numbers come from `metrics::VariantRow`.
 
 use super::{
-    category_chart, header, legend, log_ticks, text, DrawResult, Figure, Marker, Palette, Ticked,
-    SMALL_PX,
+    category_chart, header, legend, linear_top, log_bounds, log_ticks, text, DrawResult, Figure,
+    Marker, Palette, Ticked, SMALL_PX,
 };
 use crate::report::fmt::{num as fmt_num, tick};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
@@ -78,14 +78,15 @@ impl Figure for SizeBars {
                 name,
             })
             .collect();
-        let max = bars.iter().map(|b| b.end()).fold(0.0, f64::max);
         if self.log {
-            let min = bars.iter().map(|b| b.end()).fold(f64::INFINITY, f64::min);
-            let (lo, hi) = (min / 2.0, max * 3.0);
-            let x = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
+            let (lo, hi) = log_bounds(bars.iter().map(Bar::end), 2.0);
+            let x = (lo..hi * 1.5)
+                .log_scale()
+                .with_key_points(log_ticks(lo, hi * 1.5));
             draw_bars(&area, &bars, x, lo, &self.x_desc)
         } else {
-            draw_bars(&area, &bars, 0.0..max * 1.3, 0.0, &self.x_desc)
+            let top = linear_top(bars.iter().map(Bar::end), 1.3);
+            draw_bars(&area, &bars, 0.0..top, 0.0, &self.x_desc)
         }
     }
 }
@@ -123,9 +124,9 @@ impl Figure for ColdStartBars {
                 }
             })
             .collect();
-        let max = bars.iter().map(|b| b.end()).fold(0.0, f64::max);
+        let top = linear_top(bars.iter().map(Bar::end), 1.3);
         let desc = "cold start (ms): median; whiskers p5–p95";
-        draw_bars(&area, &bars, 0.0..max * 1.3, 0.0, desc)
+        draw_bars(&area, &bars, 0.0..top, 0.0, desc)
     }
 }
 

@@ -2,7 +2,8 @@
 //! variant with its interval, on a log axis, benches sorted by the largest ratio.
 
 use super::{
-    category_chart, header, legend, legend_rows, log_ticks, DrawResult, Figure, Marker, Palette,
+    category_chart, header, legend, legend_rows, log_bounds, log_ticks, DrawResult, Figure, Marker,
+    Palette,
 };
 use crate::report::fmt::tick;
 use crate::report::metrics::Estimate;
@@ -64,8 +65,7 @@ impl Figure for BenchRatios {
             let (lo, hi) = e.ci.unwrap_or((e.value, e.value));
             [lo, hi, e.value]
         });
-        let (lo, hi) = values.fold((1.0f64, 1.0f64), |(l, h), v| (l.min(v), h.max(v)));
-        let (lo, hi) = (lo / 1.5, hi * 1.5);
+        let (lo, hi) = log_bounds(values.chain([1.0]), 1.5);
         let names: Vec<String> = rows.iter().map(|r| r.bench.clone()).collect();
         let x = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
         let desc = format!(

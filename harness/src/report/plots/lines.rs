@@ -5,8 +5,8 @@
 //! bottleneck; whiskers are the 95% CI of the median where the results carry one.
 
 use super::{
-    header, legend, legend_rows, log_ticks, text, DrawResult, Drawn, Figure, Marker, Palette,
-    Ticked, TEXT_PX,
+    header, legend, legend_rows, linear_top, log_bounds, log_ticks, text, DrawResult, Drawn,
+    Figure, Marker, Palette, Ticked, TEXT_PX,
 };
 use crate::report::fmt::tick;
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
@@ -112,19 +112,17 @@ impl Figure for LoadLines {
             let mut xs: Vec<f64> = points().map(|p| p.x).collect();
             xs.sort_by(f64::total_cmp);
             xs.dedup();
-            let (xlo, xhi) = (xs[0] / 1.6, xs[xs.len() - 1] * 1.6);
+            let (xlo, xhi) = log_bounds(xs.iter().copied(), 1.6);
             let x = (xlo..xhi).log_scale().with_key_points(xs);
             let x_desc = "concurrency (connections, log scale)";
-            let ymax = points().map(|p| p.y).fold(0.0, f64::max);
             match self.metric {
                 LoadMetric::Rps => {
-                    let y = 0.0..ymax * 1.12;
+                    let y = 0.0..linear_top(points().map(|p| p.y), 1.12);
                     let y_desc = "throughput (requests/s)";
                     draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette)?
                 }
                 LoadMetric::P99Ms => {
-                    let ymin = points().map(|p| p.y).fold(f64::INFINITY, f64::min);
-                    let (lo, hi) = (ymin / 1.6, ymax * 1.6);
+                    let (lo, hi) = log_bounds(points().map(|p| p.y), 1.6);
                     let y = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
                     let y_desc = "p99 latency (ms, log scale)";
                     draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette)?
@@ -154,15 +152,13 @@ impl Figure for ThreadScaling {
         xs.sort_by(f64::total_cmp);
         xs.dedup();
         let x = Ticked::new(xs[0] - 0.5..xs[xs.len() - 1] + 0.5, xs);
-        let ymax = points()
-            .map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y)))
-            .fold(0.0, f64::max);
+        let top = linear_top(points().map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y))), 1.12);
         let panel = Panel {
             title: String::new(),
             series: self.series.clone(),
         };
         let desc = ("threads", "throughput (MB/s of JSON parsed)");
-        draw_panel(&plots, &panel, x, 0.0..ymax * 1.12, desc, &self.palette)
+        draw_panel(&plots, &panel, x, 0.0..top, desc, &self.palette)
     }
 }
 

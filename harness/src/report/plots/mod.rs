@@ -22,10 +22,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-/// The font every PNG's text is drawn with (SVG text is left to the viewer's sans-serif).
+/// The font every PNG's text is drawn with; SVGs name it and fall back to sans-serif.
 static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
-pub const FONT: &str = "sans-serif";
+/// DejaVu Sans first, so SVG viewers that have it lay text out as the PNGs do.
+pub const FONT: &str = "DejaVu Sans, sans-serif";
 pub const TITLE_PX: f64 = 22.0;
 pub const TEXT_PX: f64 = 15.0;
 pub const SMALL_PX: f64 = 13.0;
@@ -284,9 +285,39 @@ where
     Ok(chart)
 }
 
+/// A log axis's range: the positive, finite values' span widened by `pad` each way; a
+/// decade either side of 1 when there are none, so a degenerate file still draws.
+pub fn log_bounds(values: impl IntoIterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
+    if hi > 0.0 {
+        (lo / pad, hi * pad)
+    } else {
+        (0.1, 10.0)
+    }
+}
+
+/// A linear axis's top: the largest finite value times `pad`, or 1 when nothing is positive.
+pub fn linear_top(values: impl IntoIterator<Item = f64>, pad: f64) -> f64 {
+    let max = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    if max > 0.0 {
+        max * pad
+    } else {
+        1.0
+    }
+}
+
 /// Tick values for a log axis over `lo..hi`: 1-2-5 per decade, finer when that gives too
 /// few, thinned to decades when it gives too many.
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
     // Mantissas in tenths, so each tick is one exact integer division: 0.7, not 0.70000001.
     let series = |tenths: &[u32]| {
         let mut ticks = Vec::new();
@@ -343,6 +374,15 @@ mod tests {
         let wide = log_ticks(0.01, 5000.0);
         assert!(wide.len() <= 8 && wide.contains(&1.0) && wide.contains(&1000.0));
         assert_eq!(log_ticks(0.5, 3.0), vec![0.5, 0.7, 1.0, 1.5, 2.0, 3.0]);
+        assert!(log_ticks(0.0, 3.0).is_empty() && log_ticks(2.0, f64::INFINITY).is_empty());
+    }
+
+    #[test]
+    fn axis_bounds_survive_degenerate_values() {
+        assert_eq!(log_bounds([0.0, f64::NAN], 2.0), (0.1, 10.0));
+        assert_eq!(log_bounds([0.0, 2.0, 8.0], 2.0), (1.0, 16.0));
+        assert_eq!(linear_top([0.0], 1.1), 1.0);
+        assert_eq!(linear_top([f64::INFINITY, 5.0], 2.0), 10.0);
     }
 
     #[test]

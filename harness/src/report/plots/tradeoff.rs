@@ -4,7 +4,9 @@
 //! Labels are placed greedily around their points so they overlap neither each other, the
 //! points, nor the baseline line; which variants form the frontier is decided in `metrics`.
 
-use super::{header, log_ticks, text, DrawResult, Figure, SMALL_PX, TEXT_PX};
+use super::{
+    header, linear_top, log_bounds, log_ticks, text, DrawResult, Figure, SMALL_PX, TEXT_PX,
+};
 use crate::report::fmt::{num as fmt_num, tick};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -118,17 +120,15 @@ impl Figure for Tradeoff {
         let area = header(root, &self.title, &self.subtitle)?;
         let (area, note) = area.split_vertically(area.dim_in_pixel().1 - 34);
         self.draw_key(&note)?;
-        let xs = self.points.iter().map(|p| p.image_mb);
-        let (xmin, xmax) = xs.fold((f64::INFINITY, 0.0f64), |(l, h), x| (l.min(x), h.max(x)));
-        let (xlo, xhi) = (xmin / 2.5, xmax * 2.5);
-        let ymax = self.points.iter().map(|p| p.y).fold(1.0f64, f64::max);
+        let (xlo, xhi) = log_bounds(self.points.iter().map(|p| p.image_mb), 2.5);
+        let ytop = linear_top(self.points.iter().map(|p| p.y).chain([1.0]), 1.2);
         let x = (xlo..xhi).log_scale().with_key_points(log_ticks(xlo, xhi));
         let mut chart = ChartBuilder::on(&area)
             .margin(15)
             .margin_right(30)
             .x_label_area_size(55)
             .y_label_area_size(80)
-            .build_cartesian_2d(x, 0.0..ymax * 1.2)?;
+            .build_cartesian_2d(x, 0.0..ytop)?;
         chart
             .configure_mesh()
             .x_desc("image size (MB, log scale)")
