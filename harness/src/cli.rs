@@ -29,6 +29,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Remove the containers and images the harness created (found by its labels only).
     Clean(CleanArgs),
+    /// Render REPORT.md, index.html and the plots from results files.
+    Report(ReportArgs),
 }
 
 /// Which app and which variants: shared by `build` and `run`.
@@ -129,6 +131,16 @@ pub struct CleanArgs {
     /// Also remove the cached debian base image.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Results files (run and bench); default: the newest run per app in results/runs/ and
+    /// the newest file in results/bench/.
+    pub files: Vec<PathBuf>,
+    /// Where REPORT.md, index.html and plots/ go.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
 }
 
 #[cfg(test)]

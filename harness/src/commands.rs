@@ -5,13 +5,14 @@
 
 use crate::app::workspace_root;
 use crate::build::{self, base, Packaging};
-use crate::cli::{BuildArgs, Cli, Command};
+use crate::cli::{BuildArgs, Cli, Command, ReportArgs};
 use crate::matrix::{Base, Variant};
 use crate::plan::BuildPlan;
 use crate::progress::Progress;
 use crate::results::{BuildRecord, Status};
 use crate::runtime::docker_client;
 use comfy_table::Table;
+use std::path::Path;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Doctor(args) => runtime()?.block_on(doctor(args.fix)),
+        Command::Report(args) => report(&args),
     }
 }
 
@@ -217,4 +219,25 @@ fn print_variants() {
         ]);
     }
     println!("{table}");
+}
+
+fn report(args: &ReportArgs) -> anyhow::Result<()> {
+    let inputs = if args.files.is_empty() {
+        let (inputs, skipped) = crate::report::discover(Path::new("results"))?;
+        for s in skipped {
+            eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+        }
+        inputs
+    } else {
+        crate::report::load_files(&args.files)?
+    };
+    let rendered = crate::report::render(&inputs, &args.out)?;
+    println!(
+        "wrote {}, {} and {} plots (SVG + PNG) in {}",
+        rendered.report_md.display(),
+        rendered.index_html.display(),
+        rendered.plots.len(),
+        args.out.join("plots").display()
+    );
+    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod matrix;
 pub mod measure;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod runner;
 pub mod runtime;

@@ -155,7 +155,7 @@ pub struct Summary {
 pub struct ColdStart {
     pub samples_ms: Vec<f64>,
     pub cold_start_ms: Summary,
-    /// `--version` exit in the same image: the runtime's share, without the program's.
+    /// `--version` run in the same image, create → exit: the container runtime's and process start's share, without the program's own start-up.
     pub process_start_samples_ms: Vec<f64>,
     pub process_start_ms: Summary,
 }
@@ -310,6 +310,44 @@ impl VariantResult {
 
     pub fn is_ok(&self) -> bool {
         matches!(self.status, Status::Ok)
+    }
+}
+
+impl BenchResults {
+    /// Reads and checks a bench results file; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<BenchResults, ResultsError> {
+        let malformed = |message: String| ResultsError::Malformed {
+            path: path.into(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        match value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(found) => {
+                return Err(ResultsError::Version {
+                    path: path.into(),
+                    found,
+                })
+            }
+            None => {
+                return Err(malformed(
+                    "field `schema_version` is missing or not a number".into(),
+                ))
+            }
+        }
+        if value.get("kind").and_then(serde_json::Value::as_str) != Some("bench") {
+            return Err(malformed("field `kind` is not \"bench\"".into()));
+        }
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| malformed(format!("field `{}`: {}", e.path(), e.inner())))
     }
 }
 

@@ -6,4 +6,5 @@
 mod cli;
 mod docker;
 mod loadgen;
+mod report;
 mod support;

@@ -1,0 +1,147 @@
+//! Which results files a report reads, and reading them.
+//!
+//! Owns telling a bench file (`"kind": "bench"`) from a run file and finding the newest files
+//! when none are named. Parsing and schema checks are `results`' job; rendering is not here.
+
+use crate::error::usage;
+use crate::results::{BenchResults, RunResults};
+use std::path::{Path, PathBuf};
+
+/// One run file as read, with where it came from.
+#[derive(Debug, Clone)]
+pub struct RunFile {
+    pub path: PathBuf,
+    pub results: RunResults,
+}
+
+/// One bench file as read, with where it came from.
+#[derive(Debug, Clone)]
+pub struct BenchFile {
+    pub path: PathBuf,
+    pub results: BenchResults,
+}
+
+/// Everything a report is rendered from.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub runs: Vec<RunFile>,
+    pub bench: Option<BenchFile>,
+}
+
+/// A file found while looking for the newest results, but left out because it cannot be read.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Reads the named files; any file that cannot be used is a usage error naming it.
+pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
+    let mut inputs = Inputs::default();
+    for path in paths {
+        if is_bench_file(path) {
+            let results = BenchResults::load(path).map_err(|e| usage(e.to_string()))?;
+            if let Some(earlier) = &inputs.bench {
+                return Err(usage(format!(
+                    "{} and {} are both bench results: name one",
+                    earlier.path.display(),
+                    path.display()
+                )));
+            }
+            inputs.bench = Some(BenchFile {
+                path: path.clone(),
+                results,
+            });
+        } else {
+            let results = RunResults::load(path).map_err(|e| usage(e.to_string()))?;
+            inputs.runs.push(RunFile {
+                path: path.clone(),
+                results,
+            });
+        }
+    }
+    if inputs.runs.is_empty() && inputs.bench.is_none() {
+        return Err(usage("no results files named"));
+    }
+    Ok(inputs)
+}
+
+/// The newest run file per app in `dir/runs/` and the newest bench file in `dir/bench/`.
+///
+/// "Newest" is by `started_at`; files that cannot be read are returned as skipped, not fatal,
+/// so one stale file in the directory does not block the report.
+pub fn discover(dir: &Path) -> anyhow::Result<(Inputs, Vec<Skipped>)> {
+    let mut inputs = Inputs::default();
+    let mut skipped = Vec::new();
+    for path in json_files(&dir.join("runs"))? {
+        match RunResults::load(&path) {
+            Ok(results) => {
+                let slot = inputs
+                    .runs
+                    .iter_mut()
+                    .find(|r| r.results.app == results.app);
+                match slot {
+                    Some(old) if old.results.started_at >= results.started_at => {}
+                    Some(old) => *old = RunFile { path, results },
+                    None => inputs.runs.push(RunFile { path, results }),
+                }
+            }
+            Err(e) => skipped.push(Skipped {
+                path,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    for path in json_files(&dir.join("bench"))? {
+        match BenchResults::load(&path) {
+            Ok(results) => {
+                let newer = inputs
+                    .bench
+                    .as_ref()
+                    .is_none_or(|old| old.results.started_at < results.started_at);
+                if newer {
+                    inputs.bench = Some(BenchFile { path, results });
+                }
+            }
+            Err(e) => skipped.push(Skipped {
+                path,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    if inputs.runs.is_empty() && inputs.bench.is_none() {
+        return Err(usage(format!(
+            "no usable results files in {0}/runs or {0}/bench: run `harness run --app http` (or name the files)",
+            dir.display()
+        )));
+    }
+    // Stable section order: by app name.
+    inputs
+        .runs
+        .sort_by(|a, b| a.results.app.cmp(&b.results.app));
+    Ok((inputs, skipped))
+}
+
+/// True when the file says it is a bench file; anything unreadable is left to the run loader,
+/// which reports it properly.
+fn is_bench_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some("bench"))
+}
+
+/// The `*.json` files directly in `dir`, sorted; none when `dir` does not exist.
+fn json_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(usage(format!("{}: cannot list: {e}", dir.display()))),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
