@@ -282,6 +282,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
     std::io::Write::write_all(&mut temp, bytes).map_err(err)?;
     temp.as_file().sync_all().map_err(err)?;
+    // tempfile creates 0600; results and reports are meant to be read by others.
+    std::fs::set_permissions(
+        temp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .map_err(err)?;
     temp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
 }
