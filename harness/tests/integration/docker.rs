@@ -63,6 +63,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
+    let _lock = crate::support::docker_lock();
     let Some(docker) = docker_or_skip("images_serve_hello_world").await else {
         return;
     };
