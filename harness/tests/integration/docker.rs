@@ -118,6 +118,7 @@ fn quick_run_writes_a_results_file_that_passes_the_schema() {
         return;
     };
     let out = tempfile::tempdir().unwrap();
+    let _cleanup = crate::support::RunCleanup { out: out.path().to_path_buf() };
     let (code, stdout, stderr) = crate::support::harness_cli(&[
         "run",
         "--app",

@@ -54,3 +54,28 @@ pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Removes what the runs whose results files are in `out` built, even when a test fails
+/// half-way (the run id is the results file's stem).
+#[allow(dead_code)]
+pub struct RunCleanup {
+    pub out: std::path::PathBuf,
+}
+
+impl Drop for RunCleanup {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(&self.out) else { return };
+        let ids: Vec<String> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        let Ok(rt) = tokio::runtime::Runtime::new() else { return };
+        rt.block_on(async {
+            let Ok(docker) = harness::runtime::docker_client::connect().await else { return };
+            for id in ids {
+                let _ = harness::cleanup::clean(&docker, Some(&id), false).await;
+            }
+        });
+    }
+}
