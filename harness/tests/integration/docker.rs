@@ -75,6 +75,10 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
     harness::doctor::ensure_for(&variants, true).unwrap();
     let base = base::ensure(&docker, true).await.unwrap().unwrap();
     let run_id = "integration-test";
+    let _cleanup = crate::support::RunCleanup {
+        out: None,
+        ids: vec![run_id.to_string()],
+    };
     let packaging = Packaging {
         docker: &docker,
         base: Some(&base),
@@ -118,7 +122,10 @@ fn quick_run_writes_a_results_file_that_passes_the_schema() {
         return;
     };
     let out = tempfile::tempdir().unwrap();
-    let _cleanup = crate::support::RunCleanup { out: out.path().to_path_buf() };
+    let _cleanup = crate::support::RunCleanup {
+        out: Some(out.path().to_path_buf()),
+        ids: Vec::new(),
+    };
     let (code, stdout, stderr) = crate::support::harness_cli(&[
         "run",
         "--app",

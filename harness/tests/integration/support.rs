@@ -55,27 +55,41 @@ pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Removes what the runs whose results files are in `out` built, even when a test fails
-/// half-way (the run id is the results file's stem).
+/// Removes what a run built, even when a test fails half-way: the runs whose results files
+/// are in `out` (the run id is the file's stem), and the run ids in `ids`.
 #[allow(dead_code)]
+#[derive(Default)]
 pub struct RunCleanup {
-    pub out: std::path::PathBuf,
+    pub out: Option<std::path::PathBuf>,
+    pub ids: Vec<String>,
 }
 
 impl Drop for RunCleanup {
     fn drop(&mut self) {
-        let Ok(entries) = std::fs::read_dir(&self.out) else { return };
-        let ids: Vec<String> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .collect();
-        let Ok(rt) = tokio::runtime::Runtime::new() else { return };
-        rt.block_on(async {
-            let Ok(docker) = harness::runtime::docker_client::connect().await else { return };
-            for id in ids {
-                let _ = harness::cleanup::clean(&docker, Some(&id), false).await;
-            }
-        });
+        let mut ids = self.ids.clone();
+        if let Some(Ok(entries)) = self.out.as_ref().map(std::fs::read_dir) {
+            ids.extend(
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                    .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned())),
+            );
+        }
+        // A thread of its own: the test may be inside a tokio runtime already.
+        let _ = std::thread::spawn(move || clean_ids(ids)).join();
     }
+}
+
+fn clean_ids(ids: Vec<String>) {
+    let Ok(rt) = tokio::runtime::Runtime::new() else {
+        return;
+    };
+    rt.block_on(async {
+        let Ok(docker) = harness::runtime::docker_client::connect().await else {
+            return;
+        };
+        for id in ids {
+            let _ = harness::cleanup::clean(&docker, Some(&id), false).await;
+        }
+    });
 }
