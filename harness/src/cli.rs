@@ -17,6 +17,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the variant matrix: every variant, whether it can run, and the default set.
@@ -27,6 +29,10 @@ pub enum Command {
     Run(RunArgs),
     /// Check the prerequisites (Docker, musl target, musl-gcc, mmdebstrap, base image).
     Doctor(DoctorArgs),
+    /// Measure the built-in load generator against wrk on a pinned http-server.
+    Calibrate(CalibrateArgs),
+    /// Compare two results files per variant and metric, and say which changes are beyond noise.
+    Compare(CompareArgs),
 }
 
 /// Which app and which variants: shared by `build` and `run`.
@@ -117,6 +123,39 @@ pub struct DoctorArgs {
     /// Apply the fixes that are safe to automate (rustup target, Debian packages, base image).
     #[arg(long)]
     pub fix: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Open connections, for both load generators.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: u32,
+    /// Warm-up of the built-in load generator before its window.
+    #[arg(long, default_value = "1s")]
+    pub warmup: String,
+    /// Measured window of each load generator (wrk takes whole seconds).
+    #[arg(long, default_value = "5s")]
+    pub duration: String,
+    /// The CPU the http-server is pinned to.
+    #[arg(long, default_value_t = 0)]
+    pub server_cpu: usize,
+    /// The CPU both load generators are pinned to.
+    #[arg(long, default_value_t = 1)]
+    pub loadgen_cpu: usize,
+    /// Rounds of (built-in, wrk), interleaved; the figures are medians over rounds.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Use this http-server binary instead of building it (`cargo build --profile dist`).
+    #[arg(long)]
+    pub server_binary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The older results file (the reference).
+    pub old: PathBuf,
+    /// The newer results file.
+    pub new: PathBuf,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod app;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod error;
 pub mod matrix;
 pub mod measure;

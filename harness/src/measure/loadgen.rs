@@ -159,6 +159,12 @@ impl LoadReport {
         self.warmup.errors + self.window.errors + self.drain.errors
     }
 
+    /// The load generator's CPU time per request completed in the window, in µs.
+    pub fn cpu_us_per_request(&self) -> Option<f64> {
+        let cpu_s = self.loadgen_cpu_percent / 100.0 * self.duration_s;
+        (self.window.requests > 0).then(|| cpu_s * 1e6 / self.window.requests as f64)
+    }
+
     /// The results-file record: window figures; `errors` and `non_2xx` over all phases.
     pub fn to_result(&self) -> LoadResult {
         LoadResult {
