@@ -145,6 +145,9 @@ pub struct CalibrateArgs {
     /// Rounds of (built-in, wrk), interleaved; the figures are medians over rounds.
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
+    /// The built-in load generator's HTTP client: `lean` (the default) or `hyper`.
+    #[arg(long, default_value = "lean")]
+    pub client: String,
     /// Use this http-server binary instead of building it (`cargo build --profile dist`).
     #[arg(long)]
     pub server_binary: Option<PathBuf>,

@@ -45,8 +45,8 @@ fn calibrate(args: &crate::cli::CalibrateArgs) -> anyhow::Result<()> {
         None => calibrate::server_binary()?,
     };
     eprintln!(
-        "calibrate: http-server (1 thread) on CPU {}, load generators on CPU {}, GET /plaintext, {} connections, {:?} windows, {} rounds",
-        spec.server_cpu, spec.loadgen_cpu, spec.concurrency, spec.duration, spec.rounds
+        "calibrate: http-server (1 thread) on CPU {}, load generators on CPU {}, GET /plaintext, {} connections, {:?} windows, {} rounds, {} client",
+        spec.server_cpu, spec.loadgen_cpu, spec.concurrency, spec.duration, spec.rounds, spec.client.name()
     );
     let c = calibrate::calibrate(&spec, &binary, print_round)?;
     if let Some(load) = c.load_average {
@@ -81,6 +81,25 @@ fn print_round(index: usize, round: &crate::measure::calibrate::Round) {
         b.cpu_us_per_request().unwrap_or(0.0),
         if b.loadgen_bound { ", load generator bound" } else { "" }
     );
+    let server = |u: Option<crate::measure::calibrate::ServerUse>| match u {
+        Some(u) => format!(
+            "server CPU {:.0}% ({:.1} us/request)",
+            u.cpu_percent, u.cpu_us_per_request
+        ),
+        None => "server CPU unknown".into(),
+    };
+    println!(
+        "round {}: while built-in ran: {}",
+        index + 1,
+        server(round.server_builtin)
+    );
+    if round.wrk.is_some() {
+        println!(
+            "round {}: while wrk ran: {}",
+            index + 1,
+            server(round.server_wrk)
+        );
+    }
     if let Some(e) = &b.first_error {
         println!("round {}: built-in first error: {e}", index + 1);
     }

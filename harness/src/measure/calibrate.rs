@@ -5,17 +5,18 @@
 //! installed) pinned to that same CPU, and returns both rates. The server process is
 //! always killed, on success and on error. This module returns data; `commands` prints.
 
-use crate::measure::loadgen::{run_load, Endpoint, LoadReport, LoadSpec};
-use crate::measure::pinning::{self, CpuSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod server;
+mod wrk;
 
-/// How long the server may take to answer its first request.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::measure::loadgen::{run_load_with, Client, Endpoint, LoadReport, LoadSpec};
+use crate::measure::pinning;
+pub use server::ServerUse;
+use server::{free_local_addr, ServerProcess};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+pub use wrk::{parse_wrk, WrkReport};
 
 /// What to calibrate with.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct CalibrateSpec {
     pub loadgen_cpu: usize,
     /// Rounds of (built-in, wrk), interleaved so that drift on a shared machine hits both.
     pub rounds: u32,
+    /// The built-in load generator's HTTP client.
+    pub client: Client,
 }
 
 impl CalibrateSpec {
@@ -52,31 +55,16 @@ impl CalibrateSpec {
             server_cpu: args.server_cpu,
             loadgen_cpu: args.loadgen_cpu,
             rounds: args.rounds,
+            client: match args.client.as_str() {
+                "lean" => Client::Lean,
+                "hyper" => Client::Hyper,
+                other => {
+                    return Err(crate::error::usage(format!(
+                        "--client {other:?}: expected `lean` or `hyper`"
+                    )))
+                }
+            },
         })
-    }
-}
-
-/// What `wrk` measured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WrkReport {
-    pub rps: f64,
-    /// wrk's "Non-2xx or 3xx responses" count.
-    pub non_2xx: u64,
-    /// wrk's "Socket errors: …" line, when it printed one.
-    pub socket_errors: Option<String>,
-    /// wrk's whole duration, whole seconds (it takes no fractions).
-    pub duration_s: u64,
-    /// Requests wrk completed ("N requests in …").
-    pub requests: u64,
-    /// CPU seconds wrk used (user + system), from its rusage.
-    pub cpu_s: Option<f64>,
-}
-
-impl WrkReport {
-    /// wrk's CPU time per completed request, in µs.
-    pub fn cpu_us_per_request(&self) -> Option<f64> {
-        let cpu = self.cpu_s?;
-        (self.requests > 0).then(|| cpu * 1e6 / self.requests as f64)
     }
 }
 
@@ -84,8 +72,11 @@ impl WrkReport {
 #[derive(Debug, Clone)]
 pub struct Round {
     pub builtin: LoadReport,
+    /// The server's CPU use while the built-in load generator ran (warm-up included).
+    pub server_builtin: Option<ServerUse>,
     /// `None` when `wrk` is not installed.
     pub wrk: Option<WrkReport>,
+    pub server_wrk: Option<ServerUse>,
 }
 
 impl Round {
@@ -184,25 +175,11 @@ pub fn calibrate(
     let addr = free_local_addr()?;
     let mut server = ServerProcess::start(server_binary, addr, spec.server_cpu)?;
     server.wait_ready(addr)?;
-    let mut rounds = Vec::new();
-    let mut wrk_installed = true;
+    let mut rounds: Vec<Round> = Vec::new();
     for index in 0..spec.rounds as usize {
-        let builtin = run_load(&LoadSpec {
-            addr,
-            endpoint: Endpoint::for_path("/plaintext").expect("a known endpoint"),
-            concurrency: spec.concurrency,
-            warmup: spec.warmup,
-            duration: spec.duration,
-            rate: None,
-            cpus: Some(vec![spec.loadgen_cpu]),
-        })?;
-        let wrk = if wrk_installed {
-            run_wrk(addr, spec)?
-        } else {
-            None
-        };
-        wrk_installed = wrk.is_some();
-        let round = Round { builtin, wrk };
+        // Once wrk is found missing, do not look for it again.
+        let with_wrk = rounds.last().is_none_or(|r| r.wrk.is_some());
+        let round = run_round(spec, addr, server.child.id(), with_wrk)?;
         progress(index, &round);
         rounds.push(round);
     }
@@ -213,167 +190,46 @@ pub fn calibrate(
     })
 }
 
-/// The child server; dropping it kills it, so no path leaves it running.
-struct ServerProcess {
-    child: Child,
-}
-
-impl ServerProcess {
-    fn start(binary: &Path, addr: SocketAddr, cpu: usize) -> anyhow::Result<ServerProcess> {
-        let cpus = CpuSet::new(&[cpu])?;
-        let mut command = Command::new(binary);
-        command
-            .args(["--addr", &addr.to_string(), "--threads", "1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        // SAFETY: the closure only makes the sched_setaffinity syscall (async-signal-safe).
-        unsafe { command.pre_exec(move || cpus.apply_to_current_thread()) };
-        let child = command
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", binary.display()))?;
-        Ok(ServerProcess { child })
-    }
-
-    /// Waits until `GET /plaintext` answers 200, or fails with the server's own words.
-    fn wait_ready(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
-        let began = Instant::now();
-        while began.elapsed() < READY_TIMEOUT {
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!(
-                    "the http-server exited before answering ({status}): {}",
-                    self.stderr()
-                );
-            }
-            if answers_plaintext(addr) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.stop();
-        anyhow::bail!(
-            "the http-server did not answer GET /plaintext on {addr} within {READY_TIMEOUT:?}: {}",
-            self.stderr()
+/// The built-in load generator, then wrk, each measured with the server's CPU use.
+fn run_round(
+    spec: &CalibrateSpec,
+    addr: SocketAddr,
+    pid: u32,
+    with_wrk: bool,
+) -> anyhow::Result<Round> {
+    let load = LoadSpec {
+        addr,
+        endpoint: Endpoint::for_path("/plaintext").expect("a known endpoint"),
+        concurrency: spec.concurrency,
+        warmup: spec.warmup,
+        duration: spec.duration,
+        rate: None,
+        cpus: Some(vec![spec.loadgen_cpu]),
+    };
+    let (builtin, server_builtin) = ServerUse::measure(
+        pid,
+        || run_load_with(&load, spec.client),
+        |r| r.as_ref().map_or(0, LoadReport::completed),
+    );
+    let (wrk, server_wrk) = if with_wrk {
+        ServerUse::measure(
+            pid,
+            || wrk::run_wrk(addr, spec.loadgen_cpu, spec.concurrency, spec.duration),
+            |w| {
+                w.as_ref()
+                    .ok()
+                    .and_then(Option::as_ref)
+                    .map_or(0, |w| w.requests)
+            },
         )
-    }
-
-    fn stderr(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            let _ = pipe.read_to_string(&mut text);
-        }
-        text.trim().to_string()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn answers_plaintext(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
+    } else {
+        (Ok(None), None)
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let request = format!("GET /plaintext HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let mut response = Vec::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_end(&mut response).is_ok()
-        && response.starts_with(b"HTTP/1.1 200")
-}
-
-/// A 127.0.0.1 port free right now (the OS picks it; the server binds it moments later).
-fn free_local_addr() -> anyhow::Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-/// Runs `wrk -t1 -cN -dDs` pinned to the load generator's CPU; `None` when wrk is missing.
-fn run_wrk(addr: SocketAddr, spec: &CalibrateSpec) -> anyhow::Result<Option<WrkReport>> {
-    let cpus = CpuSet::new(&[spec.loadgen_cpu])?;
-    let duration_s = spec.duration.as_secs_f64().round().max(1.0) as u64;
-    let mut command = Command::new("wrk");
-    command.args([
-        "-t1".to_string(),
-        format!("-c{}", spec.concurrency),
-        format!("-d{duration_s}s"),
-        format!("http://{addr}/plaintext"),
-    ]);
-    // SAFETY: the closure only makes the sched_setaffinity syscall (async-signal-safe).
-    unsafe { command.pre_exec(move || cpus.apply_to_current_thread()) };
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => anyhow::bail!("cannot run wrk: {e}"),
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    if let Some(mut pipe) = child.stdout.take() {
-        pipe.read_to_string(&mut stdout)?;
-    }
-    if let Some(mut pipe) = child.stderr.take() {
-        pipe.read_to_string(&mut stderr)?;
-    }
-    let (status, cpu_s) = wait_with_cpu(&child)?;
-    anyhow::ensure!(
-        status == 0,
-        "wrk failed (wait status {status}): {}{}",
-        stdout.trim(),
-        stderr.trim()
-    );
-    let mut report = parse_wrk(&stdout, duration_s).ok_or_else(|| {
-        anyhow::anyhow!("wrk printed no \"Requests/sec:\" line: {}", stdout.trim())
-    })?;
-    report.cpu_s = Some(cpu_s);
-    Ok(Some(report))
-}
-
-/// Reaps `child` and returns its wait status and the CPU seconds (user + system) it used.
-fn wait_with_cpu(child: &Child) -> anyhow::Result<(i32, f64)> {
-    let mut status = 0;
-    // SAFETY: all zeroes is a valid rusage; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: `pid` is our unreaped child; the pointers are valid for the call.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    anyhow::ensure!(
-        rc == pid,
-        "cannot wait for wrk: {}",
-        std::io::Error::last_os_error()
-    );
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok((status, seconds(usage.ru_utime) + seconds(usage.ru_stime)))
-}
-
-/// Reads `Requests/sec:`, `Non-2xx or 3xx responses:` and `Socket errors:` from wrk's output.
-pub fn parse_wrk(output: &str, duration_s: u64) -> Option<WrkReport> {
-    let value = |label: &str| {
-        output
-            .lines()
-            .find_map(|line| line.trim().strip_prefix(label).map(str::trim))
-    };
-    Some(WrkReport {
-        rps: value("Requests/sec:")?.parse().ok()?,
-        non_2xx: value("Non-2xx or 3xx responses:")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-        socket_errors: value("Socket errors:").map(str::to_string),
-        duration_s,
-        requests: output
-            .lines()
-            .find_map(|line| line.trim().split_once(" requests in "))
-            .and_then(|(n, _)| n.trim().parse().ok())
-            .unwrap_or(0),
-        cpu_s: None,
+    Ok(Round {
+        builtin: builtin?,
+        server_builtin,
+        wrk: wrk?,
+        server_wrk,
     })
 }
 
@@ -391,22 +247,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wrk_output_is_parsed() {
-        let out = "Running 5s test @ http://127.0.0.1:4000/plaintext\n  1 threads and 64 connections\n  \
-            Thread Stats   Avg      Stdev     Max   +/- Stdev\n    Latency   501.10us  100.00us   4.00ms   90.00%\n  \
-            612345 requests in 5.00s, 75.33MB read\n  Socket errors: connect 0, read 2, write 0, timeout 0\n  \
-            Non-2xx or 3xx responses: 7\nRequests/sec: 122469.05\nTransfer/sec:     15.07MB\n";
-        let w = parse_wrk(out, 5).unwrap();
-        assert_eq!(w.rps, 122469.05);
-        assert_eq!((w.non_2xx, w.requests), (7, 612345));
-        assert_eq!(
-            w.socket_errors.as_deref(),
-            Some("connect 0, read 2, write 0, timeout 0")
-        );
-        assert!(parse_wrk("unable to connect to 127.0.0.1:1 Connection refused", 5).is_none());
-    }
-
-    #[test]
     fn same_cpu_twice_is_a_usage_error() {
         let spec = CalibrateSpec {
             concurrency: 1,
@@ -415,9 +255,23 @@ mod tests {
             server_cpu: 0,
             loadgen_cpu: 0,
             rounds: 1,
+            client: Client::Lean,
         };
         let e = check(&spec).unwrap_err();
         assert_eq!(crate::error::exit_code(&e), 2, "{e}");
+        let allowed = pinning::allowed_cpus();
+        if allowed.len() >= 2 {
+            let spec = CalibrateSpec {
+                server_cpu: allowed[0],
+                loadgen_cpu: allowed[1],
+                ..spec.clone()
+            };
+            let missing = Path::new("/nonexistent/http-server");
+            let e = calibrate(&spec, missing, |_, _| {})
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("cannot start /nonexistent/http-server"), "{e}");
+        }
         let far = CalibrateSpec {
             loadgen_cpu: 100_000,
             ..spec
