@@ -17,6 +17,7 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the variant matrix: every variant, whether it can run, and the default set.
@@ -31,6 +32,10 @@ pub enum Command {
     Clean(CleanArgs),
     /// Render REPORT.md, index.html and the plots from results files.
     Report(ReportArgs),
+    /// Measure the built-in load generator against wrk on a pinned http-server.
+    Calibrate(CalibrateArgs),
+    /// Compare two results files per variant and metric, and say which changes are beyond noise.
+    Compare(CompareArgs),
 }
 
 /// Which app and which variants: shared by `build` and `run`.
@@ -141,6 +146,42 @@ pub struct ReportArgs {
     /// Where REPORT.md, index.html and plots/ go.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Open connections, for both load generators.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: u32,
+    /// Warm-up of the built-in load generator before its window.
+    #[arg(long, default_value = "1s")]
+    pub warmup: String,
+    /// Measured window of each load generator (wrk takes whole seconds).
+    #[arg(long, default_value = "5s")]
+    pub duration: String,
+    /// The CPU the http-server is pinned to.
+    #[arg(long, default_value_t = 0)]
+    pub server_cpu: usize,
+    /// The CPU both load generators are pinned to.
+    #[arg(long, default_value_t = 1)]
+    pub loadgen_cpu: usize,
+    /// Rounds of (built-in, wrk), interleaved; the figures are medians over rounds.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// The built-in load generator's HTTP client: `lean` (the default) or `hyper`.
+    #[arg(long, default_value = "lean")]
+    pub client: String,
+    /// Use this http-server binary instead of building it (`cargo build --profile dist`).
+    #[arg(long)]
+    pub server_binary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The older results file (the reference).
+    pub old: PathBuf,
+    /// The newer results file.
+    pub new: PathBuf,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod build;
 pub mod cleanup;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod doctor;
 pub mod environment;
 pub mod error;

@@ -1,5 +1,11 @@
-//! The built-in HTTP load generator: keep-alive HTTP/1.1 connections (hyper client), closed
-//! loop or constant rate, on its own pinned tokio runtime, with every request accounted for.
+//! The built-in HTTP load generator: keep-alive HTTP/1.1 connections on tokio, closed loop
+//! or constant rate, on its own pinned tokio runtime, with every request accounted for.
+//!
+//! Two clients speak HTTP on the connections (`Client`): `lean` (the default: the request
+//! encoded once, responses read with httparse and skipped, about 5k instructions per
+//! request) and `hyper` (`hyper::client::conn::http1`, about 18k). A one-thread hyper server
+//! costs about 7.5k, so only the lean client can saturate it from one core; `harness
+//! calibrate` compares either with wrk.
 //!
 //! A run has three phases on one clock: warm-up, the measured window, and a drain in which
 //! requests still in flight at the end of the window may finish (and are counted, but not
@@ -11,6 +17,9 @@
 //! digits). This module does not start servers or decide CPU placement.
 
 mod conn;
+mod http1;
+mod hyper_client;
+mod lean;
 mod pacer;
 
 use crate::measure::pinning;
@@ -34,6 +43,29 @@ pub const MAX_RATE: u64 = 10_000_000;
 pub const PARSE_BODY_SEED: u64 = 42;
 /// Records in the `/parse` body.
 pub const PARSE_BODY_RECORDS: usize = 100;
+
+/// Which HTTP/1.1 client implementation sends the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// The request encoded once, written whole; responses read with `httparse` and skipped.
+    /// About half the CPU per request of `Hyper`, which is what lets one core saturate a
+    /// one-core server (see `harness calibrate`).
+    Lean,
+    /// `hyper::client::conn::http1`: the reference implementation.
+    Hyper,
+}
+
+impl Client {
+    pub fn name(self) -> &'static str {
+        match self {
+            Client::Lean => "lean",
+            Client::Hyper => "hyper",
+        }
+    }
+}
+
+/// The client `run_load` uses.
+pub const DEFAULT_CLIENT: Client = Client::Lean;
 
 /// One request, sent over and over: method, path and body; any 2xx status is success.
 #[derive(Debug, Clone)]
@@ -66,6 +98,19 @@ impl Endpoint {
             _ => return None,
         };
         Endpoint::new(method, path, body).ok()
+    }
+
+    /// The whole request as HTTP/1.1 bytes, with `Host: host`.
+    fn encode(&self, host: &str) -> Bytes {
+        let mut head = format!("{} {} HTTP/1.1\r\nHost: {host}\r\n", self.method, self.path);
+        if !self.body.is_empty() || self.method == Method::POST {
+            head.push_str("Content-Type: application/json\r\n");
+            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        Bytes::from(bytes)
     }
 
     /// A fresh request (hyper consumes one per send); the body bytes are shared, not copied.
@@ -159,6 +204,12 @@ impl LoadReport {
         self.warmup.errors + self.window.errors + self.drain.errors
     }
 
+    /// The load generator's CPU time per request completed in the window, in µs.
+    pub fn cpu_us_per_request(&self) -> Option<f64> {
+        let cpu_s = self.loadgen_cpu_percent / 100.0 * self.duration_s;
+        (self.window.requests > 0).then(|| cpu_s * 1e6 / self.window.requests as f64)
+    }
+
     /// The results-file record: window figures; `errors` and `non_2xx` over all phases.
     pub fn to_result(&self) -> LoadResult {
         LoadResult {
@@ -177,16 +228,22 @@ impl LoadReport {
     }
 }
 
-/// Runs one load window and blocks until it is over (warm-up + duration + at most `DRAIN`).
+/// Runs one load window with `DEFAULT_CLIENT` and blocks until it is over (warm-up +
+/// duration + at most `DRAIN`).
 ///
 /// It builds its own multi-thread tokio runtime on a fresh thread, so it may be called from
 /// any thread, inside another runtime or not (from async code, call it in `spawn_blocking`).
 pub fn run_load(spec: &LoadSpec) -> anyhow::Result<LoadReport> {
+    run_load_with(spec, DEFAULT_CLIENT)
+}
+
+/// `run_load` with the given client implementation.
+pub fn run_load_with(spec: &LoadSpec, client: Client) -> anyhow::Result<LoadReport> {
     check(spec)?;
     let spec = spec.clone();
     std::thread::Builder::new()
         .name("loadgen".into())
-        .spawn(move || run_on_own_runtime(&spec))?
+        .spawn(move || run_on_own_runtime(&spec, client))?
         .join()
         .map_err(|_| anyhow::anyhow!("the load generator thread panicked"))?
 }
@@ -211,7 +268,7 @@ fn check(spec: &LoadSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_on_own_runtime(spec: &LoadSpec) -> anyhow::Result<LoadReport> {
+fn run_on_own_runtime(spec: &LoadSpec, client: Client) -> anyhow::Result<LoadReport> {
     // Threads inherit the affinity of the thread that starts them: pin this one first, and
     // the runtime's workers (and the pacer) are pinned too.
     let cpus = match &spec.cpus {
@@ -234,13 +291,14 @@ fn run_on_own_runtime(spec: &LoadSpec) -> anyhow::Result<LoadReport> {
                 .push(pinning::current_tid())
         })
         .build()?;
-    let report = runtime.block_on(load(spec, &cpus, &tids));
+    let report = runtime.block_on(load(spec, client, &cpus, &tids));
     runtime.shutdown_background();
     report
 }
 
 async fn load(
     spec: &LoadSpec,
+    client: Client,
     cpus: &[usize],
     tids: &Mutex<Vec<libc::pid_t>>,
 ) -> anyhow::Result<LoadReport> {
@@ -253,9 +311,12 @@ async fn load(
         }
         None => (None, None),
     };
+    let host = spec.addr.to_string();
     let job = Arc::new(Job {
         addr: spec.addr,
-        host: HeaderValue::from_str(&spec.addr.to_string())?,
+        client,
+        host: HeaderValue::from_str(&host)?,
+        request_bytes: spec.endpoint.encode(&host),
         endpoint: spec.endpoint.clone(),
         timeline,
         pacer: pacer.clone(),

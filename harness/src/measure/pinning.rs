@@ -109,7 +109,18 @@ pub fn thread_cpu_ns(tid: libc::pid_t) -> Option<u64> {
             return Some(ns);
         }
     }
-    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+    stat_cpu_ns(&format!("{dir}/stat"))
+}
+
+/// CPU time (user + system, all threads) process `pid` has used so far, in nanoseconds
+/// (clock-tick resolution); `None` once it is gone.
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    stat_cpu_ns(&format!("/proc/{pid}/stat"))
+}
+
+/// utime + stime of a `/proc/.../stat` file, in nanoseconds.
+fn stat_cpu_ns(path: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -158,5 +169,6 @@ mod tests {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
         assert!(thread_cpu_ns(tid).unwrap() > before);
+        assert!(process_cpu_ns(std::process::id()).unwrap() > 0);
     }
 }

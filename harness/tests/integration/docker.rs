@@ -61,6 +61,9 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     out
 }
 
+// The lock only serializes tests (each has its own runtime), so holding it across awaits is
+// the point, not a deadlock risk.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread")]
 async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
     let _lock = crate::support::docker_lock();

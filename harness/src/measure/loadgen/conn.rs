@@ -1,24 +1,22 @@
-//! One load-generating connection: connect, send requests one at a time over keep-alive
-//! HTTP/1.1, count every outcome by the phase it ended in, reconnect after failures.
+//! One load-generating connection's life, whichever client speaks HTTP on it: connect,
+//! send requests one at a time, count every outcome by the phase it ended in, reconnect
+//! after failures.
 //!
-//! The connection future and the request run in the same task (no spawned connection
-//! driver), so a request costs no cross-task wake-ups. Every wait is bounded: connects and
-//! back-offs by the end of the window, an in-flight request by the drain deadline, after
-//! which it is counted as abandoned (an error).
+//! Every wait is bounded: connects and back-offs by the end of the window, an in-flight
+//! request by the drain deadline, after which it is counted as abandoned (an error). The
+//! clients (`hyper_client`, `lean`) only exchange requests; the counting is here.
 
 use super::pacer::Pacer;
-use super::{Endpoint, PhaseCounts};
+use super::{Client, Endpoint, PhaseCounts};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
 use hyper::header::HeaderValue;
-use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::time::{sleep_until, timeout_at};
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, timeout_at, Sleep};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
@@ -87,11 +85,12 @@ impl Tally {
         }
     }
 
-    fn completed(&mut self, timeline: &Timeline, started: Instant, status: StatusCode) {
+    /// A response fully read; `status` is its HTTP status code.
+    pub fn completed(&mut self, timeline: &Timeline, started: Instant, status: u16) {
         let done = Instant::now();
         let phase = self.phase(timeline, done);
         phase.requests += 1;
-        phase.non_2xx += u64::from(!status.is_success());
+        phase.non_2xx += u64::from(!(200..300).contains(&status));
         if done >= timeline.warm_end && done <= timeline.end {
             let us = done.saturating_duration_since(started).as_micros();
             self.histogram
@@ -99,7 +98,7 @@ impl Tally {
         }
     }
 
-    fn error(&mut self, timeline: &Timeline, message: impl FnOnce() -> String) {
+    pub fn error(&mut self, timeline: &Timeline, message: impl FnOnce() -> String) {
         self.phase(timeline, Instant::now()).errors += 1;
         if self.first_error.is_none() {
             self.first_error = Some(message());
@@ -128,137 +127,126 @@ impl Tally {
 /// What every connection of one run shares.
 pub(super) struct Job {
     pub addr: SocketAddr,
-    /// The `Host` header every request carries.
+    pub client: Client,
+    /// The `Host` header every request carries (hyper client).
     pub host: HeaderValue,
     pub endpoint: Endpoint,
+    /// The whole request, encoded once (lean client).
+    pub request_bytes: Bytes,
     pub timeline: Timeline,
     /// Constant-rate mode; closed loop when absent.
     pub pacer: Option<Arc<Pacer>>,
 }
 
-enum Flow {
+/// What a client does after its connection ends.
+pub(super) enum Flow {
     Reconnect,
     Stop,
 }
 
-type Sender = http1::SendRequest<Full<Bytes>>;
+/// A client's per-connection state that outlives one connection.
+pub(super) struct Lane<'a> {
+    pub job: &'a Job,
+    pub tally: Tally,
+    /// Rate mode: a ticket taken but not yet sent survives a reconnect, so its latency
+    /// includes the reconnect, as the coordinated-omission correction requires.
+    pub ticket: Option<Instant>,
+    /// Fires at the drain deadline: whatever is in flight then is abandoned.
+    pub deadline: Pin<&'a mut Sleep>,
+}
+
+impl Lane<'_> {
+    /// Waits until the next request may be sent: `false` once the window is over.
+    pub async fn may_send(&mut self) -> bool {
+        if Instant::now() >= self.job.timeline.end {
+            return false;
+        }
+        if let (Some(pacer), None) = (&self.job.pacer, self.ticket) {
+            match pacer.next().await {
+                Some(at) => self.ticket = Some(at),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The instant a request's latency runs from: its ticket's intended time, or now.
+    pub fn start(&mut self) -> Instant {
+        self.ticket.take().unwrap_or_else(Instant::now)
+    }
+
+    /// The request in flight got no answer before the drain deadline.
+    pub fn abandon(&mut self) -> Flow {
+        self.tally.abandoned += 1;
+        let timeline = self.job.timeline;
+        self.tally
+            .error(&timeline, || "no response before the drain deadline".into());
+        Flow::Stop
+    }
+
+    /// The request in flight failed: count it, and reconnect.
+    pub fn fail(&mut self, message: String) -> Flow {
+        let timeline = self.job.timeline;
+        self.tally.error(&timeline, || message);
+        Flow::Reconnect
+    }
+
+    pub fn completed(&mut self, started: Instant, status: u16) {
+        let timeline = self.job.timeline;
+        self.tally.completed(&timeline, started, status);
+    }
+}
 
 /// One connection's whole life: returns what it counted.
 pub(super) async fn run_connection(job: Arc<Job>) -> Tally {
-    let mut tally = Tally::new();
-    let mut backoff = MIN_BACKOFF;
-    // Rate mode: a ticket taken but not yet sent survives a reconnect, so its latency
-    // includes the reconnect, as the coordinated-omission correction requires.
-    let mut ticket = None;
     let deadline = sleep_until(job.timeline.drain_end.into());
     tokio::pin!(deadline);
+    let mut lane = Lane {
+        job: &job,
+        tally: Tally::new(),
+        ticket: None,
+        deadline: deadline.as_mut(),
+    };
+    let mut backoff = MIN_BACKOFF;
     while Instant::now() < job.timeline.end {
         let connected = match timeout_at(job.timeline.end.into(), connect(job.addr)).await {
             Err(_elapsed) => break,
             Ok(connected) => connected,
         };
-        match connected {
-            Ok((sender, connection)) => {
+        let flow = match connected {
+            Ok(stream) => {
                 backoff = MIN_BACKOFF;
-                let flow = drive(
-                    &job,
-                    (sender, connection),
-                    &mut ticket,
-                    &mut tally,
-                    deadline.as_mut(),
-                )
-                .await;
-                if let Flow::Stop = flow {
-                    break;
+                match job.client {
+                    Client::Hyper => super::hyper_client::drive(&mut lane, stream).await,
+                    Client::Lean => super::lean::drive(&mut lane, stream).await,
                 }
             }
             Err(e) => {
-                tally.error(&job.timeline, || format!("connect to {}: {e}", job.addr));
+                let timeline = job.timeline;
+                lane.tally
+                    .error(&timeline, || format!("connect to {}: {e}", job.addr));
                 let wake = (Instant::now() + backoff).min(job.timeline.end);
                 sleep_until(wake.into()).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-    tally.unsent_tickets += u64::from(ticket.is_some());
-    tally
-}
-
-type Connection = http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>;
-
-async fn connect(addr: SocketAddr) -> std::io::Result<(Sender, Connection)> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    http1::Builder::new()
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)
-}
-
-/// Sends requests on one connection until it fails (reconnect) or the run is over (stop).
-async fn drive(
-    job: &Job,
-    (mut sender, connection): (Sender, Connection),
-    ticket: &mut Option<Instant>,
-    tally: &mut Tally,
-    mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
-) -> Flow {
-    tokio::pin!(connection);
-    loop {
-        if Instant::now() >= job.timeline.end {
-            return Flow::Stop;
-        }
-        if let (Some(pacer), None) = (&job.pacer, *ticket) {
-            match pacer.next().await {
-                Some(at) => *ticket = Some(at),
-                None => return Flow::Stop,
-            }
-        }
-        // Wait until the connection can take a request; nothing is sent yet, so a close
-        // here is the server ending keep-alive, not a failed request.
-        tokio::select! {
-            biased;
-            ready = sender.ready() => if ready.is_err() { return Flow::Reconnect },
-            _ = &mut connection => return Flow::Reconnect,
-            () = &mut deadline => return Flow::Stop,
-        }
-        let started = ticket.take().unwrap_or_else(Instant::now);
-        let outcome = tokio::select! {
-            biased;
-            sent = exchange(&mut sender, job.endpoint.request(&job.host)) => sent.map_err(|e| error_text(&e)),
-            ended = &mut connection => Err(match ended {
-                Ok(()) => "connection closed by the server mid-request".to_string(),
-                Err(e) => error_text(&e),
-            }),
-            () = &mut deadline => {
-                tally.abandoned += 1;
-                tally.error(&job.timeline, || "no response before the drain deadline".into());
-                return Flow::Stop;
+                Flow::Reconnect
             }
         };
-        match outcome {
-            Ok(status) => tally.completed(&job.timeline, started, status),
-            Err(message) => {
-                tally.error(&job.timeline, || message);
-                return Flow::Reconnect;
-            }
+        if let Flow::Stop = flow {
+            break;
         }
     }
+    lane.tally.unsent_tickets += u64::from(lane.ticket.is_some());
+    lane.tally
 }
 
-/// Sends one request and reads its whole response; returns the status.
-async fn exchange(sender: &mut Sender, request: Request<Full<Bytes>>) -> hyper::Result<StatusCode> {
-    let response = sender.send_request(request).await?;
-    let status = response.status();
-    let mut body = response.into_body();
-    while let Some(frame) = body.frame().await {
-        frame?;
-    }
-    Ok(status)
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// An error with its sources, `outer: inner: …`.
-fn error_text(error: &dyn std::error::Error) -> String {
+pub(super) fn error_text(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(inner) = source {
