@@ -155,7 +155,7 @@ pub struct Summary {
 pub struct ColdStart {
     pub samples_ms: Vec<f64>,
     pub cold_start_ms: Summary,
-    /// `--version` run in the same image, create → exit: the container runtime's and process start's share, without the program's own start-up.
+    /// `--version` run in the same image, create → its first output: the container runtime's and process start's share, without the program's own start-up.
     pub process_start_samples_ms: Vec<f64>,
     pub process_start_ms: Summary,
 }

@@ -97,7 +97,7 @@ pub fn cold_start(view: &RunView) -> Table {
             noise,
         ]);
     }
-    t.note("Runtime + exec: create → exit of a bare `--version` run in the same image (median): what the container runtime and process start cost. App start-up: cold start median minus that: the program's own initialisation up to its first response. Ratios < 1 start faster than the baseline; \"within noise\": the 95% CIs of the two medians overlap.")
+    t.note("Runtime + exec: create → first output of a bare `--version` run in the same image (median): what the container runtime and process start cost. App start-up: cold start median minus that: the program's own initialisation up to its first response. Ratios < 1 start faster than the baseline; \"within noise\": the 95% CIs of the two medians overlap.")
 }
 
 /// The ratio cell and the noise cell for a value with a CI against the baseline's.

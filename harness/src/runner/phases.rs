@@ -90,9 +90,9 @@ impl<R: Runtime> Run<'_, R> {
             outcome?.0
         };
         let spec = self.spec(variant, vec!["--version".into()], &cpus, "process-start");
-        let outcome = cold_start::exit_once(self.runtime, &spec, timeout, &track).await;
+        let outcome = cold_start::process_start_once(self.runtime, &spec, timeout, &track).await;
         self.release().await;
-        let process = outcome.context("`--version` run failed")?.0;
+        let process = outcome.context("`--version` run failed")?;
         Ok((cold, process))
     }
 

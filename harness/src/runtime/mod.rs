@@ -56,6 +56,15 @@ pub trait Runtime: Send + Sync {
     /// Creates and starts an instance; the clock for cold start begins before this call.
     fn start(&self, spec: &StartSpec) -> impl Future<Output = anyhow::Result<Instance>> + Send;
 
+    /// Creates and starts an instance, tracks it with `track` as soon as it exists, and
+    /// returns once its first output arrives (the process has been exec'd and has written).
+    fn start_until_output(
+        &self,
+        spec: &StartSpec,
+        timeout: Duration,
+        track: &(dyn Fn(&Instance) + Sync),
+    ) -> impl Future<Output = anyhow::Result<String>> + Send;
+
     /// Whether it is still running.
     fn is_running(&self, instance: &Instance) -> impl Future<Output = bool> + Send;
 

@@ -75,6 +75,28 @@ impl Runtime for NativeRuntime {
         })
     }
 
+    async fn start_until_output(
+        &self,
+        spec: &StartSpec,
+        timeout: Duration,
+        track: &(dyn Fn(&Instance) + Sync),
+    ) -> anyhow::Result<String> {
+        let instance = self.start(spec).await?;
+        track(&instance);
+        let stdout = {
+            let mut children = self.children.lock().expect("not poisoned");
+            children.get_mut(&instance.id).and_then(|c| c.stdout.take())
+        };
+        let mut stdout = stdout.context("the child has no stdout")?;
+        let mut buf = vec![0u8; 4096];
+        match tokio::time::timeout(timeout, tokio::io::AsyncReadExt::read(&mut stdout, &mut buf)).await {
+            Ok(Ok(n)) if n > 0 => Ok(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            Ok(Ok(_)) => anyhow::bail!("{} exited without output", spec.variant),
+            Ok(Err(e)) => Err(e).context("reading the child's output failed"),
+            Err(_) => anyhow::bail!("{} wrote nothing within {timeout:?}", spec.variant),
+        }
+    }
+
     async fn is_running(&self, instance: &Instance) -> bool {
         let mut children = self.children.lock().expect("not poisoned");
         children

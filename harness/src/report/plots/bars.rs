@@ -107,7 +107,7 @@ impl Figure for ColdStartBars {
         let (key, area) = area.split_vertically(40);
         let entries = [
             (
-                "runtime + exec (create → bare --version exits)".to_string(),
+                "runtime + exec (create → first output of a bare --version run)".to_string(),
                 PROCESS,
             ),
             (
