@@ -15,7 +15,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Build(_) | Command::Run(_) | Command::Doctor(_) => anyhow::bail!("not built yet"),
+        Command::Bench(args) => bench(&args),
     }
+}
+
+fn bench(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
+    let plan = crate::bench::plan::BenchPlan::from_args(args)?;
+    let outcome = crate::bench::run(&plan, &crate::app::workspace_root())?;
+    println!("{}", crate::bench::compare::table(&outcome.results));
+    for line in crate::bench::compare::headline(&outcome.results) {
+        println!("{line}");
+    }
+    println!(
+        "significant: the two 95% confidence intervals of the mean do not overlap; ratio > 1: slower than {}",
+        outcome.results.baseline
+    );
+    println!("results: {}", outcome.paths());
+    Ok(())
 }
 
 fn print_variants() {

@@ -3,4 +3,5 @@
 //! Tests that need the Docker daemon fail under `CI=true` when it is unreachable and skip
 //! loudly elsewhere (see `support::docker_or_skip`).
 
+mod bench;
 mod support;
