@@ -15,6 +15,15 @@ use workloads::record::{Record, Summary};
 const SEED: u64 = 7;
 const SIZES: [usize; 3] = [16 << 10, 256 << 10, 4 << 20];
 
+/// Fewer samples at 4 MiB (tens of ms per iteration), so it fits its window.
+fn samples_for(size: usize) -> usize {
+    if size >= 1 << 20 {
+        20
+    } else {
+        100
+    }
+}
+
 fn parse_all(data: &[u8]) -> Vec<Record> {
     data.split(|&b| b == b'\n')
         .filter(|line| !line.is_empty())
@@ -31,6 +40,7 @@ fn parse(c: &mut Criterion) {
         let parsed = crunch_serial(&data).expect("the dataset parses");
         check("json parse checksum", parsed.checksum(), direct.checksum());
         group.throughput(Throughput::Bytes(data.len() as u64));
+        group.sample_size(samples_for(size));
         group.bench_with_input(
             BenchmarkId::new("parse", size_label(size)),
             &data,
@@ -49,6 +59,7 @@ fn serialize(c: &mut Criterion) {
         dataset::write_ndjson(&records, &mut out);
         check("json serialize round trip", out == data, true);
         group.throughput(Throughput::Bytes(data.len() as u64));
+        group.sample_size(samples_for(size));
         group.bench_with_input(
             BenchmarkId::new("serialize", size_label(size)),
             &records,

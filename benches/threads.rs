@@ -21,6 +21,8 @@ fn thread_benches(c: &mut Criterion) {
         });
     }
 
+    // Tens of ms per iteration: fewer samples so each fits its window.
+    group.sample_size(20);
     group.throughput(Throughput::Elements(ROUNDS));
     check("mutex_handoff", threads::mutex_handoff(ROUNDS), ROUNDS);
     group.bench_with_input(
