@@ -3,8 +3,8 @@
 //!
 //! Order of work: build every variant first (a broken one fails before minutes of measuring),
 //! list the benches the filter selects (none is a usage error, with nothing written), then
-//! per variant run each bench target with `--save-baseline <variant>`, read the estimates and
-//! rewrite the results file, so a failure keeps what finished. This module owns that order
+//! per bench target run every variant in turn with `--save-baseline <variant>`, read the
+//! estimates and rewrite the results file, so a failure keeps what finished. This module owns that order
 //! and the progress lines; `cargo` runs children, `criterion` reads files, `compare` renders.
 
 pub mod cargo;
@@ -73,17 +73,19 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
             })
             .collect(),
     };
-    for &variant in &plan.variants {
-        for s in &selected {
+    // Variants take turns per bench target, so a change in the machine's load over the run
+    // spreads over all of them instead of landing on whichever ran last.
+    for s in &selected {
+        for &variant in &plan.variants {
             ws.measure(
                 variant,
                 &s.target,
                 &criterion_args(plan, variant),
                 &mut |line| progress.criterion_line(variant, line),
             )?;
+            record(&mut results, &ws, variant, &s.ids)?;
+            save(&results, &json_path, &csv_path)?;
         }
-        record(&mut results, &ws, variant)?;
-        save(&results, &json_path, &csv_path)?;
     }
     progress.finish();
     results.finished_at = Some(now_rfc3339());
@@ -140,11 +142,20 @@ pub fn criterion_args(plan: &BenchPlan, variant: BenchVariant) -> Vec<String> {
     args
 }
 
-/// Adds the variant's saved estimates to the rows; every listed bench must have one.
-fn record(results: &mut BenchResults, ws: &Workspace, variant: BenchVariant) -> anyhow::Result<()> {
+/// Adds the variant's saved estimates for `ids` to their rows; each must have one.
+fn record(
+    results: &mut BenchResults,
+    ws: &Workspace,
+    variant: BenchVariant,
+    ids: &[String],
+) -> anyhow::Result<()> {
     let name = variant.name();
     let saved = criterion::read_baseline(&ws.criterion_home(), &name)?;
-    for row in &mut results.benches {
+    for row in results
+        .benches
+        .iter_mut()
+        .filter(|r| ids.contains(&r.bench))
+    {
         let Some(s) = saved.iter().find(|s| s.id == row.bench) else {
             bail!(
                 "criterion saved no estimates for {} under baseline {name} in {}",
@@ -174,7 +185,8 @@ fn now_rfc3339() -> String {
 /// one line per finished bench everywhere (so CI logs show progress too).
 struct Progress {
     bar: Option<ProgressBar>,
-    current: std::cell::RefCell<String>,
+    /// The previous line criterion printed: a long id stands on the line before its time.
+    previous: std::cell::RefCell<String>,
 }
 
 impl Progress {
@@ -189,7 +201,7 @@ impl Progress {
         });
         Progress {
             bar,
-            current: Default::default(),
+            previous: Default::default(),
         }
     }
 
@@ -206,25 +218,13 @@ impl Progress {
         }
     }
 
-    /// Follows criterion's plain (non-terminal) output: `Benchmarking <id>: Analyzing` ends a
-    /// bench, and the `time:` line that follows carries its estimate (a second `time:` line
-    /// with percentages is criterion's change against the last run under that baseline).
     fn criterion_line(&self, variant: BenchVariant, line: &str) {
         let Some(bar) = &self.bar else { return };
-        if let Some(rest) = line.strip_prefix("Benchmarking ") {
-            let id = rest.split(": ").next().unwrap_or(rest);
-            *self.current.borrow_mut() = id.to_string();
+        let previous = self.previous.replace(line.trim().to_string());
+        if let Some((id, time)) = finished_bench(&previous, line) {
+            bar.inc(1);
             bar.set_message(format!("{variant}: {id}"));
-            if rest.ends_with(": Analyzing") {
-                bar.inc(1);
-            }
-        } else if let Some(time) = line
-            .trim_start()
-            .strip_prefix("time:")
-            .filter(|t| !t.contains('%'))
-        {
-            let id = self.current.borrow();
-            bar.suspend(|| eprintln!("{variant:<22} {id:<36} {}", time.trim()));
+            bar.suspend(|| eprintln!("{:<22} {id:<36} {time}", variant.name()));
         }
     }
 
@@ -233,6 +233,21 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Criterion's report on stdout ends each bench with `<id> time:   [low typical high]`; an
+/// id longer than 23 characters stands alone on the line before. A second `time:` line, in
+/// percent, is the change against the last run saved under the same baseline: not an end.
+fn finished_bench(previous: &str, line: &str) -> Option<(String, String)> {
+    let (id, time) = line.split_once("time:")?;
+    if time.contains('%') {
+        return None;
+    }
+    let id = match id.trim() {
+        "" => previous.trim(),
+        id => id,
+    };
+    Some((id.to_string(), time.trim().to_string()))
 }
 
 impl BenchOutcome {
@@ -261,4 +276,55 @@ pub fn load(path: &Path) -> anyhow::Result<BenchResults> {
         );
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_benches_are_read_from_criterions_report() {
+        // Lines as criterion 0.8 prints them when stdout is not a terminal.
+        let short = "alloc/small_churn/10000 time:   [308.03 µs 329.30 µs 351.39 µs]";
+        assert_eq!(
+            finished_bench("", short),
+            Some((
+                "alloc/small_churn/10000".into(),
+                "[308.03 µs 329.30 µs 351.39 µs]".into()
+            ))
+        );
+        let long = "                        time:   [43.305 µs 45.222 µs 47.091 µs]";
+        assert_eq!(
+            finished_bench("startup/system_time_now/1000", long).map(|(id, _)| id),
+            Some("startup/system_time_now/1000".into())
+        );
+        let change =
+            "                        time:   [−96.507% −96.103% −95.684%] (p = 0.00 < 0.05)";
+        assert_eq!(finished_bench("x", change), None);
+        assert_eq!(
+            finished_bench(
+                "x",
+                "                        thrpt:  [1 GiB/s 2 GiB/s 3 GiB/s]"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn quick_mode_and_the_filter_reach_criterion() {
+        let args = crate::cli::BenchArgs {
+            variants: vec!["musl-system".into()],
+            filter: Some("^alloc/".into()),
+            quick: true,
+            out: "out".into(),
+            machine: None,
+            quiet: true,
+        };
+        let plan = BenchPlan::from_args(&args).unwrap();
+        let argv = criterion_args(&plan, plan.variants[0]).join(" ");
+        assert_eq!(
+            argv,
+            "--save-baseline musl-system --noplot --quick --measurement-time 1 --nresamples 10000 ^alloc/"
+        );
+    }
 }
