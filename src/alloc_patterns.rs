@@ -5,6 +5,7 @@
 
 use crate::dataset::SplitMix64;
 use std::hint::black_box;
+use std::sync::mpsc;
 use std::thread;
 
 /// Allocates and frees `count` small objects of 16–256 bytes, keeping a window of 64 alive.
@@ -74,6 +75,65 @@ pub fn threaded_churn(threads: usize, count_per_thread: usize) -> u64 {
     })
 }
 
+/// Long-lived worker threads that run `small_churn` together on command, like a server's
+/// worker pool: the threads and their allocator state outlive each call, so a call measures
+/// malloc under contention, not thread creation or an allocator's per-thread setup.
+#[derive(Debug)]
+pub struct ChurnPool {
+    orders: Vec<mpsc::Sender<usize>>,
+    results: mpsc::Receiver<u64>,
+    workers: Vec<thread::JoinHandle<()>>,
+}
+
+impl ChurnPool {
+    /// Starts `threads` workers; worker `t` churns with seed `t`.
+    pub fn new(threads: usize) -> ChurnPool {
+        let (report, results) = mpsc::channel();
+        let (orders, workers) = (0..threads)
+            .map(|t| {
+                let (order, inbox) = mpsc::channel::<usize>();
+                let report = report.clone();
+                let worker = thread::spawn(move || {
+                    for count in inbox {
+                        if report.send(small_churn(count, t as u64)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                (order, worker)
+            })
+            .unzip();
+        ChurnPool {
+            orders,
+            results,
+            workers,
+        }
+    }
+
+    /// Every worker runs `small_churn(count_per_thread, t)` at once; returns the sum of
+    /// their results, the same as `threaded_churn(threads, count_per_thread)`.
+    pub fn churn(&self, count_per_thread: usize) -> u64 {
+        for order in &self.orders {
+            order
+                .send(count_per_thread)
+                .expect("churn workers live as long as the pool");
+        }
+        (0..self.orders.len())
+            .map(|_| self.results.recv().expect("every churn worker answers"))
+            .sum()
+    }
+}
+
+impl Drop for ChurnPool {
+    fn drop(&mut self) {
+        self.orders.clear();
+        for worker in self.workers.drain(..) {
+            // A worker that panicked has already printed why; nothing is left to clean up.
+            let _ = worker.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +147,13 @@ mod tests {
         assert_eq!(
             threaded_churn(3, 100),
             (0..3).map(|t| small_churn(100, t)).sum::<u64>()
+        );
+        let pool = ChurnPool::new(3);
+        assert_eq!(pool.churn(100), threaded_churn(3, 100));
+        assert_eq!(
+            pool.churn(100),
+            threaded_churn(3, 100),
+            "workers are reusable"
         );
     }
 }

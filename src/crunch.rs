@@ -44,6 +44,16 @@ pub fn crunch(data: &[u8], threads: usize) -> Result<Summary, CrunchError> {
     Ok(total)
 }
 
+/// Parses and aggregates every non-empty line of `data` on the calling thread: the kernel
+/// alone, without the cost of spawning a thread.
+pub fn crunch_serial(data: &[u8]) -> Result<Summary, CrunchError> {
+    let summary = crunch_chunk(data, 0)?;
+    if summary.records == 0 {
+        return Err(CrunchError::Empty);
+    }
+    Ok(summary)
+}
+
 fn crunch_chunk(chunk: &[u8], first_line: usize) -> Result<Summary, CrunchError> {
     let mut summary = Summary::default();
     for (i, line) in chunk.split(|&b| b == b'\n').enumerate() {
@@ -91,6 +101,7 @@ mod tests {
         for threads in [2, 3, 8, 64] {
             assert_eq!(crunch(&data, threads).unwrap().checksum(), one.checksum());
         }
+        assert_eq!(crunch_serial(&data).unwrap(), one);
         assert!(one.records > 100);
     }
 
@@ -104,6 +115,7 @@ mod tests {
             other => panic!("expected a bad record, got {other:?}"),
         }
         assert_eq!(crunch(b"\n\n", 1), Err(CrunchError::Empty));
+        assert_eq!(crunch_serial(b"\n"), Err(CrunchError::Empty));
         assert_eq!(crunch(b"{}", 0), Err(CrunchError::NoThreads));
     }
 

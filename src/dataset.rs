@@ -76,6 +76,16 @@ pub fn ndjson(seed: u64, target_bytes: usize) -> Vec<u8> {
     out
 }
 
+/// Serializes `records` as newline-delimited JSON into `out` (cleared first): the inverse of
+/// parsing an `ndjson` dataset, byte for byte.
+pub fn write_ndjson(records: &[Record], out: &mut Vec<u8>) {
+    out.clear();
+    for record in records {
+        serde_json::to_writer(&mut *out, record).expect("serializing to a Vec cannot fail");
+        out.push(b'\n');
+    }
+}
+
 /// A JSON array of `count` records, the body `POST /parse` expects.
 pub fn json_array(seed: u64, count: usize) -> Vec<u8> {
     serde_json::to_vec(&records(seed, count)).expect("serializing to a Vec cannot fail")
@@ -92,6 +102,19 @@ mod tests {
         assert_ne!(a, ndjson(8, 10_000));
         assert!(a.len() >= 10_000 && a.len() < 10_400);
         assert_eq!(a.last(), Some(&b'\n'));
+    }
+
+    #[test]
+    fn ndjson_round_trips_byte_for_byte() {
+        let data = ndjson(5, 20_000);
+        let records: Vec<Record> = data
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        let mut out = vec![1, 2, 3];
+        write_ndjson(&records, &mut out);
+        assert_eq!(out, data);
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The workloads: what the sample apps serve and the criterion benches measure, written once.
 //!
 //! This crate owns the record type, the deterministic dataset generator, the JSON crunch
-//! kernel and the allocation patterns. It also owns the choice of global allocator, through
+//! kernel, the allocation, memory and thread patterns and the in-process startup calls
+//! that the benches measure. It also owns the choice of global allocator, through
 //! the `mimalloc` and `jemalloc` features, so an app or bench that links it gets the
 //! allocator its variant names. It does not own any I/O, networking or timing policy.
 
 pub mod alloc_patterns;
 pub mod crunch;
 pub mod dataset;
+pub mod memory_patterns;
 pub mod record;
+pub mod startup_calls;
+pub mod thread_patterns;
 
 #[cfg(all(feature = "mimalloc", feature = "jemalloc"))]
 compile_error!("features `mimalloc` and `jemalloc` are mutually exclusive: pick one allocator");

@@ -17,7 +17,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per process: the size of the largest variant does not matter.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the variant matrix: every variant, whether it can run, and the default set.
@@ -36,6 +35,8 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Compare two results files per variant and metric, and say which changes are beyond noise.
     Compare(CompareArgs),
+    /// Run the criterion benches once per link-allocator variant and compare them to a baseline.
+    Bench(BenchArgs),
 }
 
 /// Which app and which variants: shared by `build` and `run`.
@@ -184,6 +185,33 @@ pub struct CompareArgs {
     pub new: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Comma-separated LINK-ALLOCATOR variants: LINK glibc|glibc-static|musl, ALLOCATOR
+    /// system|mimalloc|jemalloc. The first is compared against glibc-system if listed.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "glibc-system,musl-system,musl-mimalloc"
+    )]
+    pub variants: Vec<String>,
+    /// Only the benches whose id (`group/function/parameter`) matches this regex.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Criterion's quick mode (at most 1 s per bench, no warm-up): for CI and smoke tests.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where results files go.
+    #[arg(long, default_value = "results/bench")]
+    pub out: PathBuf,
+    /// A label for this machine in the results.
+    #[arg(long, env = "HARNESS_MACHINE")]
+    pub machine: Option<String>,
+    /// No progress or per-bench lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +230,19 @@ mod tests {
         };
         assert_eq!(args.concurrency, ["1", "16", "64"]);
         assert_eq!(args.runs, 20);
+    }
+
+    #[test]
+    fn bench_defaults_parse() {
+        let cli = Cli::try_parse_from(["harness", "bench"]).unwrap();
+        let Command::Bench(args) = cli.command else {
+            panic!("not bench")
+        };
+        assert_eq!(
+            args.variants,
+            ["glibc-system", "musl-system", "musl-mimalloc"]
+        );
+        assert_eq!(args.out, PathBuf::from("results/bench"));
+        assert!(!args.quick && args.filter.is_none());
     }
 }

@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report(&args),
         Command::Calibrate(args) => calibrate(&args),
         Command::Compare(args) => compare(&args),
+        Command::Bench(args) => bench(&args),
     }
 }
 
@@ -357,5 +358,20 @@ fn compare(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
         ]);
     }
     println!("{table}");
+    Ok(())
+}
+
+fn bench(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
+    let plan = crate::bench::plan::BenchPlan::from_args(args)?;
+    let outcome = crate::bench::run(&plan, &crate::app::workspace_root())?;
+    println!("{}", crate::bench::compare::table(&outcome.results));
+    for line in crate::bench::compare::headline(&outcome.results) {
+        println!("{line}");
+    }
+    println!(
+        "significant: the two 95% confidence intervals of the mean do not overlap; ratio > 1: slower than {}",
+        outcome.results.baseline
+    );
+    println!("results: {}", outcome.paths());
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! (`report`). `main.rs` only parses and prints the error.
 
 pub mod app;
+pub mod bench;
 pub mod build;
 pub mod cleanup;
 pub mod cli;

@@ -285,7 +285,7 @@ pub fn available_cpus() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
-fn default_machine_label() -> String {
+pub fn default_machine_label() -> String {
     format!("{}-core {}", available_cpus(), std::env::consts::ARCH)
 }
 

@@ -8,4 +8,5 @@ mod compare;
 mod docker;
 mod loadgen;
 mod report;
+mod bench;
 mod support;
