@@ -7,7 +7,9 @@ use crate::results::Environment;
 use std::path::Path;
 use std::process::Command;
 
-/// Collects the environment; `docker_version` comes from the runtime when it has one.
+/// Collects the environment of this machine and of the checkout at `root` (commands run
+/// there, so its rust-toolchain.toml picks the rustc reported); `docker_version` comes from
+/// the runtime when it has one.
 pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> Environment {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
@@ -22,18 +24,12 @@ pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> En
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         docker_server_version: docker_version,
         cgroup_version: cgroup_version(),
-        rustc_version: command_line_output("rustc", &["--version"]).unwrap_or_default(),
-        glibc_version: Some(glibc_version()),
-        musl_version: musl_version(),
-        git_commit: command_line_output(
-            "git",
-            &["-C", &root.to_string_lossy(), "rev-parse", "HEAD"],
-        ),
-        git_dirty: command_line_output(
-            "git",
-            &["-C", &root.to_string_lossy(), "status", "--porcelain"],
-        )
-        .map(|s| !s.is_empty()),
+        rustc_version: command_line_output(root, "rustc", &["--version"]).unwrap_or_default(),
+        glibc_version: glibc_version(),
+        musl_version: musl_version(root),
+        git_commit: command_line_output(root, "git", &["rev-parse", "HEAD"]),
+        git_dirty: command_line_output(root, "git", &["status", "--porcelain"])
+            .map(|s| !s.is_empty()),
     }
 }
 
@@ -53,18 +49,22 @@ fn cgroup_version() -> Option<u32> {
     }
 }
 
-/// The glibc this harness runs on (and the glibc variants' debian base uses the same major).
-fn glibc_version() -> String {
-    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
-        .to_string_lossy()
-        .into_owned()
+/// The glibc this harness runs on (the glibc variants' debian base has the same release).
+fn glibc_version() -> Option<String> {
+    #[cfg(target_env = "gnu")]
+    {
+        // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
+        let version = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+        Some(version.to_string_lossy().into_owned())
+    }
+    #[cfg(not(target_env = "gnu"))]
+    None
 }
 
 /// The musl that Rust's musl target bundles, read from its self-contained `libc.a` (musl's
 /// `version.o` holds the version as a NUL-terminated string such as `1.2.5`).
-fn musl_version() -> Option<String> {
-    let sysroot = command_line_output("rustc", &["--print", "sysroot"])?;
+fn musl_version(root: &Path) -> Option<String> {
+    let sysroot = command_line_output(root, "rustc", &["--print", "sysroot"])?;
     let libc_a =
         Path::new(&sysroot).join("lib/rustlib/x86_64-unknown-linux-musl/lib/self-contained/libc.a");
     let bytes = std::fs::read(libc_a).ok()?;
@@ -84,8 +84,12 @@ fn find_version_string(bytes: &[u8]) -> Option<String> {
     })
 }
 
-fn command_line_output(program: &str, args: &[&str]) -> Option<String> {
-    let output = Command::new(program).args(args).output().ok()?;
+fn command_line_output(dir: &Path, program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .ok()?;
     output
         .status
         .success()
@@ -111,5 +115,6 @@ mod tests {
         assert!(env.cpu_count >= 1);
         assert!(!env.kernel.is_empty());
         assert!(env.glibc_version.unwrap().starts_with("2."));
+        assert!(env.git_commit.is_some(), "the repository's commit is read");
     }
 }

@@ -10,7 +10,6 @@
 pub mod cargo;
 pub mod compare;
 pub mod criterion;
-pub mod environment;
 pub mod plan;
 
 use crate::error::usage;
@@ -60,7 +59,7 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
         command_line: plan.command_line(),
         started_at,
         finished_at: None,
-        environment: environment::collect(&plan.machine, root),
+        environment: crate::environment::collect(&plan.machine, None, root),
         baseline: plan.baseline.name(),
         variants: plan.variants.iter().map(BenchVariant::name).collect(),
         benches: selected

@@ -8,7 +8,9 @@ use super::{Exit, Instance, Runtime, StartSpec};
 use crate::labels;
 use anyhow::Context;
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{AttachContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -115,9 +117,20 @@ impl Runtime for DockerRuntime {
         track: &(dyn Fn(&Instance) + Sync),
     ) -> anyhow::Result<String> {
         let created = self.docker.create_container(None, self.body(spec)?).await?;
-        track(&Instance { id: created.id.clone(), variant: spec.variant });
-        let options = AttachContainerOptionsBuilder::default().stream(true).stdout(true).stderr(true).logs(true).build();
-        let mut attached = self.docker.attach_container(&created.id, Some(options)).await?;
+        track(&Instance {
+            id: created.id.clone(),
+            variant: spec.variant,
+        });
+        let options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .logs(true)
+            .build();
+        let mut attached = self
+            .docker
+            .attach_container(&created.id, Some(options))
+            .await?;
         self.docker.start_container(&created.id, None).await?;
         match tokio::time::timeout(timeout, attached.output.next()).await {
             Ok(Some(Ok(chunk))) => Ok(String::from_utf8_lossy(&chunk.into_bytes()).into_owned()),

@@ -89,7 +89,12 @@ impl Runtime for NativeRuntime {
         };
         let mut stdout = stdout.context("the child has no stdout")?;
         let mut buf = vec![0u8; 4096];
-        match tokio::time::timeout(timeout, tokio::io::AsyncReadExt::read(&mut stdout, &mut buf)).await {
+        match tokio::time::timeout(
+            timeout,
+            tokio::io::AsyncReadExt::read(&mut stdout, &mut buf),
+        )
+        .await
+        {
             Ok(Ok(n)) if n > 0 => Ok(String::from_utf8_lossy(&buf[..n]).into_owned()),
             Ok(Ok(_)) => anyhow::bail!("{} exited without output", spec.variant),
             Ok(Err(e)) => Err(e).context("reading the child's output failed"),

@@ -3,10 +3,10 @@
 //! Tests that need the Docker daemon fail under `CI=true` when it is unreachable and skip
 //! loudly elsewhere (see `support::docker_or_skip`).
 
+mod bench;
 mod cli;
 mod compare;
 mod docker;
 mod loadgen;
 mod report;
-mod bench;
 mod support;
