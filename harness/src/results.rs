@@ -22,7 +22,7 @@ pub struct RunResults {
     pub app_kind: AppKind,
     /// `docker` or `native`.
     pub runtime: String,
-    /// The exact command line, argv[0] first.
+    /// The exact command line, `argv[0]` first.
     pub command_line: Vec<String>,
     /// RFC 3339, UTC.
     pub started_at: String,
