@@ -224,37 +224,7 @@ pub fn json_schema() -> serde_json::Value {
 impl RunResults {
     /// Reads and checks a results file; errors name the file and, where serde can, the field.
     pub fn load(path: &Path) -> Result<RunResults, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ResultsError::Malformed {
-                path: path.into(),
-                message: e.to_string(),
-            })?;
-        match value
-            .get("schema_version")
-            .and_then(serde_json::Value::as_u64)
-        {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(found) => {
-                return Err(ResultsError::Version {
-                    path: path.into(),
-                    found,
-                })
-            }
-            None => {
-                return Err(ResultsError::Malformed {
-                    path: path.into(),
-                    message: "field `schema_version` is missing or not a number".into(),
-                })
-            }
-        }
-        serde_path_to_error::deserialize(value).map_err(|e| ResultsError::Malformed {
-            path: path.into(),
-            message: format!("field `{}`: {}", e.path(), e.inner()),
-        })
+        load_versioned(path, None)
     }
 
     /// Writes the file atomically (temp file in the same directory, then rename).
@@ -266,6 +236,48 @@ impl RunResults {
     pub fn variant(&self, name: &str) -> Option<&VariantResult> {
         self.variants.iter().find(|v| v.variant.name() == name)
     }
+}
+
+/// Reads a results file of this `SCHEMA_VERSION` (and, if given, this `kind`); errors name
+/// the file and, where serde can, the field.
+fn load_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    kind: Option<&str>,
+) -> Result<T, ResultsError> {
+    let malformed = |message: String| ResultsError::Malformed {
+        path: path.into(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+    match value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(found) => {
+            return Err(ResultsError::Version {
+                path: path.into(),
+                found,
+            })
+        }
+        None => {
+            return Err(malformed(
+                "field `schema_version` is missing or not a number".into(),
+            ))
+        }
+    }
+    if let Some(kind) = kind {
+        if value.get("kind").and_then(serde_json::Value::as_str) != Some(kind) {
+            return Err(malformed(format!("field `kind` is not {kind:?}")));
+        }
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| malformed(format!("field `{}`: {}", e.path(), e.inner())))
 }
 
 /// Writes `bytes` to `path` so that a reader sees either the old file or the new one.
@@ -322,38 +334,7 @@ impl VariantResult {
 impl BenchResults {
     /// Reads and checks a bench results file; errors name the file and the field.
     pub fn load(path: &Path) -> Result<BenchResults, ResultsError> {
-        let malformed = |message: String| ResultsError::Malformed {
-            path: path.into(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
-        match value
-            .get("schema_version")
-            .and_then(serde_json::Value::as_u64)
-        {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(found) => {
-                return Err(ResultsError::Version {
-                    path: path.into(),
-                    found,
-                })
-            }
-            None => {
-                return Err(malformed(
-                    "field `schema_version` is missing or not a number".into(),
-                ))
-            }
-        }
-        if value.get("kind").and_then(serde_json::Value::as_str) != Some("bench") {
-            return Err(malformed("field `kind` is not \"bench\"".into()));
-        }
-        serde_path_to_error::deserialize(value)
-            .map_err(|e| malformed(format!("field `{}`: {}", e.path(), e.inner())))
+        load_versioned(path, Some("bench"))
     }
 }
 
