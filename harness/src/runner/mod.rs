@@ -258,16 +258,22 @@ impl<'a, R: Runtime> Run<'a, R> {
         Ok(())
     }
 
-    /// Removes every instance still tracked.
+    /// Removes every instance still tracked, then sweeps the run's label for any untracked one.
     async fn remove_live(&self) {
+        self.release().await;
+        if let Err(e) = self.runtime.sweep().await {
+            eprintln!("warning: cannot sweep this run's instances: {e:#} (run `harness clean`)");
+        }
+    }
+
+    /// Removes every tracked instance (a step has at most one at a time). A failure is a
+    /// warning, shown even with --quiet: it may mean a container was left behind.
+    pub(super) async fn release(&self) {
         let ids: Vec<String> = self.live.lock().expect("not poisoned").drain().collect();
         for id in ids {
             if let Err(e) = self.runtime.remove(&id).await {
                 eprintln!("warning: {e:#}");
             }
-        }
-        if let Err(e) = self.runtime.sweep().await {
-            eprintln!("warning: cannot sweep this run's instances: {e:#} (run `harness clean`)");
         }
     }
 

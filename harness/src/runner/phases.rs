@@ -48,16 +48,6 @@ impl<R: Runtime> Run<'_, R> {
         }
     }
 
-    /// Removes every tracked instance of this step (there is at most one at a time).
-    async fn release(&self) {
-        let ids: Vec<String> = self.live.lock().expect("not poisoned").drain().collect();
-        for id in ids {
-            if let Err(e) = self.runtime.remove(&id).await {
-                self.progress.println(format!("warning: {e:#}"));
-            }
-        }
-    }
-
     /// One cold start (create → first 200, or → exit of a tiny job) and one `--version` run.
     async fn cold_start_pair(&self, variant: Variant) -> anyhow::Result<(f64, f64)> {
         let timeout = self.plan.ready_timeout;
