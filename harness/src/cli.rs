@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the variant matrix: every variant, whether it can run, and the default set.
-    Variants,
+    Variants(VariantsArgs),
     /// Build the binaries and images of an app's variants and print what each cost.
     Build(BuildArgs),
     /// Build, run and measure an app's variants; print a table and write a results file.
@@ -39,12 +39,26 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+#[derive(Debug, Args)]
+pub struct VariantsArgs {
+    /// Also say which variants this app offers: `http`, `json`, or a crate directory.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// The binary, when the crate has several.
+    #[arg(long, requires = "app")]
+    pub bin: Option<String>,
+}
+
 /// Which app and which variants: shared by `build` and `run`.
 #[derive(Debug, Args, Clone)]
 pub struct Selection {
-    /// The app: `http` (http-server) or `json` (json-cruncher).
+    /// The app: `http` (http-server), `json` (json-cruncher), or the directory of any binary
+    /// crate (driven by its `[package.metadata.harness]` table, or by defaults).
     #[arg(long)]
     pub app: String,
+    /// The binary to build, when the crate has several.
+    #[arg(long)]
+    pub bin: Option<String>,
     /// Comma-separated variant names or globs (`musl-*`); default: the default set.
     #[arg(long, value_delimiter = ',', conflicts_with = "matrix")]
     pub variants: Vec<String>,
@@ -87,16 +101,17 @@ pub struct RunArgs {
     /// Comma-separated concurrency levels (open connections).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     pub concurrency: Vec<String>,
-    /// Comma-separated endpoints to load: /plaintext, /json, /parse.
-    #[arg(long, value_delimiter = ',', default_value = "/plaintext,/json,/parse")]
+    /// Comma-separated requests to load, by name or path (default: all the app's requests;
+    /// http: /plaintext, /json, /parse).
+    #[arg(long, value_delimiter = ',')]
     pub endpoints: Vec<String>,
     /// Send at a constant rate (requests/s) and correct for coordinated omission.
     #[arg(long)]
     pub rate: Option<u64>,
-    /// json-cruncher thread counts; default 1..=nproc.
+    /// Batch thread counts, for apps whose args take `{threads}`; default 1..=nproc.
     #[arg(long, value_delimiter = ',')]
     pub threads: Vec<String>,
-    /// json-cruncher dataset size in MB.
+    /// Batch dataset size in MB, for apps whose args take `{dataset_mb}`.
     #[arg(long, default_value_t = 8.0)]
     pub dataset_mb: f64,
     /// How long a variant may take to become ready.

@@ -17,8 +17,12 @@ use std::path::Path;
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Variants => {
-            print_variants();
+        Command::Variants(args) => {
+            let app = match &args.app {
+                Some(app) => Some(crate::app::AppSpec::resolve(app, args.bin.as_deref())?),
+                None => None,
+            };
+            println!("{}", variants_text(app.as_ref()));
             Ok(())
         }
         Command::Build(args) => runtime()?.block_on(build(args)),
@@ -208,20 +212,46 @@ async fn doctor(fix: bool) -> anyhow::Result<()> {
     }
 }
 
-fn print_variants() {
+/// The matrix table; with an app, which variants it offers and why some are not.
+pub fn variants_text(app: Option<&crate::app::AppSpec>) -> String {
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["variant", "valid", "default", "note"]);
+    let mut header = vec!["variant", "valid", "default"];
+    if app.is_some() {
+        header.push("offered");
+    }
+    header.push("note");
+    table.set_header(header);
     for v in Variant::all() {
         let reason = v.invalid_reason();
-        table.add_row([
+        let missing = app.and_then(|a| a.allocator_missing(v.allocator));
+        let mut row = vec![
             v.name(),
             if reason.is_none() { "yes" } else { "no" }.to_string(),
             if v.is_default() { "yes" } else { "" }.to_string(),
-            reason.unwrap_or("").to_string(),
-        ]);
+        ];
+        if app.is_some() {
+            let offered = reason.is_none() && missing.is_none();
+            row.push(if offered { "yes" } else { "no" }.to_string());
+        }
+        row.push(reason.map(str::to_string).or(missing).unwrap_or_default());
+        table.add_row(row);
     }
-    println!("{table}");
+    let Some(app) = app else {
+        return table.to_string();
+    };
+    let mut notes: Vec<String> = crate::matrix::Allocator::ALL
+        .iter()
+        .filter_map(|&a| app.allocator_missing(a))
+        .collect();
+    notes.dedup();
+    let head = format!("app {} ({})", app.name, app.manifest_path().display());
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("\n{}", notes.join("\n"))
+    };
+    format!("{head}\n{table}{notes}")
 }
 
 fn report(args: &ReportArgs) -> anyhow::Result<()> {

@@ -35,7 +35,9 @@ pub fn csv(results: &RunResults) -> String {
         }
         if let Some(c) = &v.cold_start {
             summary_rows(&mut row, "cold_start_ms", &c.cold_start_ms);
-            summary_rows(&mut row, "process_start_ms", &c.process_start_ms);
+            if let Some(process) = &c.process_start_ms {
+                summary_rows(&mut row, "process_start_ms", process);
+            }
         }
         for l in &v.load {
             let (e, c) = (l.endpoint.as_str(), Some(l.concurrency));

@@ -5,7 +5,7 @@
 //! lists and variant globs; it does not touch Docker, cargo or the file system beyond
 //! reading the app's manifest.
 
-use crate::app::AppSpec;
+use crate::app::{AppSpec, RequestSpec};
 use crate::cli::{BuildArgs, RunArgs, Selection};
 use crate::error::usage;
 use crate::matrix::Variant;
@@ -35,9 +35,11 @@ pub struct RunPlan {
     pub warmup: Duration,
     pub duration: Duration,
     pub concurrency: Vec<u32>,
-    pub endpoints: Vec<String>,
+    /// The app's requests that `--endpoints` kept (all of them by default).
+    pub requests: Vec<RequestSpec>,
     pub rate: Option<u64>,
-    /// json-cruncher thread counts.
+    /// Batch thread counts (`{threads}` in the app's args); one entry, the CPUs the app may
+    /// use, when its args take no thread count.
     pub threads: Vec<u32>,
     pub dataset_mb: f64,
     pub ready_timeout: Duration,
@@ -47,9 +49,6 @@ pub struct RunPlan {
     pub json: bool,
     pub quiet: bool,
 }
-
-/// The endpoints the http app serves, with the method and body each takes.
-pub const ENDPOINTS: [&str; 3] = ["/plaintext", "/json", "/parse"];
 
 impl BuildPlan {
     pub fn from_args(args: &BuildArgs) -> anyhow::Result<BuildPlan> {
@@ -89,28 +88,8 @@ impl RunPlan {
             }
             Ok(n)
         })?;
-        let endpoints = parse_list(&args.endpoints, "--endpoints", |s| {
-            ENDPOINTS
-                .contains(&s)
-                .then(|| s.to_string())
-                .ok_or_else(|| {
-                    format!(
-                        "unknown endpoint {s:?}: expected one of {}",
-                        ENDPOINTS.join(", ")
-                    )
-                })
-        })?;
-        let max_threads = 1024;
-        let threads = if args.threads.is_empty() {
-            (1..=available_cpus()).collect()
-        } else {
-            parse_list(&args.threads, "--threads", |s| match s.parse::<u32>() {
-                Ok(n) if (1..=max_threads).contains(&n) => Ok(n),
-                _ => Err(format!(
-                    "{s:?} is not a thread count from 1 to {max_threads}"
-                )),
-            })?
-        };
+        let requests = choose_requests(&app, &args.endpoints)?;
+        let threads = choose_threads(&app, &args.threads)?;
         if let Some(0) = args.rate {
             return Err(usage("--rate 0: expected at least 1 request/s"));
         }
@@ -128,7 +107,7 @@ impl RunPlan {
             warmup: parse_duration(&args.warmup, "--warmup", true)?,
             duration: parse_duration(&args.duration, "--duration", false)?,
             concurrency,
-            endpoints,
+            requests,
             rate: args.rate,
             threads,
             dataset_mb: args.dataset_mb,
@@ -154,8 +133,10 @@ impl RunPlan {
         if self.concurrency.is_empty() {
             self.concurrency.push(16);
         }
-        self.threads = vec![1, available_cpus()];
-        self.threads.dedup();
+        if self.threads.len() > 1 {
+            self.threads = vec![1, available_cpus()];
+            self.threads.dedup();
+        }
         self.dataset_mb = self.dataset_mb.min(2.0);
     }
 
@@ -164,11 +145,13 @@ impl RunPlan {
     }
 }
 
-/// The app and the variants a selection names, checked.
+/// The app and the variants a selection names, checked. Variants whose allocator the
+/// crate has no feature for are left out of sets and globs, and an error when named.
 pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> {
-    let app = AppSpec::resolve(&selection.app)?;
+    let app = AppSpec::resolve(&selection.app, selection.bin.as_deref())?;
+    let offered = |v: &Variant| app.allocator_missing(v.allocator).is_none();
     let variants = if selection.variants.is_empty() {
-        match selection.matrix.as_str() {
+        let set = match selection.matrix.as_str() {
             "default" => Variant::default_set(),
             "full" => Variant::all_valid(),
             other => {
@@ -176,11 +159,93 @@ pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> 
                     "unknown --matrix {other:?}: expected `default` or `full`"
                 )))
             }
-        }
+        };
+        set.into_iter().filter(offered).collect()
     } else {
-        resolve_variants(&selection.variants).map_err(usage)?
+        for raw in &selection.variants {
+            if let Ok(named) = raw.trim().parse::<Variant>() {
+                if let Some(why) = app.allocator_missing(named.allocator) {
+                    return Err(usage(format!("variant {named} is not offered: {why}")));
+                }
+            }
+        }
+        let all = resolve_variants(&selection.variants).map_err(usage)?;
+        let kept: Vec<Variant> = all.iter().copied().filter(offered).collect();
+        if kept.is_empty() {
+            let why = app.allocator_missing(all[0].allocator).unwrap_or_default();
+            return Err(usage(format!(
+                "--variants {} selects no variant this app offers: {why}",
+                selection.variants.join(",")
+            )));
+        }
+        kept
     };
     Ok((app, variants))
+}
+
+/// The app's requests that `--endpoints` names (by name or path); all when not given.
+fn choose_requests(app: &AppSpec, endpoints: &[String]) -> anyhow::Result<Vec<RequestSpec>> {
+    let Some(server) = app.server() else {
+        if endpoints.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(usage(format!(
+            "--endpoints: {} is a batch app, which takes no requests",
+            app.name
+        )));
+    };
+    if endpoints.is_empty() {
+        return Ok(server.requests.clone());
+    }
+    let known = || {
+        server
+            .requests
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = parse_list(endpoints, "--endpoints", |s| {
+        server
+            .requests
+            .iter()
+            .find(|r| r.name == s || r.path == s)
+            .cloned()
+            .ok_or_else(|| format!("unknown endpoint {s:?}: {} has {}", app.name, known()))
+    })?;
+    let mut unique: Vec<RequestSpec> = Vec::new();
+    for request in chosen {
+        if !unique.iter().any(|r| r.name == request.name) {
+            unique.push(request);
+        }
+    }
+    Ok(unique)
+}
+
+/// Batch thread counts: `--threads`, or 1..=nproc, when the app's args take `{threads}`.
+fn choose_threads(app: &AppSpec, threads: &[String]) -> anyhow::Result<Vec<u32>> {
+    let takes_threads = app
+        .batch()
+        .is_some_and(|b| b.args.iter().any(|a| a.contains("{threads}")));
+    if !takes_threads {
+        if !threads.is_empty() {
+            return Err(usage(format!(
+                "--threads: the args of {} have no {{threads}} placeholder to put it in",
+                app.name
+            )));
+        }
+        return Ok(vec![available_cpus()]);
+    }
+    if threads.is_empty() {
+        return Ok((1..=available_cpus()).collect());
+    }
+    let max_threads = 1024;
+    parse_list(threads, "--threads", |s| match s.parse::<u32>() {
+        Ok(n) if (1..=max_threads).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a thread count from 1 to {max_threads}"
+        )),
+    })
 }
 
 /// Names or globs → variants, in matrix order, without duplicates.

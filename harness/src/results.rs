@@ -155,9 +155,10 @@ pub struct Summary {
 pub struct ColdStart {
     pub samples_ms: Vec<f64>,
     pub cold_start_ms: Summary,
-    /// `--version` run in the same image, create → its first output: the container runtime's and process start's share, without the program's own start-up.
+    /// The app's `version_arg` (`--version`) run in the same image, create → its first output: the container runtime's and process start's share, without the program's own start-up. Empty when the app has no `version_arg`.
+    #[serde(default)]
     pub process_start_samples_ms: Vec<f64>,
-    pub process_start_ms: Summary,
+    pub process_start_ms: Option<Summary>,
 }
 
 /// One load window against one endpoint at one concurrency.
@@ -188,13 +189,20 @@ pub struct Latency {
     pub max: u64,
 }
 
-/// json-cruncher throughput at one thread count, repeated.
+/// A batch app's throughput at one thread count, repeated.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct CrunchResult {
     pub threads: u32,
+    /// Throughput samples in `throughput_unit` (the name is json-cruncher's MB/s, kept so
+    /// older files still load).
     pub samples_mb_per_s: Vec<f64>,
     pub mb_per_s: Summary,
+    /// What the app's `checksum_regex` picked out; empty without one.
     pub checksum: String,
+    /// The unit of `mb_per_s`: the app's `throughput_unit`, or `jobs/s (1 / wall time)`;
+    /// absent in files written before it existed, which are all MB/s.
+    #[serde(default)]
+    pub throughput_unit: Option<String>,
 }
 
 /// A results file that cannot be used, named with the file and the field.

@@ -1,8 +1,12 @@
 //! Compiling one variant's binary with cargo, into a target dir per link kind.
 //!
 //! Each link kind gets its own target dir (`target/variants/<link>`) so switching RUSTFLAGS
-//! between kinds never invalidates another kind's cache. This module owns the cargo command
-//! line and its timing; it does not package images.
+//! between kinds never invalidates another kind's cache. A crate from outside this
+//! repository gets its own dirs (`target/apps/<package>-<hash of its path>/<link>`): its
+//! first build then counts as cold, and removing one crate's builds touches no other's. It
+//! is built without `--locked` (it may have no Cargo.lock) and with the `dist` profile given
+//! on the command line (it has no such profile). This module owns the cargo command line and
+//! its timing; it does not package images.
 
 use crate::app::AppSpec;
 use crate::matrix::{Link, Variant};
@@ -23,9 +27,30 @@ pub struct Compiled {
     pub cold: bool,
 }
 
+/// The `dist` profile of the root Cargo.toml, for crates outside the workspace.
+const DIST_PROFILE_CONFIG: [&str; 5] = [
+    "profile.dist.inherits=\"release\"",
+    "profile.dist.lto=\"fat\"",
+    "profile.dist.codegen-units=1",
+    "profile.dist.panic=\"abort\"",
+    "profile.dist.strip=true",
+];
+
 /// Where a link kind's builds go.
 pub fn target_dir(root: &Path, link: Link) -> PathBuf {
     root.join("target").join("variants").join(link.name())
+}
+
+/// Where `app`'s builds for `link` go: the shared dir for workspace crates, its own otherwise.
+pub fn app_target_dir(root: &Path, app: &AppSpec, link: Link) -> PathBuf {
+    if app.in_workspace {
+        return target_dir(root, link);
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    app.manifest_dir.hash(&mut hasher);
+    let dir = format!("{}-{:08x}", app.package, hasher.finish() as u32);
+    root.join("target").join("apps").join(dir).join(link.name())
 }
 
 /// Compiles `app` for `variant`. `cold` builds in a fresh target dir (removed afterwards) so
@@ -44,7 +69,7 @@ pub fn compile(
             .context("cannot create a clean target dir for a cold build")?;
         (temp.path().to_path_buf(), Some(temp))
     } else {
-        (target_dir(root, link), None)
+        (app_target_dir(root, app, link), None)
     };
     let was_cold = cold || !dir.join(link.target()).join(PROFILE).exists();
     let mut command = cargo_command(root, app, variant, &dir);
@@ -67,7 +92,7 @@ pub fn compile(
     // A cold build's dir is removed: keep the binary by copying it next to the warm ones.
     let path = match scratch_dir {
         Some(_) => {
-            let keep = target_dir(root, link)
+            let keep = app_target_dir(root, app, link)
                 .join("cold-binaries")
                 .join(variant.name());
             std::fs::create_dir_all(&keep).context("cannot keep the cold build's binary")?;
@@ -89,7 +114,7 @@ fn cargo_command(root: &Path, app: &AppSpec, variant: Variant, target_dir: &Path
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
         .current_dir(root)
-        .args(["build", "--profile", PROFILE, "--locked"])
+        .args(["build", "--profile", PROFILE])
         .arg("--manifest-path")
         .arg(app.manifest_dir.join("Cargo.toml"))
         .args(["--bin", &app.bin, "--target", variant.link.target()])
@@ -99,13 +124,21 @@ fn cargo_command(root: &Path, app: &AppSpec, variant: Variant, target_dir: &Path
         .env("RUSTFLAGS", variant.link.rustflags())
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET");
+    if app.in_workspace {
+        command.arg("--locked");
+    } else {
+        for setting in DIST_PROFILE_CONFIG {
+            command.args(["--config", setting]);
+        }
+    }
     if let Some(feature) = variant.allocator.feature() {
         command.args(["--features", feature]);
     }
     command
 }
 
-/// The last meaningful lines of cargo's output, with a hint for the usual musl problems.
+/// The last meaningful lines of cargo's output, with a hint for the usual musl problems:
+/// a missing target or musl-gcc, OpenSSL, and other build scripts (C libraries).
 fn explain_failure(stderr: &str, link: Link) -> String {
     let errors: Vec<&str> = stderr
         .lines()
@@ -115,31 +148,51 @@ fn explain_failure(stderr: &str, link: Link) -> String {
         .take(4)
         .collect();
     let detail = if errors.is_empty() {
-        stderr
-            .lines()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join(" | ")
+        last_lines(stderr, 4)
     } else {
         errors.join(" | ")
     };
-    let hint = if stderr.contains("target may not be installed")
+    if stderr.contains("target may not be installed")
         || stderr.contains("can't find crate for `std`")
     {
-        format!(" (fix: rustup target add {})", link.target())
-    } else if link == Link::Musl && stderr.contains("musl-gcc") {
-        " (fix: apt-get install musl-tools)".to_string()
-    } else if stderr.contains("openssl") {
-        " (openssl-sys needs OpenSSL headers for this target; use rustls, or vendored OpenSSL)"
-            .to_string()
-    } else {
-        String::new()
-    };
-    format!("{detail}{hint}")
+        return format!("{detail} (fix: rustup target add {})", link.target());
+    }
+    if link == Link::Musl && stderr.contains("musl-gcc") {
+        return format!("{detail} (fix: apt-get install musl-tools)");
+    }
+    // A known cause goes first, so the one line a user reads says what to change.
+    if stderr.contains("openssl-sys") || stderr.contains("OpenSSL") {
+        return format!(
+            "openssl-sys needs OpenSSL headers and libraries built for {} (use rustls, or openssl's `vendored` feature); cargo: {detail}",
+            link.target()
+        );
+    }
+    match build_script_message(stderr) {
+        Some(message) => format!(
+            "a build script failed: {message} (crates that build C code need a C toolchain and libraries for {}); cargo: {detail}",
+            link.target()
+        ),
+        None => detail,
+    }
+}
+
+/// What a failed build script wrote to stderr (its panic message, or its last lines).
+fn build_script_message(stderr: &str) -> Option<String> {
+    let (_, after) = stderr.split_once("--- stderr")?;
+    let lines: Vec<&str> = after
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note:") && !l.starts_with("warning:"))
+        .take_while(|l| !l.starts_with("error"))
+        .filter(|l| !l.starts_with("thread '"))
+        .collect();
+    (!lines.is_empty()).then(|| lines.iter().take(3).copied().collect::<Vec<_>>().join(" "))
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let mut lines: Vec<&str> = text.lines().rev().take(n).collect();
+    lines.reverse();
+    lines.join(" | ")
 }
 
 #[cfg(test)]
@@ -158,6 +211,17 @@ mod tests {
             Link::Musl,
         );
         assert!(e.contains("openssl-sys needs"), "{e}");
+        assert!(e.contains("use rustls"), "{e}");
+        let script = "error: failed to run custom build command for `c-thing v0.1.0 (/x)`\n\nCaused by:\n  process didn't exit successfully: `/x/build-script-build` (exit status: 101)\n  --- stderr\n\n  thread 'main' panicked at build.rs:3:9:\n  libfoo has no musl build\n  note: run with `RUST_BACKTRACE=1`\n";
+        let e = explain_failure(script, Link::Musl);
+        assert!(
+            e.contains("failed to run custom build command for `c-thing"),
+            "{e}"
+        );
+        assert!(
+            e.contains("a build script failed: libfoo has no musl build"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 /// The http-server binary to calibrate against: the `glibc-system` build every run uses,
 /// compiled (or found up to date) by the build module.
 pub fn server_binary() -> anyhow::Result<PathBuf> {
-    let app = crate::app::AppSpec::resolve("http")?;
+    let app = crate::app::AppSpec::resolve("http", None)?;
     let variant: crate::matrix::Variant = crate::matrix::BASELINE
         .parse()
         .expect("the baseline is a variant");

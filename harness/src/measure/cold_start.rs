@@ -113,13 +113,13 @@ pub async fn process_start_once<R: Runtime>(
 }
 
 /// One run to exit (a batch cold start): start → exit with status 0.
-/// Returns the milliseconds and the program's stdout.
+/// Returns the milliseconds and how it ended (its output, and peak memory if known).
 pub async fn exit_once<R: Runtime>(
     runtime: &R,
     spec: &StartSpec,
     timeout: Duration,
     track: &dyn Fn(&Instance),
-) -> anyhow::Result<(f64, String)> {
+) -> anyhow::Result<(f64, crate::runtime::Exit)> {
     let start = Instant::now();
     let instance = runtime.start(spec).await?;
     track(&instance);
@@ -131,7 +131,7 @@ pub async fn exit_once<R: Runtime>(
         exit.code,
         exit.stderr.trim()
     );
-    Ok((ms, exit.stdout))
+    Ok((ms, exit))
 }
 
 #[cfg(test)]

@@ -67,37 +67,50 @@ impl Client {
 /// The client `run_load` uses.
 pub const DEFAULT_CLIENT: Client = Client::Lean;
 
-/// One request, sent over and over: method, path and body; any 2xx status is success.
+/// One request, sent over and over: method, path and body; a response with any status but
+/// `expect_status` is counted as unexpected (`non_2xx` in the results).
 #[derive(Debug, Clone)]
 pub struct Endpoint {
+    /// What the results call it (the path, unless the app's table names it).
+    pub name: String,
     pub method: Method,
     pub path: Uri,
     pub body: Bytes,
+    pub expect_status: u16,
 }
 
 impl Endpoint {
+    /// A request named by its path, expecting 200.
     pub fn new(method: Method, path: &str, body: Bytes) -> anyhow::Result<Endpoint> {
-        let path: Uri = path
+        let uri: Uri = path
             .parse()
             .map_err(|e| anyhow::anyhow!("endpoint {path:?} is not a request path: {e}"))?;
-        Ok(Endpoint { method, path, body })
+        Ok(Endpoint {
+            name: path.to_string(),
+            method,
+            path: uri,
+            body,
+            expect_status: 200,
+        })
     }
 
-    /// The http-server's endpoints: `GET /plaintext`, `GET /json`, and `POST /parse` with
-    /// `workloads::dataset::json_array(PARSE_BODY_SEED, PARSE_BODY_RECORDS)`.
+    /// One of an app's workload requests (from its `[package.metadata.harness]` table).
+    pub fn from_request(request: &crate::app::RequestSpec) -> anyhow::Result<Endpoint> {
+        let method = Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| anyhow::anyhow!("method {:?}: {e}", request.method))?;
+        let mut endpoint = Endpoint::new(method, &request.path, Bytes::from(request.body.clone()))?;
+        endpoint.name = request.name.clone();
+        endpoint.expect_status = request.expect_status;
+        Ok(endpoint)
+    }
+
+    /// The http-server's request at `path`, as its Cargo.toml table declares it: `GET
+    /// /plaintext`, `GET /json`, and `POST /parse` with its body file (which holds
+    /// `workloads::dataset::json_array(PARSE_BODY_SEED, PARSE_BODY_RECORDS)`).
     pub fn for_path(path: &str) -> Option<Endpoint> {
-        let (method, body) = match path {
-            "/plaintext" | "/json" => (Method::GET, Bytes::new()),
-            "/parse" => (
-                Method::POST,
-                Bytes::from(workloads::dataset::json_array(
-                    PARSE_BODY_SEED,
-                    PARSE_BODY_RECORDS,
-                )),
-            ),
-            _ => return None,
-        };
-        Endpoint::new(method, path, body).ok()
+        let app = crate::app::AppSpec::resolve("http", None).ok()?;
+        let request = app.server()?.requests.iter().find(|r| r.path == path)?;
+        Endpoint::from_request(request).ok()
     }
 
     /// The whole request as HTTP/1.1 bytes, with `Host: host`.
@@ -148,7 +161,7 @@ pub struct LoadSpec {
 pub struct PhaseCounts {
     /// Responses fully read, whatever their status.
     pub requests: u64,
-    /// Of `requests`, those whose status was not 2xx.
+    /// Of `requests`, those whose status was not the endpoint's `expect_status`.
     pub non_2xx: u64,
     /// Connection and I/O failures, timeouts included.
     pub errors: u64,
@@ -373,7 +386,7 @@ fn report(
         }
     };
     LoadReport {
-        endpoint: spec.endpoint.path.to_string(),
+        endpoint: spec.endpoint.name.clone(),
         concurrency: spec.concurrency,
         rate_rps: spec.rate,
         warmup: tally.warmup,

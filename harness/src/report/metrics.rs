@@ -216,7 +216,8 @@ fn variant_row(results: &RunResults, v: &VariantResult) -> VariantRow {
         process_start_ms: v
             .cold_start
             .as_ref()
-            .map(|c| Estimate::median(&c.process_start_ms)),
+            .and_then(|c| c.process_start_ms.as_ref())
+            .map(Estimate::median),
         alloc_heavy,
         loadgen_bound,
         peak_memory_mb: v.peak_memory_bytes.map(|b| b as f64 / BYTES_PER_MB),

@@ -5,6 +5,7 @@
 //! load windows (servers) or, per thread count, crunch jobs interleaved across variants
 //! (batch). Every instance started is tracked and removed, on success, failure or signal.
 
+mod batch;
 mod phases;
 mod table;
 
@@ -138,11 +139,7 @@ impl<'a, R: Runtime> Run<'a, R> {
                 } else {
                     Vec::new()
                 },
-                endpoints: if plan.is_server() {
-                    plan.endpoints.clone()
-                } else {
-                    Vec::new()
-                },
+                endpoints: plan.requests.iter().map(|r| r.name.clone()).collect(),
                 rate_rps: plan.rate,
                 threads: if plan.is_server() {
                     Vec::new()

@@ -1,29 +1,25 @@
-//! The measuring phases of a run: interleaved cold starts, load windows per variant, and
-//! interleaved crunch jobs per thread count. Each failure marks only its variant failed,
-//! with the reason and the instance's last output, and the run goes on.
+//! The measuring phases of a server run, and the cold starts every run has: interleaved cold
+//! starts, then load windows per variant, one per request × concurrency. Each failure marks
+//! only its variant failed, with the reason and the instance's last output, and the run
+//! goes on. Batch jobs are in `batch`.
 
-use super::Run;
+use super::{batch, Run};
+use crate::app::{Drive, RequestSpec, ServerDrive};
 use crate::matrix::Variant;
 use crate::measure::cold_start;
 use crate::measure::loadgen::{self, Endpoint, LoadSpec};
 use crate::measure::{pinning, stats};
-use crate::results::{ColdStart, CrunchResult};
+use crate::results::ColdStart;
 use crate::runtime::{Instance, Runtime, StartSpec};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
-
-/// The tiny job a batch cold start runs: generate 10 kB, crunch it once on one thread.
-const BATCH_COLD_ARGS: [&str; 4] = ["--size-mb", "0.01", "--threads", "1"];
-/// Crunch rounds per job (the app reports their mean throughput).
-const CRUNCH_ROUNDS: u32 = 2;
 
 impl<R: Runtime> Run<'_, R> {
-    fn spec(
+    pub(super) fn spec(
         &self,
         variant: Variant,
-        args: Vec<String>,
+        (args, env): (Vec<String>, Vec<(String, String)>),
         cpus: &[usize],
         purpose: &str,
     ) -> StartSpec {
@@ -33,13 +29,14 @@ impl<R: Runtime> Run<'_, R> {
             image,
             binary,
             args,
+            env,
             cpus: pinning::cpu_list(cpus),
             memory_limit: self.plan.memory_limit,
             purpose: purpose.into(),
         }
     }
 
-    fn tracker(&self) -> impl Fn(&Instance) + '_ {
+    pub(super) fn tracker(&self) -> impl Fn(&Instance) + '_ {
         move |instance: &Instance| {
             self.live
                 .lock()
@@ -48,42 +45,49 @@ impl<R: Runtime> Run<'_, R> {
         }
     }
 
-    /// One cold start (create → first 200, or → exit of a tiny job) and one `--version` run.
-    async fn cold_start_pair(&self, variant: Variant) -> anyhow::Result<(f64, f64)> {
+    /// One cold start (create → first 200, or → exit of the cold job) and, when the app has
+    /// a `version_arg`, one run of it (create → first output).
+    async fn cold_start_pair(&self, variant: Variant) -> anyhow::Result<(f64, Option<f64>)> {
         let timeout = self.plan.ready_timeout;
         let cpus = self.server_cpus.clone();
         let track = self.tracker();
-        let cold = if self.plan.is_server() {
-            let addr = free_addr()?;
-            let args = vec![self.plan.app.addr_flag.clone(), addr.to_string()];
-            let spec = self.spec(variant, args, &cpus, "cold-start");
-            let ms = cold_start::server_once(
-                self.runtime,
-                &spec,
-                addr,
-                &self.plan.app.ready_path,
-                timeout,
-                &track,
-            )
-            .await;
-            self.release().await;
-            ms?
-        } else {
-            let spec = self.spec(
-                variant,
-                BATCH_COLD_ARGS.iter().map(|s| s.to_string()).collect(),
-                &cpus,
-                "cold-start",
-            );
-            let outcome = cold_start::exit_once(self.runtime, &spec, timeout, &track).await;
-            self.release().await;
-            outcome?.0
+        let cold = match &self.plan.app.drive {
+            Drive::Server(server) => {
+                let addr = free_addr()?;
+                let spec = self.spec(variant, listen_on(server, addr), &cpus, "cold-start");
+                let ms = cold_start::server_once(
+                    self.runtime,
+                    &spec,
+                    addr,
+                    &server.ready_path,
+                    timeout,
+                    &track,
+                )
+                .await;
+                self.release().await;
+                ms?
+            }
+            Drive::Batch(batch) => {
+                let args = batch::fill(&batch.cold_args, 1, self.plan.dataset_mb);
+                let spec = self.spec(variant, (args, Vec::new()), &cpus, "cold-start");
+                let outcome = cold_start::exit_once(self.runtime, &spec, timeout, &track).await;
+                self.release().await;
+                outcome?.0
+            }
         };
-        let spec = self.spec(variant, vec!["--version".into()], &cpus, "process-start");
+        let Some(version_arg) = self.plan.app.version_arg.clone() else {
+            return Ok((cold, None));
+        };
+        let spec = self.spec(
+            variant,
+            (vec![version_arg.clone()], Vec::new()),
+            &cpus,
+            "process-start",
+        );
         let outcome = cold_start::process_start_once(self.runtime, &spec, timeout, &track).await;
         self.release().await;
-        let process = outcome.context("`--version` run failed")?;
-        Ok((cold, process))
+        let process = outcome.with_context(|| format!("`{version_arg}` run failed"))?;
+        Ok((cold, Some(process)))
     }
 
     pub(super) async fn cold_starts(&mut self) -> anyhow::Result<()> {
@@ -105,7 +109,7 @@ impl<R: Runtime> Run<'_, R> {
                 Ok((cold, process)) => {
                     let entry = samples.entry(variant).or_default();
                     entry.0.push(cold);
-                    entry.1.push(process);
+                    entry.1.extend(process);
                 }
                 Err(e) => {
                     self.progress
@@ -118,16 +122,12 @@ impl<R: Runtime> Run<'_, R> {
         drop(bar);
         for (variant, (cold, process)) in samples {
             let result = self.result_mut(variant);
-            if let (true, Some(cold_start_ms), Some(process_start_ms)) = (
-                result.is_ok(),
-                stats::summarize(&cold),
-                stats::summarize(&process),
-            ) {
+            if let (true, Some(cold_start_ms)) = (result.is_ok(), stats::summarize(&cold)) {
                 result.cold_start = Some(ColdStart {
                     samples_ms: cold,
                     cold_start_ms,
+                    process_start_ms: stats::summarize(&process),
                     process_start_samples_ms: process,
-                    process_start_ms,
                 });
             }
         }
@@ -160,18 +160,23 @@ impl<R: Runtime> Run<'_, R> {
         Ok(())
     }
 
-    /// Starts one server and runs every endpoint × concurrency window against it.
+    /// Starts one server and runs every request × concurrency window against it.
     async fn load_variant(&mut self, variant: Variant) -> anyhow::Result<Instance> {
+        let server = self.plan.app.server().context("not a server")?.clone();
         let addr = free_addr()?;
-        let args = vec![self.plan.app.addr_flag.clone(), addr.to_string()];
-        let spec = self.spec(variant, args, &self.server_cpus.clone(), "load");
+        let spec = self.spec(
+            variant,
+            listen_on(&server, addr),
+            &self.server_cpus.clone(),
+            "load",
+        );
         let instance = self.runtime.start(&spec).await?;
         self.tracker()(&instance);
         if let Err(e) = cold_start::wait_ready(
             self.runtime,
             &instance,
             addr,
-            &self.plan.app.ready_path,
+            &server.ready_path,
             self.plan.ready_timeout,
         )
         .await
@@ -179,22 +184,23 @@ impl<R: Runtime> Run<'_, R> {
             let logs = self.runtime.logs(&instance, 20).await;
             anyhow::bail!("{e}; last output: {}", logs.trim());
         }
-        let windows: Vec<(String, u32)> = self
+        let windows: Vec<(&RequestSpec, u32)> = self
             .plan
-            .endpoints
+            .requests
             .iter()
-            .flat_map(|e| self.plan.concurrency.iter().map(move |&c| (e.clone(), c)))
+            .flat_map(|r| self.plan.concurrency.iter().map(move |&c| (r, c)))
             .collect();
         let bar = self
             .progress
             .bar(windows.len() as u64, format!("load on {variant}"));
-        for (endpoint, concurrency) in windows {
+        for (request, concurrency) in windows {
+            let endpoint = &request.name;
             bar.set_message(format!(
                 "{variant}: {endpoint} at {concurrency} connections"
             ));
             let spec = LoadSpec {
                 addr,
-                endpoint: Endpoint::for_path(&endpoint).context("unknown endpoint")?,
+                endpoint: Endpoint::from_request(request)?,
                 concurrency,
                 warmup: self.plan.warmup,
                 duration: self.plan.duration,
@@ -218,128 +224,25 @@ impl<R: Runtime> Run<'_, R> {
                     report.loadgen_cpu_percent
                 ));
             }
+            let unexpected = report.to_result().non_2xx;
+            if unexpected > 0 && unexpected == report.completed() {
+                anyhow::bail!(
+                    "every response to {} {} was unexpected: expected status {} ({unexpected} of {}); check `path`/`expect_status` in [package.metadata.harness.requests]",
+                    request.method,
+                    request.path,
+                    request.expect_status,
+                    report.completed()
+                );
+            }
             self.result_mut(variant).load.push(report.to_result());
         }
         Ok(instance)
     }
-
-    pub(super) async fn crunches(&mut self) -> anyhow::Result<()> {
-        let variants = self.ok_variants();
-        let cpus = self.server_cpus.clone();
-        let timeout = self.plan.ready_timeout.max(Duration::from_secs(300));
-        for &threads in &self.plan.threads.clone() {
-            let order: Vec<Variant> = stats::interleaved_order(&variants, self.plan.runs)
-                .into_iter()
-                .map(|(_, v)| *v)
-                .collect();
-            let bar = self.progress.bar(
-                order.len() as u64,
-                format!("crunch on {threads} threads (interleaved)"),
-            );
-            let mut samples: HashMap<Variant, (Vec<f64>, String, u64)> = HashMap::new();
-            for variant in order {
-                bar.inc();
-                if !self.result_mut(variant).is_ok() {
-                    continue;
-                }
-                let args = crunch_args(self.plan.dataset_mb, threads);
-                let spec = self.spec(variant, args, &cpus, "crunch");
-                let outcome = {
-                    let track = self.tracker();
-                    cold_start::exit_once(self.runtime, &spec, timeout, &track).await
-                };
-                self.release().await;
-                match outcome.and_then(|(_, stdout)| parse_crunch_line(&stdout)) {
-                    Ok(line) => {
-                        let entry = samples.entry(variant).or_default();
-                        entry.0.push(line.mb_per_s);
-                        entry.1 = line.checksum;
-                        entry.2 = entry.2.max(line.max_rss_bytes);
-                    }
-                    Err(e) => self
-                        .result_mut(variant)
-                        .fail("crunch", format!("{e:#}"), None),
-                }
-            }
-            drop(bar);
-            self.record_crunch(threads, samples);
-            self.save()?;
-        }
-        Ok(())
-    }
-
-    fn record_crunch(&mut self, threads: u32, samples: HashMap<Variant, (Vec<f64>, String, u64)>) {
-        let checksums: std::collections::BTreeSet<&String> =
-            samples.values().map(|s| &s.1).collect();
-        let mismatch = checksums.len() > 1;
-        for (variant, (mb_per_s, checksum, peak)) in &samples {
-            let result = self.result_mut(*variant);
-            if mismatch {
-                result.fail(
-                    "crunch",
-                    format!(
-                        "checksums differ between variants at {threads} threads: {checksums:?}"
-                    ),
-                    None,
-                );
-                continue;
-            }
-            if let Some(summary) = stats::summarize(mb_per_s) {
-                result.crunch.push(CrunchResult {
-                    threads,
-                    samples_mb_per_s: mb_per_s.clone(),
-                    mb_per_s: summary,
-                    checksum: checksum.clone(),
-                });
-                result.peak_memory_bytes = Some(result.peak_memory_bytes.unwrap_or(0).max(*peak));
-                result.memory_method = Some("getrusage ru_maxrss reported by json-cruncher".into());
-            }
-        }
-    }
 }
 
-fn crunch_args(dataset_mb: f64, threads: u32) -> Vec<String> {
-    let args = [
-        "--size-mb",
-        &dataset_mb.to_string(),
-        "--threads",
-        &threads.to_string(),
-        "--rounds",
-        &CRUNCH_ROUNDS.to_string(),
-    ];
-    args.iter().map(|s| s.to_string()).collect()
-}
-
-/// The fields of json-cruncher's one output line that a run records.
-#[derive(Debug, PartialEq)]
-pub struct CrunchLine {
-    pub mb_per_s: f64,
-    pub checksum: String,
-    pub max_rss_bytes: u64,
-}
-
-pub fn parse_crunch_line(stdout: &str) -> anyhow::Result<CrunchLine> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("json-cruncher printed no result line")?;
-    let value: serde_json::Value =
-        serde_json::from_str(line).context("json-cruncher's result line is not JSON")?;
-    let mb_per_s = value["mb_per_s"]
-        .as_f64()
-        .filter(|v| *v > 0.0)
-        .context("result line has no positive mb_per_s")?;
-    let checksum = value["checksum"]
-        .as_str()
-        .context("result line has no checksum")?
-        .to_string();
-    let max_rss_bytes = value["max_rss_kb"].as_u64().unwrap_or(0) * 1024;
-    Ok(CrunchLine {
-        mb_per_s,
-        checksum,
-        max_rss_bytes,
-    })
+/// The arguments and environment that make `server` listen on `addr`.
+fn listen_on(server: &ServerDrive, addr: SocketAddr) -> (Vec<String>, Vec<(String, String)>) {
+    (server.port.args(addr), server.port.env(addr))
 }
 
 /// A free loopback address: bind port 0, read it, release it.
@@ -352,23 +255,24 @@ fn free_addr() -> anyhow::Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::PortArg;
 
     #[test]
-    fn crunch_lines_parse_and_bad_ones_are_named() {
-        let line = r#"{"bytes":10,"mb_per_s":12.5,"checksum":"00ff","max_rss_kb":2}"#;
-        let parsed = parse_crunch_line(&format!("noise\n{line}\n")).unwrap();
+    fn each_port_setting_reaches_the_app() {
+        let addr: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        let server = |port| ServerDrive {
+            port,
+            ready_path: "/".into(),
+            requests: Vec::new(),
+        };
+        let env = listen_on(&server(PortArg::Env("PORT".into())), addr);
+        assert_eq!(env, (vec![], vec![("PORT".into(), "4321".into())]));
+        let flag = listen_on(&server(PortArg::AddrFlag("--listen".into())), addr);
+        assert_eq!(flag.0, ["--listen", "127.0.0.1:4321"]);
+        let port = listen_on(&server(PortArg::PortFlag("-p".into())), addr);
         assert_eq!(
-            parsed,
-            CrunchLine {
-                mb_per_s: 12.5,
-                checksum: "00ff".into(),
-                max_rss_bytes: 2048
-            }
+            (port.0.as_slice(), port.1.is_empty()),
+            (&["-p".to_string(), "4321".to_string()][..], true)
         );
-        assert!(parse_crunch_line("")
-            .unwrap_err()
-            .to_string()
-            .contains("no result line"));
-        assert!(parse_crunch_line(r#"{"mb_per_s":0,"checksum":"x"}"#).is_err());
     }
 }

@@ -51,6 +51,8 @@ impl DockerRuntime {
         Ok(ContainerCreateBody {
             image: Some(image),
             cmd: Some(spec.args.clone()),
+            env: (!spec.env.is_empty())
+                .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             labels: Some(labels),
             host_config: Some(HostConfig {
                 network_mode: Some("host".into()),

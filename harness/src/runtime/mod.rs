@@ -22,6 +22,8 @@ pub struct StartSpec {
     /// The binary (native).
     pub binary: PathBuf,
     pub args: Vec<String>,
+    /// Environment variables set for it (e.g. `PORT`), on top of the image's or none.
+    pub env: Vec<(String, String)>,
     /// A cpuset list such as `0` or `0-1`.
     pub cpus: String,
     pub memory_limit: Option<u64>,

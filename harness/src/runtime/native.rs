@@ -48,6 +48,7 @@ impl Runtime for NativeRuntime {
         let mut command = Command::new(&spec.binary);
         command
             .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

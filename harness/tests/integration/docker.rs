@@ -25,6 +25,7 @@ async fn hello_from(
         image: Some(image),
         binary,
         args: vec!["--addr".into(), format!("127.0.0.1:{port}")],
+        env: Vec::new(),
         cpus: "0".into(),
         memory_limit: None,
         purpose: "test".into(),

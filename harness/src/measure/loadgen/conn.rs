@@ -85,12 +85,13 @@ impl Tally {
         }
     }
 
-    /// A response fully read; `status` is its HTTP status code.
-    pub fn completed(&mut self, timeline: &Timeline, started: Instant, status: u16) {
+    /// A response fully read; `status` is its HTTP status code, `expected` the one the
+    /// endpoint should answer with.
+    pub fn completed(&mut self, timeline: &Timeline, started: Instant, status: u16, expected: u16) {
         let done = Instant::now();
         let phase = self.phase(timeline, done);
         phase.requests += 1;
-        phase.non_2xx += u64::from(!(200..300).contains(&status));
+        phase.non_2xx += u64::from(status != expected);
         if done >= timeline.warm_end && done <= timeline.end {
             let us = done.saturating_duration_since(started).as_micros();
             self.histogram
@@ -193,7 +194,8 @@ impl Lane<'_> {
 
     pub fn completed(&mut self, started: Instant, status: u16) {
         let timeline = self.job.timeline;
-        self.tally.completed(&timeline, started, status);
+        let expected = self.job.endpoint.expect_status;
+        self.tally.completed(&timeline, started, status, expected);
     }
 }
 
