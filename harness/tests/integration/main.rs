@@ -4,6 +4,7 @@
 //! loudly elsewhere (see `support::docker_or_skip`).
 
 mod bench;
+mod byo;
 mod cli;
 mod compare;
 mod docker;

@@ -1,0 +1,367 @@
+//! Bring your own crate: crates that are not in this repository, generated in tempdirs (std
+//! only, so they build offline in seconds), driven through `harness` by their table or by
+//! the defaults.
+
+use crate::support::harness_cli;
+use harness::results::{RunResults, Status};
+use std::path::{Path, PathBuf};
+
+/// A tiny keep-alive HTTP server using only std: listens on 127.0.0.1:$PORT, answers
+/// `GET /` with 200 `ok` and anything else with 404.
+const STD_SERVER: &str = r#"
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+fn main() {
+    let port: u16 = std::env::var("PORT").expect("PORT is set").parse().expect("PORT is a port");
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || serve(stream));
+    }
+}
+
+fn serve(mut stream: TcpStream) {
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let reply: &[u8] = if buf.starts_with(b"GET / ") {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            } else {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+            };
+            if stream.write_all(reply).is_err() {
+                return;
+            }
+            buf.drain(..end + 4);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+"#;
+
+/// A batch job using only std: sums a few million numbers, prints `ops=<per second>` and a
+/// checksum.
+const STD_BATCH: &str = r#"
+fn main() {
+    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
+    let start = std::time::Instant::now();
+    let mut sum = 0u64;
+    for i in 0..n {
+        sum = sum.wrapping_add(std::hint::black_box(i) * 3);
+    }
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    println!("sum={sum:x}");
+    println!("ops={:.1}", n as f64 / secs);
+}
+"#;
+
+/// Writes a crate called `name` into a fresh tempdir: `manifest_tail` is appended to its
+/// `[package]` section, `main` is src/main.rs, `build` an optional build.rs.
+pub fn make_crate(
+    name: &str,
+    manifest_tail: &str,
+    main: &str,
+    build: Option<&str>,
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{manifest_tail}"),
+    )
+    .unwrap();
+    std::fs::write(root.join("src/main.rs"), main).unwrap();
+    if let Some(build) = build {
+        std::fs::write(root.join("build.rs"), build).unwrap();
+    }
+    dir
+}
+
+pub fn std_server() -> tempfile::TempDir {
+    make_crate("tiny-std-server", "", STD_SERVER, None)
+}
+
+fn only_results(out: &Path) -> RunResults {
+    let file: PathBuf = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a results file");
+    RunResults::load(&file).unwrap()
+}
+
+fn run_native(app: &Path, extra: &[&str], out: &Path) -> (i32, String, String) {
+    let mut args = vec![
+        "run",
+        "--app",
+        app.to_str().unwrap(),
+        "--quick",
+        "--quiet",
+        "--runtime",
+        "native",
+        "--variants",
+        "glibc-system-debian,musl-system-scratch",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    harness_cli(&args)
+}
+
+#[test]
+fn variants_of_a_crate_without_allocator_features_say_why() {
+    let krate = std_server();
+    let path = krate.path().to_str().unwrap();
+    let (code, stdout, stderr) = harness_cli(&["variants", "--app", path]);
+    assert_eq!(code, 0, "{stderr}");
+    let why = format!("no `mimalloc` feature in {path}/Cargo.toml: only the system allocator");
+    assert!(stdout.contains(&why), "{stdout}");
+    assert!(
+        stdout.contains(&format!("no `jemalloc` feature in {path}/Cargo.toml")),
+        "{stdout}"
+    );
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(row("musl-mimalloc-scratch").contains(" no "), "{stdout}");
+    assert!(row("musl-system-scratch").contains(" yes "), "{stdout}");
+    // The sample apps have both features: everything valid is offered.
+    let (_, http, _) = harness_cli(&["variants", "--app", "http"]);
+    assert!(!http.contains("no `mimalloc` feature"), "{http}");
+
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = harness_cli(&[
+        "run",
+        "--app",
+        path,
+        "--variants",
+        "musl-mimalloc-scratch",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("variant musl-mimalloc-scratch is not offered: no `mimalloc` feature"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_outside_crate_with_no_table_runs_natively_with_the_defaults() {
+    let krate = std_server();
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_native(krate.path(), &["--concurrency", "4"], out.path());
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        !krate.path().join("target").exists(),
+        "builds go to the harness's target/apps/"
+    );
+    let results = only_results(out.path());
+    assert_eq!(
+        (results.app.as_str(), results.settings.endpoints.as_slice()),
+        ("tiny-std-server", &["/".to_string()][..])
+    );
+    for v in &results.variants {
+        assert_eq!(v.status, Status::Ok, "{}", v.variant);
+        let cold = v.cold_start.as_ref().unwrap();
+        assert!(cold.cold_start_ms.median > 0.0);
+        assert!(
+            cold.process_start_ms.is_none(),
+            "no version_arg, no process start"
+        );
+        let [load] = v.load.as_slice() else {
+            panic!("one window: {:?}", v.load)
+        };
+        assert_eq!(load.endpoint, "/");
+        assert!(load.requests > 0 && load.rps > 0.0, "{load:?}");
+        assert_eq!((load.errors, load.non_2xx), (0, 0), "{load:?}");
+    }
+    assert!(
+        results.variants[1].build.as_ref().unwrap().static_binary,
+        "musl is static"
+    );
+}
+
+#[test]
+fn a_request_answered_with_another_status_fails_its_variant_by_name() {
+    let krate = make_crate(
+        "tiny-std-server",
+        "[package.metadata.harness]\n[[package.metadata.harness.requests]]\nname = \"missing\"\npath = \"/missing\"\n",
+        STD_SERVER,
+        None,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_native(krate.path(), &["--concurrency", "2"], out.path());
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let results = only_results(out.path());
+    for v in &results.variants {
+        let Status::Failed { step, reason, .. } = &v.status else {
+            panic!("{:?}", v.status)
+        };
+        assert_eq!(step, "load");
+        assert!(
+            reason.contains("every response to GET /missing was unexpected: expected status 200"),
+            "{reason}"
+        );
+    }
+    // With the status it does answer, the same request is a clean window.
+    let krate = make_crate(
+        "tiny-std-server",
+        "[package.metadata.harness]\n[[package.metadata.harness.requests]]\npath = \"/missing\"\nexpect_status = 404\n",
+        STD_SERVER,
+        None,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_native(
+        krate.path(),
+        &["--concurrency", "2", "--variants", "musl-system-scratch"],
+        out.path(),
+    );
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let v = &only_results(out.path()).variants[0];
+    assert!(
+        v.is_ok() && v.load[0].requests > 0 && v.load[0].non_2xx == 0,
+        "{v:?}"
+    );
+}
+
+#[test]
+fn a_batch_crate_reports_the_throughput_its_regex_picks() {
+    let krate = make_crate(
+        "std-batch",
+        "[package.metadata.harness]\nkind = \"batch\"\nargs = [\"3000000\"]\ncold_args = [\"10\"]\nthroughput_regex = 'ops=([0-9.]+)'\nthroughput_unit = \"ops/s\"\nchecksum_regex = 'sum=([0-9a-f]+)'\n",
+        STD_BATCH,
+        None,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_native(krate.path(), &[], out.path());
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let results = only_results(out.path());
+    assert_eq!(results.app, "std-batch");
+    for v in &results.variants {
+        assert!(v.is_ok(), "{:?}", v.status);
+        let [crunch] = v.crunch.as_slice() else {
+            panic!("one thread count: {:?}", v.crunch)
+        };
+        assert_eq!(crunch.throughput_unit.as_deref(), Some("ops/s"));
+        assert!(crunch.mb_per_s.median > 1e5, "{crunch:?}");
+        // 3e6 iterations of sum += 3i: the checksum every variant must agree on.
+        let expected = (0..3_000_000u64).fold(0u64, |s, i| s.wrapping_add(i * 3));
+        assert_eq!(crunch.checksum, format!("{expected:x}"));
+    }
+}
+
+/// A build script that fails only for musl, the way a crate wrapping a C library does.
+const MUSL_ONLY_FAILURE: &str = r#"
+fn main() {
+    if std::env::var("TARGET").unwrap_or_default().contains("musl") {
+        panic!("libwidget has no musl build on this system");
+    }
+}
+"#;
+
+#[test]
+fn a_crate_that_cannot_build_for_musl_fails_only_its_musl_variants_clearly() {
+    let krate = make_crate("widget-server", "", STD_SERVER, Some(MUSL_ONLY_FAILURE));
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_native(krate.path(), &["--concurrency", "2"], out.path());
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let results = only_results(out.path());
+    let [glibc, musl] = results.variants.as_slice() else {
+        panic!()
+    };
+    assert!(
+        glibc.is_ok() && !glibc.load.is_empty(),
+        "{:?}",
+        glibc.status
+    );
+    let Status::Failed { step, reason, .. } = &musl.status else {
+        panic!("{:?}", musl.status)
+    };
+    assert_eq!(step, "build");
+    assert!(
+        reason.starts_with(
+            "musl build failed: a build script failed: libwidget has no musl build on this system"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("failed to run custom build command for `widget-server"),
+        "{reason}"
+    );
+    // `harness build` says the same, per variant, and fails overall.
+    let (code, stdout, stderr) = harness_cli(&[
+        "build",
+        "--app",
+        krate.path().to_str().unwrap(),
+        "--no-images",
+        "--variants",
+        "glibc-system-debian,musl-system-scratch",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("1 of 2 variants failed to build"),
+        "{stderr}"
+    );
+    assert!(
+        format!("{stdout}{stderr}").contains("libwidget has no musl build"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn an_outside_crate_with_no_table_runs_in_docker_with_the_defaults() {
+    let _lock = crate::support::docker_lock();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(_docker) = rt.block_on(crate::support::docker_or_skip("byo_docker_run")) else {
+        return;
+    };
+    let krate = std_server();
+    let out = tempfile::tempdir().unwrap();
+    let _cleanup = crate::support::RunCleanup {
+        out: Some(out.path().to_path_buf()),
+        ids: Vec::new(),
+    };
+    let (code, stdout, stderr) = harness_cli(&[
+        "run",
+        "--app",
+        krate.path().to_str().unwrap(),
+        "--quick",
+        "--quiet",
+        "--variants",
+        "musl-system-scratch,glibc-system-debian",
+        "--concurrency",
+        "4",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let results = only_results(out.path());
+    assert_eq!(
+        (results.app.as_str(), results.runtime.as_str()),
+        ("tiny-std-server", "docker")
+    );
+    for v in &results.variants {
+        assert!(v.is_ok(), "{}: {:?}", v.variant, v.status);
+        let image = v.build.as_ref().unwrap().image.as_ref().unwrap();
+        assert!(
+            image.tag.starts_with("glibc-vs-musl/tiny-std-server:"),
+            "{}",
+            image.tag
+        );
+        assert!(image.image_bytes > 0);
+        let load = &v.load[0];
+        assert!(
+            load.requests > 0 && (load.errors, load.non_2xx) == (0, 0),
+            "{load:?}"
+        );
+    }
+}
