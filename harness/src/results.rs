@@ -230,6 +230,16 @@ pub fn json_schema() -> serde_json::Value {
 }
 
 impl RunResults {
+    /// The unit of a batch app's throughput (`mb_per_s`): the app's own, or MB/s for files
+    /// written before apps could name one.
+    pub fn throughput_unit(&self) -> String {
+        self.variants
+            .iter()
+            .flat_map(|v| &v.crunch)
+            .find_map(|c| c.throughput_unit.clone())
+            .unwrap_or_else(|| "MB/s".into())
+    }
+
     /// Reads and checks a results file; errors name the file and, where serde can, the field.
     pub fn load(path: &Path) -> Result<RunResults, ResultsError> {
         load_versioned(path, None)

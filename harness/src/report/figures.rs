@@ -164,7 +164,8 @@ pub fn thread_scaling(view: &RunView, palette: &Palette) -> Option<ThreadScaling
         .collect();
     (!series.is_empty()).then(|| ThreadScaling {
         stem: format!("{}-thread-scaling", view.slug),
-        title: format!("Thread scaling of the json-cruncher ({})", results.app),
+        y_label: format!("throughput ({})", results.throughput_unit()),
+        title: format!("Thread scaling of {}", results.app),
         subtitle: format!(
             "median of {} runs per point, whiskers: 95% CI of the median; {} MB dataset",
             results.settings.runs,

@@ -70,8 +70,8 @@ impl Estimate {
 pub struct Workload {
     /// e.g. `GET /json at concurrency 64` or `json-cruncher at 4 threads`.
     pub label: String,
-    /// `rps` or `MB/s`.
-    pub unit: &'static str,
+    /// `rps`, or the batch app's throughput unit (`MB/s` for json-cruncher).
+    pub unit: String,
 }
 
 /// One variant's headline figures; `None` where the variant did not get that far.
@@ -164,7 +164,7 @@ fn alloc_workload(results: &RunResults) -> Option<Workload> {
             let concurrency = json_loads(results).map(|l| l.concurrency).max()?;
             Some(Workload {
                 label: format!("GET /json at concurrency {concurrency}"),
-                unit: "rps",
+                unit: "rps".into(),
             })
         }
         AppKind::Batch => {
@@ -175,8 +175,8 @@ fn alloc_workload(results: &RunResults) -> Option<Workload> {
                 .map(|c| c.threads)
                 .max()?;
             Some(Workload {
-                label: format!("json-cruncher at {threads} threads"),
-                unit: "MB/s",
+                label: format!("{} at {threads} threads", results.app),
+                unit: results.throughput_unit(),
             })
         }
     }

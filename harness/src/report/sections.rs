@@ -103,7 +103,7 @@ impl Builder {
             AppKind::Server => self.load_section(view, palette)?,
             AppKind::Batch => {
                 self.doc.heading(3, "Thread scaling");
-                self.doc.paragraph("MB/s of JSON parsed against threads: where the system allocator serialises, a line flattens as threads are added.");
+                self.doc.paragraph(format!("Throughput ({}) against threads: where the system allocator serialises, a line flattens as threads are added.", results.throughput_unit()));
                 self.figure(figures::thread_scaling(view, palette))?;
                 self.doc.table(tables::crunch(view));
             }

@@ -161,7 +161,7 @@ pub fn load(view: &RunView, endpoint: &str, p99: bool) -> Table {
     t.note("In brackets: × the baseline at the same concurrency. One load window per cell, so there is no confidence interval. †: the load generator was the bottleneck; the figure is a bound, not the app's limit.")
 }
 
-/// json-cruncher MB/s per thread count.
+/// A batch app's throughput (json-cruncher: MB/s) per thread count.
 pub fn crunch(view: &RunView) -> Table {
     let results = view.results();
     let mut threads: Vec<u32> = results
@@ -172,10 +172,11 @@ pub fn crunch(view: &RunView) -> Table {
         .collect();
     threads.sort_unstable();
     threads.dedup();
+    let unit = results.throughput_unit();
     let mut header = vec!["variant".to_string()];
     header.extend(threads.iter().map(|t| {
         let s = if *t == 1 { "" } else { "s" };
-        format!("{t} thread{s} (MB/s [95% CI])")
+        format!("{t} thread{s} ({unit} [95% CI])")
     }));
     let mut t = Table::new(header);
     let base = view.baseline.as_ref().and_then(|b| results.variant(b));
@@ -207,7 +208,7 @@ pub fn crunch(view: &RunView) -> Table {
 }
 
 pub fn tradeoff(view: &RunView) -> Table {
-    let unit = view.workload.as_ref().map_or("", |w| w.unit);
+    let unit = view.workload.as_ref().map_or("", |w| w.unit.as_str());
     let mut t = Table::new([
         "variant".to_string(),
         "image (MB)".into(),

@@ -94,7 +94,7 @@ fn throughput_sentences(view: &RunView) -> Vec<String> {
     let Some(w) = &view.workload else {
         return out;
     };
-    let unit = w.unit;
+    let unit = w.unit.as_str();
     if let Some(s) = best(
         view,
         |r| r.alloc_heavy,
@@ -269,7 +269,7 @@ fn frontier_sentence(view: &RunView) -> Option<String> {
     if front.is_empty() {
         return None;
     }
-    let unit = view.workload.as_ref().map_or("", |w| w.unit);
+    let unit = view.workload.as_ref().map_or("", |w| w.unit.as_str());
     let items: Vec<String> = front
         .iter()
         .map(|r| {

@@ -86,6 +86,7 @@ fn metric_columns(results: &RunResults) -> Vec<Column> {
             columns
         }
         AppKind::Batch => {
+            let unit = results.throughput_unit();
             let mut threads: Vec<u32> = vec![
                 *s.threads.iter().min().unwrap_or(&1),
                 *s.threads.iter().max().unwrap_or(&1),
@@ -94,7 +95,7 @@ fn metric_columns(results: &RunResults) -> Vec<Column> {
             threads
                 .into_iter()
                 .map(|t| Column {
-                    title: format!("MB/s @{t} threads"),
+                    title: format!("{unit} @{t} threads"),
                     value: Box::new(move |v| {
                         v.crunch
                             .iter()

@@ -54,10 +54,12 @@ pub struct LoadLines {
     pub palette: Palette,
 }
 
-/// json-cruncher MB/s against threads.
+/// A batch app's throughput (json-cruncher: MB/s) against threads.
 #[derive(Debug, Clone)]
 pub struct ThreadScaling {
     pub stem: String,
+    /// The y axis, e.g. `throughput (MB/s)`.
+    pub y_label: String,
     pub title: String,
     pub subtitle: String,
     pub series: Vec<Series>,
@@ -157,7 +159,7 @@ impl Figure for ThreadScaling {
             title: String::new(),
             series: self.series.clone(),
         };
-        let desc = ("threads", "throughput (MB/s of JSON parsed)");
+        let desc = ("threads", self.y_label.as_str());
         draw_panel(&plots, &panel, x, 0.0..top, desc, &self.palette)
     }
 }
