@@ -5,11 +5,15 @@
 //! lists and variant globs; it does not touch Docker, cargo or the file system beyond
 //! reading the app's manifest.
 
+mod selection;
+
 use crate::app::{AppSpec, RequestSpec};
-use crate::cli::{BuildArgs, RunArgs, Selection};
+use crate::cli::{BuildArgs, RunArgs};
 use crate::error::usage;
 use crate::matrix::Variant;
 use crate::results::AppKind;
+pub use selection::select;
+use selection::{choose_requests, choose_threads};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -143,109 +147,6 @@ impl RunPlan {
     pub fn is_server(&self) -> bool {
         self.app.kind == AppKind::Server
     }
-}
-
-/// The app and the variants a selection names, checked. Variants whose allocator the
-/// crate has no feature for are left out of sets and globs, and an error when named.
-pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> {
-    let app = AppSpec::resolve(&selection.app, selection.bin.as_deref())?;
-    let offered = |v: &Variant| app.allocator_missing(v.allocator).is_none();
-    let variants = if selection.variants.is_empty() {
-        let set = match selection.matrix.as_str() {
-            "default" => Variant::default_set(),
-            "full" => Variant::all_valid(),
-            other => {
-                return Err(usage(format!(
-                    "unknown --matrix {other:?}: expected `default` or `full`"
-                )))
-            }
-        };
-        set.into_iter().filter(offered).collect()
-    } else {
-        for raw in &selection.variants {
-            if let Ok(named) = raw.trim().parse::<Variant>() {
-                if let Some(why) = app.allocator_missing(named.allocator) {
-                    return Err(usage(format!("variant {named} is not offered: {why}")));
-                }
-            }
-        }
-        let all = resolve_variants(&selection.variants).map_err(usage)?;
-        let kept: Vec<Variant> = all.iter().copied().filter(offered).collect();
-        if kept.is_empty() {
-            let why = app.allocator_missing(all[0].allocator).unwrap_or_default();
-            return Err(usage(format!(
-                "--variants {} selects no variant this app offers: {why}",
-                selection.variants.join(",")
-            )));
-        }
-        kept
-    };
-    Ok((app, variants))
-}
-
-/// The app's requests that `--endpoints` names (by name or path); all when not given.
-fn choose_requests(app: &AppSpec, endpoints: &[String]) -> anyhow::Result<Vec<RequestSpec>> {
-    let Some(server) = app.server() else {
-        if endpoints.is_empty() {
-            return Ok(Vec::new());
-        }
-        return Err(usage(format!(
-            "--endpoints: {} is a batch app, which takes no requests",
-            app.name
-        )));
-    };
-    if endpoints.is_empty() {
-        return Ok(server.requests.clone());
-    }
-    let known = || {
-        server
-            .requests
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let chosen = parse_list(endpoints, "--endpoints", |s| {
-        server
-            .requests
-            .iter()
-            .find(|r| r.name == s || r.path == s)
-            .cloned()
-            .ok_or_else(|| format!("unknown endpoint {s:?}: {} has {}", app.name, known()))
-    })?;
-    let mut unique: Vec<RequestSpec> = Vec::new();
-    for request in chosen {
-        if !unique.iter().any(|r| r.name == request.name) {
-            unique.push(request);
-        }
-    }
-    Ok(unique)
-}
-
-/// Batch thread counts: `--threads`, or 1..=nproc, when the app's args take `{threads}`.
-fn choose_threads(app: &AppSpec, threads: &[String]) -> anyhow::Result<Vec<u32>> {
-    let takes_threads = app
-        .batch()
-        .is_some_and(|b| b.args.iter().any(|a| a.contains("{threads}")));
-    if !takes_threads {
-        if !threads.is_empty() {
-            return Err(usage(format!(
-                "--threads: the args of {} have no {{threads}} placeholder to put it in",
-                app.name
-            )));
-        }
-        return Ok(vec![available_cpus()]);
-    }
-    if threads.is_empty() {
-        return Ok((1..=available_cpus()).collect());
-    }
-    let max_threads = 1024;
-    parse_list(threads, "--threads", |s| match s.parse::<u32>() {
-        Ok(n) if (1..=max_threads).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{s:?} is not a thread count from 1 to {max_threads}"
-        )),
-    })
 }
 
 /// Names or globs → variants, in matrix order, without duplicates.
@@ -414,6 +315,67 @@ mod tests {
         for bad in ["12", "lots", "-5MiB", "99999999999999999GiB"] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
+    }
+
+    fn run_plan(args: &[&str]) -> anyhow::Result<RunPlan> {
+        use clap::Parser;
+        let mut argv = vec!["harness", "run"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        RunPlan::from_args(&args)
+    }
+
+    #[test]
+    fn endpoints_pick_the_apps_requests_by_name_or_path() {
+        let all = run_plan(&["--app", "http"]).unwrap();
+        let names: Vec<_> = all.requests.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["/plaintext", "/json", "/parse"]);
+        let one = run_plan(&["--app", "http", "--endpoints", "/parse,/parse"]).unwrap();
+        assert_eq!(
+            (one.requests.len(), one.requests[0].method.as_str()),
+            (1, "POST")
+        );
+        let e = run_plan(&["--app", "http", "--endpoints", "/nope"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unknown endpoint \"/nope\": http has /plaintext, /json, /parse"),
+            "{e}"
+        );
+        let e = run_plan(&["--app", "json", "--endpoints", "/json"]).unwrap_err();
+        assert!(e.to_string().contains("batch app"), "{e}");
+    }
+
+    #[test]
+    fn batch_threads_follow_the_apps_placeholders() {
+        let json = run_plan(&["--app", "json", "--threads", "1,2"]).unwrap();
+        assert_eq!(json.threads, [1, 2]);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"job\"\n[package.metadata.harness]\nkind = \"batch\"\n",
+        )
+        .unwrap();
+        let path = dir.path().to_str().unwrap();
+        let plain = run_plan(&["--app", path]).unwrap();
+        assert_eq!(plain.threads, [available_cpus()]);
+        assert_eq!(
+            plain.variants.len(),
+            5,
+            "the default set less musl-mimalloc-scratch"
+        );
+        let e = run_plan(&["--app", path, "--threads", "2"]).unwrap_err();
+        assert!(e.to_string().contains("no {threads} placeholder"), "{e}");
+        let e = run_plan(&["--app", path, "--variants", "*-jemalloc-*"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("selects no variant this app offers: no `jemalloc` feature"),
+            "{e}"
+        );
     }
 
     proptest! {
