@@ -209,34 +209,48 @@ impl<R: Runtime> Run<'_, R> {
             };
             let report = tokio::task::spawn_blocking(move || loadgen::run_load(&spec)).await??;
             bar.inc();
-            if report.errors() > 0 && !self.runtime.is_running(&instance).await {
-                let logs = self.runtime.logs(&instance, 20).await;
-                anyhow::bail!(
-                    "the server died during {endpoint} at {concurrency} connections ({} errors, first: {}); last output: {}",
-                    report.errors(),
-                    report.first_error.as_deref().unwrap_or("-"),
-                    logs.trim()
-                );
-            }
-            if report.loadgen_bound {
-                self.progress.println(format!(
-                    "warning: {variant} {endpoint} c={concurrency}: the load generator used {:.0}% CPU and was probably the bottleneck",
-                    report.loadgen_cpu_percent
-                ));
-            }
-            let unexpected = report.to_result().non_2xx;
-            if unexpected > 0 && unexpected == report.completed() {
-                anyhow::bail!(
-                    "every response to {} {} was unexpected: expected status {} ({unexpected} of {}); check `path`/`expect_status` in [package.metadata.harness.requests]",
-                    request.method,
-                    request.path,
-                    request.expect_status,
-                    report.completed()
-                );
-            }
+            self.check_window(&instance, request, &report).await?;
             self.result_mut(variant).load.push(report.to_result());
         }
         Ok(instance)
+    }
+
+    /// Fails the variant when the server died during a window or answered every request
+    /// with an unexpected status; warns when the load generator was the bottleneck.
+    async fn check_window(
+        &self,
+        instance: &Instance,
+        request: &RequestSpec,
+        report: &loadgen::LoadReport,
+    ) -> anyhow::Result<()> {
+        let (variant, endpoint, concurrency) =
+            (instance.variant, &request.name, report.concurrency);
+        if report.errors() > 0 && !self.runtime.is_running(instance).await {
+            let logs = self.runtime.logs(instance, 20).await;
+            anyhow::bail!(
+                "the server died during {endpoint} at {concurrency} connections ({} errors, first: {}); last output: {}",
+                report.errors(),
+                report.first_error.as_deref().unwrap_or("-"),
+                logs.trim()
+            );
+        }
+        if report.loadgen_bound {
+            self.progress.println(format!(
+                "warning: {variant} {endpoint} c={concurrency}: the load generator used {:.0}% CPU and was probably the bottleneck",
+                report.loadgen_cpu_percent
+            ));
+        }
+        let unexpected = report.to_result().non_2xx;
+        if unexpected > 0 && unexpected == report.completed() {
+            anyhow::bail!(
+                "every response to {} {} was unexpected: expected status {} ({unexpected} of {}); check `path`/`expect_status` in [package.metadata.harness.requests]",
+                request.method,
+                request.path,
+                request.expect_status,
+                report.completed()
+            );
+        }
+        Ok(())
     }
 }
 
