@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The tiny job a batch cold start runs: generate 10 kB, crunch it once on one thread.
-const BATCH_COLD_ARGS: [&str; 4] = ["--size-mb", "0.01", "--threads", "1"];
+pub(super) const BATCH_COLD_ARGS: [&str; 4] = ["--size-mb", "0.01", "--threads", "1"];
 /// Crunch rounds per job (the app reports their mean throughput).
 const CRUNCH_ROUNDS: u32 = 2;
 
