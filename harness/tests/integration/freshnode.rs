@@ -1,7 +1,8 @@
 //! `run --fresh-node` end to end against the real daemon: a throwaway dockerd and a local
 //! registry are started, the variant is pushed, pulled on an empty data root twice and
 //! started, the figures land in the results file, and nothing is left behind: no helper
-//! process, temporary directory, mount, or registry tag in the main daemon.
+//! process, temporary directory, mount, or registry tag in the main daemon. And the report
+//! of such a file: its chart, its table with the modelled columns, and the remote note.
 
 use crate::support::{docker_lock, docker_or_skip, harness_cli, in_ci, RunCleanup};
 use harness::freshnode::child::TEMP_PREFIX;
@@ -97,6 +98,15 @@ async fn a_fresh_node_run_records_pull_and_start_and_leaves_nothing_behind() {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "json"))
         .expect("a results file");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let schema = harness::results::json_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schema errors: {errors:?}");
     let results = RunResults::load(&file).unwrap();
     let variant = results.variant("musl-system-scratch").unwrap();
     assert!(variant.is_ok(), "{:?}", variant.status);
@@ -120,4 +130,70 @@ async fn a_fresh_node_run_records_pull_and_start_and_leaves_nothing_behind() {
         tags_before,
         "registry tags left in the main daemon"
     );
+}
+
+/// A fixture run (written before `fresh_node` existed) with fresh-node figures added to two
+/// variants and a remote daemon recorded.
+fn fixture_with_fresh_nodes(dir: &std::path::Path) -> std::path::PathBuf {
+    let fixture = crate::support::fixtures().join("report/http-run.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let summary = |median: f64| {
+        serde_json::json!({"n": 3, "min": median * 0.9, "median": median, "p5": median * 0.9,
+            "p95": median * 1.1, "max": median * 1.1, "median_ci_low": median * 0.95,
+            "median_ci_high": median * 1.05})
+    };
+    let record = |compressed: u64, download: f64, unpack: f64, start: f64| {
+        serde_json::json!({
+            "storage_driver": "overlay2", "compressed_bytes": compressed,
+            "unpacked_bytes": compressed * 2, "layers": 1, "samples": [],
+            "pull_ms": summary(download + unpack), "download_ms": summary(download),
+            "unpack_ms": summary(unpack), "start_ms": summary(start),
+            "first_response_ms": summary(download + unpack + start),
+            "modelled_first_response_100mbit_ms": 1234.5,
+            "modelled_first_response_1gbit_ms": 678.9,
+        })
+    };
+    let variants = value["variants"].as_array_mut().unwrap();
+    variants[0]["fresh_node"] = record(29_000_000, 120.0, 1900.0, 160.0);
+    variants[1]["fresh_node"] = record(2_000_000, 40.0, 270.0, 150.0);
+    value["environment"]["docker_host"] = "tcp://10.0.0.9:2376".into();
+    value["environment"]["docker_local"] = false.into();
+    let path = dir.join("http-run.json");
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn the_report_charts_fresh_nodes_labels_modelled_columns_and_notes_a_remote_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture_with_fresh_nodes(dir.path());
+    let out = dir.path().join("report");
+    let inputs = harness::report::load_files(&[file]).unwrap();
+    let rendered = harness::report::render(&inputs, &out).unwrap();
+    let md = std::fs::read_to_string(&rendered.report_md).unwrap();
+    assert!(md.contains("### Cold start on a fresh node"), "{md}");
+    assert!(md.contains("| modelled: 100 Mbit/s (ms) | modelled: 1 Gbit/s (ms) |"));
+    assert!(md.contains("| 1.00× | 1,234 | 679 |"), "{md}");
+    assert!(md.contains("is not on this machine"), "the remote note");
+    assert!(
+        md.contains("tcp://10.0.0.9:2376 (remote)"),
+        "the environment row"
+    );
+    let plot = rendered
+        .plots
+        .iter()
+        .find(|p| p.stem == "http-fresh-node")
+        .expect("the fresh-node chart");
+    assert!(std::fs::metadata(&plot.png).unwrap().len() > 1000);
+    let svg = std::fs::read_to_string(&plot.svg).unwrap();
+    assert!(svg.contains("pull: download") && svg.contains("pull: unpack"));
+
+    // The fixture as it was (no fresh-node figures, local daemon): no such section or note.
+    let plain =
+        harness::report::load_files(&[crate::support::fixtures().join("report/http-run.json")])
+            .unwrap();
+    let rendered = harness::report::render(&plain, &dir.path().join("plain")).unwrap();
+    let md = std::fs::read_to_string(&rendered.report_md).unwrap();
+    assert!(!md.contains("fresh node") && !md.contains("is not on this machine"));
 }
