@@ -176,8 +176,21 @@ impl<R: Runtime> Run<'_, R> {
                 layers: pushed.manifest.layer_bytes.len() as u32,
             };
             let result = self.result_mut(variant);
-            if result.is_ok() {
-                result.fresh_node = FreshNode::from_samples(sizes, samples);
+            if !result.is_ok() {
+                continue;
+            }
+            result.fresh_node = FreshNode::from_samples(sizes, samples);
+            if let Some(f) = &result.fresh_node {
+                let line = format!(
+                    "fresh node: {variant}: first response {:.0} ms (pull {:.0} = download {:.0} + unpack {:.0}, start {:.0}; medians of {})",
+                    f.first_response_ms.median,
+                    f.pull_ms.median,
+                    f.download_ms.median,
+                    f.unpack_ms.median,
+                    f.start_ms.median,
+                    f.first_response_ms.n
+                );
+                self.progress.println(line);
             }
         }
     }
