@@ -18,7 +18,6 @@ pub const TEMP_PREFIX: &str = "glibc-vs-musl-fresh-";
 /// A child process that owns a temporary directory; both go when it is stopped or dropped.
 #[derive(Debug)]
 pub struct Helper {
-    name: &'static str,
     child: Option<Child>,
     dir: PathBuf,
     log: PathBuf,
@@ -56,16 +55,11 @@ impl Helper {
             }
         };
         Ok(Self {
-            name,
             child: Some(child),
             dir,
             log,
             orphan_pidfiles: Vec::new(),
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Processes to kill by pid file if the child had to be killed.
@@ -98,10 +92,6 @@ impl Helper {
             }
         }
         remove_tree(&self.dir);
-    }
-
-    pub fn name(&self) -> &'static str {
-        self.name
     }
 }
 
