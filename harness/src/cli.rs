@@ -123,6 +123,13 @@ pub struct RunArgs {
     /// Short everything: 5 runs, 0.5 s windows, concurrency 1,16, one thread count pair.
     #[arg(long)]
     pub quick: bool,
+    /// Also measure time to first response on a fresh node (a throwaway dockerd with an
+    /// empty data root, pulling from a local registry). Needs root, dockerd, docker-registry.
+    #[arg(long)]
+    pub fresh_node: bool,
+    /// Fresh-node repetitions per variant, each on a wiped data root (not shortened by --quick).
+    #[arg(long, default_value_t = 5, requires = "fresh_node")]
+    pub fresh_node_runs: u32,
     /// Where results files go.
     #[arg(long, default_value = "results/runs")]
     pub out: PathBuf,

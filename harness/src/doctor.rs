@@ -1,7 +1,8 @@
 //! Prerequisites: what `harness doctor` checks and explains, and the safe fixes that
 //! `doctor --fix`, `build` and `run` apply on the way (idempotently).
 //!
-//! Safe fixes: the rustup musl target, Debian packages (only when root), the debian base
+//! Safe fixes: the rustup musl target, Debian packages (only when root; `docker.io` only
+//! when no `dockerd` is on PATH, so a docker-ce install is left alone), the debian base
 //! image. Nothing here removes or changes anything the harness did not install.
 
 use crate::build::base;
@@ -23,7 +24,7 @@ pub struct Check {
 }
 
 /// Debian packages the harness can use, and what for.
-pub const PACKAGES: [(&str, &str); 3] = [
+pub const PACKAGES: [(&str, &str); 5] = [
     (
         "musl-tools",
         "musl-gcc, for C code in musl builds (mimalloc, jemalloc)",
@@ -33,7 +34,24 @@ pub const PACKAGES: [(&str, &str); 3] = [
         "building the debian base image when none can be pulled",
     ),
     ("wrk", "the reference load generator of `harness calibrate`"),
+    (
+        "docker.io",
+        "dockerd, for the throwaway daemon of `run --fresh-node`",
+    ),
+    (
+        "docker-registry",
+        "the local registry of `run --fresh-node`",
+    ),
 ];
+
+/// The program on PATH that shows a package is installed.
+fn binary_of(package: &str) -> &str {
+    match package {
+        "musl-tools" => "musl-gcc",
+        "docker.io" => "dockerd",
+        other => other,
+    }
+}
 
 /// Every check, in the order a user would fix them.
 pub async fn checks() -> Vec<Check> {
@@ -63,21 +81,31 @@ pub async fn checks() -> Vec<Check> {
         fix: "rustup target add x86_64-unknown-linux-musl",
     });
     for (package, purpose) in PACKAGES {
-        let binary = match package {
-            "musl-tools" => "musl-gcc",
-            other => other,
-        };
         out.push(Check {
             name: package,
-            ok: on_path(binary),
+            ok: on_path(binary_of(package)),
             detail: purpose.into(),
             fix: match package {
                 "musl-tools" => "apt-get install musl-tools",
                 "mmdebstrap" => "apt-get install mmdebstrap",
+                "docker.io" => "apt-get install docker.io",
+                "docker-registry" => "apt-get install docker-registry",
                 _ => "apt-get install wrk",
             },
         });
     }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    out.push(Check {
+        name: "root",
+        ok: root,
+        detail: if root {
+            "running as root".into()
+        } else {
+            "not root: `run --fresh-node` starts its own dockerd and needs root".into()
+        },
+        fix: "run as root (only `run --fresh-node` needs it)",
+    });
     if let Ok(d) = &docker {
         out.push(match base::ensure(d, false).await {
             Ok(Some(b)) => Check {
@@ -107,7 +135,7 @@ pub async fn fix_all() -> anyhow::Result<Vec<String>> {
     let missing: Vec<&str> = PACKAGES
         .iter()
         .map(|(p, _)| *p)
-        .filter(|p| !on_path(if *p == "musl-tools" { "musl-gcc" } else { p }))
+        .filter(|p| !on_path(binary_of(p)))
         .collect();
     if !missing.is_empty() {
         apt_install(&missing)?;

@@ -1,9 +1,11 @@
-//! The environment a run measured in: CPU, kernel, Docker, cgroups, toolchain, libcs, git.
+//! The environment a run measured in: CPU, kernel, Docker (and which daemon), cgroups,
+//! toolchain, libcs, git.
 //!
 //! Every field is read from the machine at run time; a field that cannot be read is left
 //! empty rather than guessed.
 
 use crate::results::Environment;
+use crate::runtime::docker_client;
 use std::path::Path;
 use std::process::Command;
 
@@ -17,6 +19,8 @@ pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> En
         .find(|l| l.starts_with("model name"))
         .and_then(|l| l.split_once(':'))
         .map_or_else(String::new, |(_, v)| v.trim().to_string());
+    // Only runs that used Docker measured a daemon.
+    let docker_host = docker_version.is_some().then(docker_client::host);
     Environment {
         machine: machine.to_string(),
         cpu_model,
@@ -30,6 +34,8 @@ pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> En
         git_commit: command_line_output(root, "git", &["rev-parse", "HEAD"]),
         git_dirty: command_line_output(root, "git", &["status", "--porcelain"])
             .map(|s| !s.is_empty()),
+        docker_host: docker_host.clone(),
+        docker_local: docker_host.as_deref().map(docker_client::is_local),
     }
 }
 

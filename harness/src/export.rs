@@ -60,6 +60,48 @@ pub fn csv(results: &RunResults) -> String {
         if let Some(p) = v.peak_memory_bytes {
             row("peak_memory_bytes", "", None, None, p as f64);
         }
+        if let Some(f) = &v.fresh_node {
+            row(
+                "fresh_node_compressed_bytes",
+                "",
+                None,
+                None,
+                f.compressed_bytes as f64,
+            );
+            row(
+                "fresh_node_unpacked_bytes",
+                "",
+                None,
+                None,
+                f.unpacked_bytes as f64,
+            );
+            summary_rows(&mut row, "fresh_node_download_ms", &f.download_ms);
+            summary_rows(&mut row, "fresh_node_unpack_ms", &f.unpack_ms);
+            summary_rows(&mut row, "fresh_node_start_ms", &f.start_ms);
+            summary_rows(
+                &mut row,
+                "fresh_node_first_response_ms",
+                &f.first_response_ms,
+            );
+            let (m100, m1g) = (
+                f.modelled_first_response_100mbit_ms,
+                f.modelled_first_response_1gbit_ms,
+            );
+            row(
+                "fresh_node_modelled_first_response_100mbit_ms",
+                "",
+                None,
+                None,
+                m100,
+            );
+            row(
+                "fresh_node_modelled_first_response_1gbit_ms",
+                "",
+                None,
+                None,
+                m1g,
+            );
+        }
     }
     out
 }

@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod environment;
 pub mod error;
 pub mod export;
+pub mod freshnode;
 pub mod labels;
 pub mod matrix;
 pub mod measure;

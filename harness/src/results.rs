@@ -57,6 +57,12 @@ pub struct Environment {
     pub musl_version: Option<String>,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
+    /// The daemon measured, as `DOCKER_HOST` names it (`unix:///var/run/docker.sock` when unset).
+    #[serde(default)]
+    pub docker_host: Option<String>,
+    /// False when the daemon is on another machine: latency then includes the network.
+    #[serde(default)]
+    pub docker_local: Option<bool>,
 }
 
 /// The settings that shaped the measurements.
@@ -95,6 +101,9 @@ pub struct VariantResult {
     pub peak_memory_bytes: Option<u64>,
     /// How peak memory was read, e.g. `cgroup v2 memory.peak`.
     pub memory_method: Option<String>,
+    /// `run --fresh-node`: pull and start on a node that has never seen the image.
+    #[serde(default)]
+    pub fresh_node: Option<crate::freshnode::FreshNode>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -102,7 +111,7 @@ pub struct VariantResult {
 pub enum Status {
     Ok,
     Failed {
-        /// Which step failed: `build`, `image`, `start`, `cold-start`, `load`, `crunch`.
+        /// Which step failed: `build`, `image`, `start`, `cold-start`, `load`, `crunch`, `fresh-node`.
         step: String,
         reason: String,
         /// The container's or process's last log lines, if any.
@@ -333,6 +342,7 @@ impl VariantResult {
             crunch: Vec::new(),
             peak_memory_bytes: None,
             memory_method: None,
+            fresh_node: None,
         }
     }
 

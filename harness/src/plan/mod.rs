@@ -48,6 +48,8 @@ pub struct RunPlan {
     pub dataset_mb: f64,
     pub ready_timeout: Duration,
     pub memory_limit: Option<u64>,
+    /// `--fresh-node`: repetitions per variant on a fresh daemon.
+    pub fresh_node: Option<u32>,
     pub out_dir: PathBuf,
     pub machine: String,
     pub json: bool,
@@ -117,6 +119,7 @@ impl RunPlan {
             dataset_mb: args.dataset_mb,
             ready_timeout: parse_duration(&args.ready_timeout, "--ready-timeout", false)?,
             memory_limit: args.memory_limit.as_deref().map(parse_bytes).transpose()?,
+            fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
             out_dir: args.out.clone(),
             machine: args.machine.clone().unwrap_or_else(default_machine_label),
             json: args.json,
@@ -244,6 +247,31 @@ pub fn parse_bytes(text: &str) -> anyhow::Result<u64> {
             "memory limit {text:?}: expected a size of at least 6MiB such as 512MiB or 1GiB"
         ))),
     }
+}
+
+/// `--fresh-node` checked: the docker runtime on a daemon on this machine (the fresh node is
+/// a second daemon here, pushed to from the main one), and a sane repetition count.
+fn fresh_node_runs(args: &RunArgs, docker_host: &str) -> anyhow::Result<Option<u32>> {
+    if !args.fresh_node {
+        return Ok(None);
+    }
+    if args.runtime.as_deref() == Some("native") {
+        return Err(usage(
+            "--fresh-node measures pulling an image on a fresh Docker daemon: drop --runtime native",
+        ));
+    }
+    if !crate::runtime::docker_client::is_local(docker_host) {
+        return Err(usage(format!(
+            "--fresh-node needs the Docker daemon on this machine, but DOCKER_HOST={docker_host} is remote: the fresh daemon and the registry are started here (unset DOCKER_HOST, or drop --fresh-node)"
+        )));
+    }
+    if !(1..=100).contains(&args.fresh_node_runs) {
+        return Err(usage(format!(
+            "--fresh-node-runs {}: expected 1 to 100",
+            args.fresh_node_runs
+        )));
+    }
+    Ok(Some(args.fresh_node_runs))
 }
 
 /// How many CPUs this process may use.
@@ -397,5 +425,47 @@ mod tests {
                 prop_assert!(e.to_string().contains("--concurrency"));
             }
         }
+    }
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let argv = ["harness", "run", "--app", "http"].iter().chain(extra);
+        match <crate::cli::Cli as clap::Parser>::try_parse_from(argv)
+            .unwrap()
+            .command
+        {
+            crate::cli::Command::Run(args) => *args,
+            _ => unreachable!("a run command"),
+        }
+    }
+
+    #[test]
+    fn fresh_node_needs_docker_on_this_machine_and_sane_runs() {
+        let local = "unix:///var/run/docker.sock";
+        assert_eq!(fresh_node_runs(&run_args(&[]), local).unwrap(), None);
+        let on = run_args(&["--fresh-node"]);
+        assert_eq!(fresh_node_runs(&on, local).unwrap(), Some(5));
+        let e = fresh_node_runs(&on, "tcp://10.1.2.3:2376")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("DOCKER_HOST=tcp://10.1.2.3:2376 is remote"),
+            "{e}"
+        );
+        let native = run_args(&["--fresh-node", "--runtime", "native"]);
+        assert!(fresh_node_runs(&native, local).is_err());
+        let zero = run_args(&["--fresh-node", "--fresh-node-runs", "0"]);
+        let e = fresh_node_runs(&zero, local).unwrap_err().to_string();
+        assert!(e.contains("--fresh-node-runs 0"), "{e}");
+        let quick = RunPlan::from_args(&run_args(&[
+            "--fresh-node",
+            "--quick",
+            "--fresh-node-runs",
+            "2",
+        ]));
+        assert_eq!(
+            quick.unwrap().fresh_node,
+            Some(2),
+            "--quick leaves it alone"
+        );
     }
 }

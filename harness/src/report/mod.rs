@@ -8,6 +8,7 @@
 mod doc;
 mod figures;
 mod fmt;
+mod fresh_node;
 mod html;
 pub mod load;
 mod markdown;

@@ -3,6 +3,7 @@
 
 use super::doc::{Doc, Table};
 use super::figures;
+use super::fresh_node;
 use super::load::{BenchFile, Inputs};
 use super::metrics::RunView;
 use super::plots::{write_figure, Figure, LoadMetric, Palette, PlotFile};
@@ -93,12 +94,27 @@ impl Builder {
                 crate::matrix::BASELINE
             )),
         }
+        if let (Some(false), Some(host)) = (
+            results.environment.docker_local,
+            &results.environment.docker_host,
+        ) {
+            self.doc.paragraph(format!(
+                "Note: {}.",
+                crate::runtime::docker_client::remote_note(host)
+            ));
+        }
         self.doc.heading(3, "Image size");
         self.figure(figures::image_size(view, palette))?;
         self.doc.table(tables::image(view));
         self.doc.heading(3, "Cold start");
         self.figure(figures::cold_start(view))?;
         self.doc.table(tables::cold_start(view));
+        if let Some(table) = fresh_node::table(view) {
+            self.doc.heading(3, "Cold start on a fresh node");
+            self.doc.paragraph(fresh_node::EXPLANATION);
+            self.figure(fresh_node::figure(view))?;
+            self.doc.table(table);
+        }
         match results.app_kind {
             AppKind::Server => self.load_section(view, palette)?,
             AppKind::Batch => {
@@ -249,6 +265,14 @@ fn environment_rows(t: &mut Table, e: &Environment) {
         ("CPU", format!("{} ({} CPUs)", e.cpu_model, e.cpu_count)),
         ("kernel", e.kernel.clone()),
         ("Docker server", na(&e.docker_server_version)),
+        (
+            "Docker daemon",
+            match (&e.docker_host, e.docker_local) {
+                (Some(h), Some(false)) => format!("{h} (remote)"),
+                (Some(h), _) => format!("{h} (this machine)"),
+                (None, _) => "none".into(),
+            },
+        ),
         (
             "cgroup",
             e.cgroup_version

@@ -6,6 +6,7 @@
 //! (batch). Every instance started is tracked and removed, on success, failure or signal.
 
 mod batch;
+mod fresh_node;
 mod phases;
 mod table;
 
@@ -48,9 +49,13 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     let path = plan.out_dir.join(format!("{run_id}.json"));
     check_writable(&plan.out_dir)?;
     let progress = Progress::new(plan.quiet);
+    if plan.fresh_node.is_some() {
+        crate::freshnode::preflight()?;
+    }
     let docker = match plan.runtime.as_deref() {
         Some("native") => None,
         Some(_) => Some(docker_client::connect().await?),
+        None if plan.fresh_node.is_some() => Some(docker_client::connect().await?),
         None => match docker_client::connect().await {
             Ok(docker) => Some(docker),
             Err(e) => {
@@ -63,6 +68,10 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     };
     match docker {
         Some(docker) => {
+            let host = docker_client::host();
+            if !docker_client::is_local(&host) {
+                progress.println(format!("warning: {}", docker_client::remote_note(&host)));
+            }
             let version = docker_client::server_version(&docker).await;
             let runtime = DockerRuntime::new(docker, &run_id, &plan.app.name);
             let base = if plan.variants.iter().any(|v| v.base != Base::Scratch) {
@@ -219,6 +228,9 @@ impl<'a, R: Runtime> Run<'a, R> {
             self.loads().await?;
         } else {
             self.crunches().await?;
+        }
+        if let (Some(runs), Some(packaging)) = (self.plan.fresh_node, packaging) {
+            self.fresh_nodes(packaging.docker, runs).await?;
         }
         Ok(())
     }

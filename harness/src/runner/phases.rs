@@ -255,7 +255,7 @@ impl<R: Runtime> Run<'_, R> {
 }
 
 /// The arguments and environment that make `server` listen on `addr`.
-fn listen_on(server: &ServerDrive, addr: SocketAddr) -> (Vec<String>, Vec<(String, String)>) {
+pub(super) fn listen_on(server: &ServerDrive, addr: SocketAddr) -> (Vec<String>, Vec<(String, String)>) {
     (server.port.args(addr), server.port.env(addr))
 }
 

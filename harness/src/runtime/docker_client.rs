@@ -7,10 +7,52 @@ use crate::error::prerequisite;
 use bollard::Docker;
 use std::time::Duration;
 
+/// The daemon's socket when `DOCKER_HOST` is not set.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// The daemon the harness talks to, as the docker CLI would pick it: `DOCKER_HOST`, or the
+/// default socket.
+pub fn host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| DEFAULT_HOST.into())
+}
+
+/// Whether `host` is a daemon on this machine: a unix socket, or tcp/http(s) to a loopback
+/// address. Anything else (another host, ssh) is remote.
+pub fn is_local(host: &str) -> bool {
+    if host.starts_with("unix://") {
+        return true;
+    }
+    let Some((_, rest)) = host.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let name = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let scheme_ok = ["tcp://", "http://", "https://"]
+        .iter()
+        .any(|s| host.starts_with(s));
+    scheme_ok
+        && (name == "localhost"
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()))
+}
+
+/// The warning printed, and kept in the report, when the measured daemon is remote.
+pub fn remote_note(host: &str) -> String {
+    format!(
+        "the Docker daemon at {host} is not on this machine: the load generator and the readiness probes run here, so every latency, throughput and cold-start figure includes the network between the two"
+    )
+}
+
 /// A connected, version-negotiated client, or a prerequisite error saying how to fix it.
 pub async fn connect() -> anyhow::Result<Docker> {
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host = host();
     let unreachable = |e: &dyn std::fmt::Display| {
         prerequisite(format!(
             "Docker is unreachable at {host}: {e} (start the daemon, fix DOCKER_HOST, or use --runtime native)"
@@ -29,4 +71,31 @@ pub async fn connect() -> anyhow::Result<Docker> {
 /// The daemon's version string, e.g. `20.10.24+dfsg1`.
 pub async fn server_version(docker: &Docker) -> Option<String> {
     docker.version().await.ok().and_then(|v| v.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_sockets_and_loopback_tcp_are_local_and_other_hosts_are_not() {
+        for local in [
+            "unix:///var/run/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "tcp://localhost:2376",
+            "tcp://[::1]:2375",
+            "https://127.0.0.2:2376",
+        ] {
+            assert!(is_local(local), "{local}");
+        }
+        for remote in [
+            "tcp://10.0.0.5:2376",
+            "tcp://build-box.example:2375",
+            "ssh://me@box",
+            "tcp://[2001:db8::1]:2375",
+            "nonsense",
+        ] {
+            assert!(!is_local(remote), "{remote}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod byo;
 mod cli;
 mod compare;
 mod docker;
+mod freshnode;
 mod loadgen;
 mod report;
 mod support;

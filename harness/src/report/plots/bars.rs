@@ -50,7 +50,7 @@ pub struct ColdStartBars {
 const PROCESS: RGBColor = RGBColor(120, 144, 170);
 const RUNTIME: RGBColor = RGBColor(242, 142, 43);
 
-fn bar_height(n: usize) -> u32 {
+pub(super) fn bar_height(n: usize) -> u32 {
     150 + 46 * n as u32
 }
 
@@ -137,23 +137,23 @@ impl Figure for ColdStartBars {
 }
 
 /// A bar made of stacked segments `(end, colour)`, each starting where the previous ended.
-struct Bar {
-    name: String,
-    segments: Vec<(f64, RGBColor)>,
-    whisker: Option<(f64, f64)>,
-    label: String,
+pub(super) struct Bar {
+    pub(super) name: String,
+    pub(super) segments: Vec<(f64, RGBColor)>,
+    pub(super) whisker: Option<(f64, f64)>,
+    pub(super) label: String,
 }
 
 impl Bar {
     /// Where the label goes: past the bar and its whisker.
-    fn end(&self) -> f64 {
+    pub(super) fn end(&self) -> f64 {
         let bar = self.segments.last().map_or(0.0, |s| s.0);
         self.whisker.map_or(bar, |(_, hi)| hi.max(bar))
     }
 }
 
 /// Draws `bars` top to bottom on an x axis `x` whose bars start at `x0`.
-fn draw_bars<DB, X>(
+pub(super) fn draw_bars<DB, X>(
     area: &DrawingArea<DB, Shift>,
     bars: &[Bar],
     x: X,

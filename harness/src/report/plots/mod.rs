@@ -2,15 +2,17 @@
 //!
 //! Owns the shared machinery: the `Figure` trait every plot implements, writing both formats,
 //! the variant palette, titles, legends and tick helpers. The plots themselves live in
-//! `bars`, `lines`, `tradeoff` and `bench`; the numbers they show come from `metrics`.
+//! `bars`, `fresh_node`, `lines`, `tradeoff` and `bench`; the numbers they show come from `metrics`.
 
 mod bars;
 mod bench;
+mod fresh_node;
 mod lines;
 mod tradeoff;
 
 pub use bars::{ColdStartBars, ColdStartRow, SizeBars};
 pub use bench::{BenchRatioRow, BenchRatios};
+pub use fresh_node::{FreshNodeBars, FreshNodeRow};
 pub use lines::{LoadLines, LoadMetric, Panel, Point, Series, ThreadScaling};
 pub use tradeoff::{Tradeoff, TradeoffPoint};
 

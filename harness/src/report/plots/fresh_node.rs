@@ -1,0 +1,79 @@
+//! The fresh-node plot: per variant, time to first response on a node that has never seen
+//! the image, as stacked bars of download, unpack and start (medians), with whiskers p5–p95
+//! of the total. Bars and axes are drawn by `bars`.
+
+use super::bars::{bar_height, draw_bars, Bar};
+use super::{header, legend, linear_top, DrawResult, Figure, Marker};
+use crate::report::fmt::num as fmt_num;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// One variant's bar, in milliseconds (medians; `p5_ms`/`p95_ms` of the total).
+#[derive(Debug, Clone)]
+pub struct FreshNodeRow {
+    pub name: String,
+    pub download_ms: f64,
+    pub unpack_ms: f64,
+    pub start_ms: f64,
+    pub first_response_ms: f64,
+    pub p5_ms: f64,
+    pub p95_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct FreshNodeBars {
+    pub stem: String,
+    pub title: String,
+    pub subtitle: String,
+    pub rows: Vec<FreshNodeRow>,
+}
+
+const DOWNLOAD: RGBColor = RGBColor(78, 121, 167);
+const UNPACK: RGBColor = RGBColor(118, 183, 178);
+const START: RGBColor = RGBColor(242, 142, 43);
+
+impl Figure for FreshNodeBars {
+    fn stem(&self) -> String {
+        self.stem.clone()
+    }
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+    fn size(&self) -> (u32, u32) {
+        (1000, bar_height(self.rows.len()) + 40)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let area = header(root, &self.title, &self.subtitle)?;
+        let (key, area) = area.split_vertically(40);
+        let entries = [
+            ("pull: download".to_string(), DOWNLOAD),
+            ("pull: unpack".to_string(), UNPACK),
+            ("start (create → first response)".to_string(), START),
+        ];
+        legend(&key, &entries, Marker::Block)?;
+        let mut rows = self.rows.clone();
+        rows.sort_by(|a, b| a.first_response_ms.total_cmp(&b.first_response_ms));
+        let bars: Vec<Bar> = rows
+            .into_iter()
+            .map(|r| {
+                let download = r.download_ms;
+                let unpack = download + r.unpack_ms;
+                Bar {
+                    label: format!("{} ms", fmt_num(r.first_response_ms)),
+                    segments: vec![
+                        (download, DOWNLOAD),
+                        (unpack, UNPACK),
+                        (unpack + r.start_ms, START),
+                    ],
+                    whisker: Some((r.p5_ms, r.p95_ms)),
+                    name: r.name,
+                }
+            })
+            .collect();
+        let top = linear_top(bars.iter().map(Bar::end), 1.3);
+        let desc =
+            "time to first response on a fresh node (ms): medians; whiskers p5–p95 of the total";
+        draw_bars(&area, &bars, 0.0..top, 0.0, desc)
+    }
+}
