@@ -8,5 +8,6 @@ mod cli;
 mod compare;
 mod docker;
 mod loadgen;
+mod posture;
 mod report;
 mod support;
