@@ -54,6 +54,9 @@ pub const ENDPOINTS: [&str; 3] = ["/plaintext", "/json", "/parse"];
 impl BuildPlan {
     pub fn from_args(args: &BuildArgs) -> anyhow::Result<BuildPlan> {
         let (app, variants) = select(&args.selection)?;
+        if !args.no_images {
+            docker_host()?;
+        }
         Ok(BuildPlan {
             app,
             variants,
@@ -67,8 +70,11 @@ impl RunPlan {
     pub fn from_args(args: &RunArgs) -> anyhow::Result<RunPlan> {
         let (app, variants) = select(&args.selection)?;
         let runtime = match args.runtime.as_deref() {
-            None => None,
-            Some(r @ ("docker" | "native")) => Some(r.to_string()),
+            // Setting DOCKER_HOST chooses docker: failing over to native would measure
+            // something other than what the user pointed at.
+            None => docker_host()?.map(|_| "docker".to_string()),
+            Some("docker") => docker_host().map(|_| Some("docker".to_string()))?,
+            Some("native") => Some("native".to_string()),
             Some(other) => {
                 return Err(usage(format!(
                     "unknown runtime {other:?}: expected `docker` or `native`"
@@ -162,6 +168,14 @@ impl RunPlan {
     pub fn is_server(&self) -> bool {
         self.app.kind == AppKind::Server
     }
+}
+
+/// `DOCKER_HOST`, checked for shape, when set.
+fn docker_host() -> anyhow::Result<Option<String>> {
+    use crate::runtime::docker_client::{check_host, host_from_env};
+    host_from_env()
+        .map(|host| check_host(&host).map(|()| host).map_err(usage))
+        .transpose()
 }
 
 /// The app and the variants a selection names, checked.

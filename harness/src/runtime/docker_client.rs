@@ -7,10 +7,57 @@ use crate::error::prerequisite;
 use bollard::Docker;
 use std::time::Duration;
 
-/// A connected, version-negotiated client, or a prerequisite error saying how to fix it.
+/// Where the daemon is when `DOCKER_HOST` is unset.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// `DOCKER_HOST`, when set to something (an empty value counts as unset, as for the CLI).
+pub fn host_from_env() -> Option<String> {
+    std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())
+}
+
+/// Checks the shape of a `DOCKER_HOST` value, not whether anything answers there.
+pub fn check_host(host: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "DOCKER_HOST {host:?} {why}: expected unix:///path/to/docker.sock or tcp://HOST:PORT"
+        ))
+    };
+    if let Some(path) = host.strip_prefix("unix://") {
+        return match path.starts_with('/') {
+            true => Ok(()),
+            false => bad("is not an absolute socket path"),
+        };
+    }
+    let Some(authority) = ["tcp://", "http://"]
+        .iter()
+        .find_map(|scheme| host.strip_prefix(scheme))
+    else {
+        return bad("has an unsupported scheme");
+    };
+    let authority = authority.trim_end_matches('/');
+    let (name, port) = match authority.rsplit_once(':') {
+        // A bracketed IPv6 address without a port: `[::1]`.
+        Some((_, tail)) if tail.ends_with(']') => (authority, None),
+        Some((name, port)) => (name, Some(port)),
+        None => (authority, None),
+    };
+    let name_ok = !name.is_empty()
+        && !name.contains(['/', '@', ' '])
+        && (!name.contains(':') || (name.starts_with('[') && name.ends_with(']')));
+    if !name_ok {
+        return bad("has no usable host name");
+    }
+    match port.map(str::parse::<u16>) {
+        Some(Ok(0) | Err(_)) => bad("has no valid port"),
+        _ => Ok(()),
+    }
+}
+
+/// A connected, version-negotiated client; a usage error for a malformed `DOCKER_HOST`, and a
+/// prerequisite error saying how to fix it when nothing answers.
 pub async fn connect() -> anyhow::Result<Docker> {
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host = host_from_env().unwrap_or_else(|| DEFAULT_HOST.into());
+    check_host(&host).map_err(crate::error::usage)?;
     let unreachable = |e: &dyn std::fmt::Display| {
         prerequisite(format!(
             "Docker is unreachable at {host}: {e} (start the daemon, fix DOCKER_HOST, or use --runtime native)"
@@ -29,4 +76,40 @@ pub async fn connect() -> anyhow::Result<Docker> {
 /// The daemon's version string, e.g. `20.10.24+dfsg1`.
 pub async fn server_version(docker: &Docker) -> Option<String> {
     docker.version().await.ok().and_then(|v| v.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hosts_are_checked_for_shape() {
+        for good in [
+            DEFAULT_HOST,
+            "tcp://127.0.0.1:2375",
+            "tcp://docker.example:2376/",
+            "http://localhost:2375",
+            "tcp://[::1]:2375",
+            "tcp://[::1]",
+            "tcp://dockerhost",
+        ] {
+            assert!(check_host(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "bogus://x",
+            "tcp://:::",
+            "tcp://:2375",
+            "tcp://host:0",
+            "tcp://host:99999",
+            "tcp://",
+            "unix://relative.sock",
+            "/var/run/docker.sock",
+        ] {
+            let e = check_host(bad).unwrap_err();
+            assert!(
+                e.contains(bad) && e.contains("expected unix://"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod compare;
 mod docker;
+mod input;
 mod loadgen;
 mod posture;
 mod report;
