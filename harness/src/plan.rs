@@ -208,7 +208,7 @@ pub fn resolve_variants(patterns: &[String]) -> Result<Vec<Variant>, String> {
             );
         }
         let matched: Vec<Variant> = if pattern.contains(['*', '?', '[']) {
-            let glob = glob::Pattern::new(pattern)
+            let glob = variant_glob(pattern)
                 .map_err(|e| format!("--variants {pattern:?} is not a valid glob: {e}"))?;
             let matched: Vec<Variant> = Variant::all_valid()
                 .into_iter()
@@ -234,6 +234,18 @@ pub fn resolve_variants(patterns: &[String]) -> Result<Vec<Variant>, String> {
     chosen.sort();
     chosen.dedup();
     Ok(chosen)
+}
+
+/// A variant-name glob. Names have no `/`, so a run of `*` means what one `*` does (the
+/// glob crate would refuse `**` that is not a whole path component).
+fn variant_glob(pattern: &str) -> Result<glob::Pattern, glob::PatternError> {
+    let mut collapsed = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        if !(c == '*' && collapsed.ends_with('*')) {
+            collapsed.push(c);
+        }
+    }
+    glob::Pattern::new(&collapsed)
 }
 
 /// A comma list where every entry must parse; errors name the flag and the entry.
@@ -368,7 +380,44 @@ mod tests {
     proptest! {
         #[test]
         fn duration_parser_never_panics(s in ".{0,20}") {
-            let _ = parse_duration(&s, "--d", false);
+            match parse_duration(&s, "--d", false) {
+                Ok(d) => prop_assert!(!d.is_zero() && d <= MAX_WINDOW, "{s:?} -> {d:?}"),
+                Err(e) => prop_assert!(e.to_string().starts_with("--d"), "{e}"),
+            }
+        }
+
+        #[test]
+        fn durations_round_trip_in_range_and_are_refused_beyond(ms in 1u64..7_200_000) {
+            let parsed = parse_duration(&format!("{ms}ms"), "--duration", false);
+            if Duration::from_millis(ms) <= MAX_WINDOW {
+                prop_assert_eq!(parsed.unwrap(), Duration::from_millis(ms));
+            } else {
+                prop_assert!(parsed.unwrap_err().to_string().contains("out of range"));
+            }
+            let negative = format!("-{ms}ms");
+            prop_assert!(parse_duration(&negative, "--duration", false).is_err());
+        }
+
+        #[test]
+        fn concurrency_lists_round_trip(levels in proptest::collection::vec(1u32..=MAX_CONCURRENCY, 1..6)) {
+            let items: Vec<String> = levels.iter().map(|n| format!(" {n}")).collect();
+            let parsed = parse_list(&items, "--concurrency", |s| s.parse::<u32>().map_err(|e| e.to_string()));
+            prop_assert_eq!(parsed.unwrap(), levels);
+        }
+
+        #[test]
+        fn a_glob_cut_from_a_variant_matches_it(index in 0usize..64, mask in proptest::collection::vec(0u8..4, 30)) {
+            let valid = Variant::all_valid();
+            let variant = valid[index % valid.len()];
+            let glob: String = variant.name().chars().zip(mask.iter().cycle()).map(|(c, m)| match m {
+                0 => '*',
+                1 => '?',
+                _ => c,
+            }).collect();
+            let matched = resolve_variants(std::slice::from_ref(&glob)).unwrap();
+            prop_assert!(matched.contains(&variant), "{glob} missed {variant}");
+            let pattern = variant_glob(&glob).unwrap();
+            prop_assert!(matched.iter().all(|v| v.invalid_reason().is_none() && pattern.matches(&v.name())));
         }
 
         #[test]
