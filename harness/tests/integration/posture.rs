@@ -68,6 +68,40 @@ async fn posture_is_measured_from_the_real_images() {
 
     let runtime = DockerRuntime::new(docker.clone(), run_id, "http");
     assert_runtime_restrictions(&docker, &runtime, variants[1], &debian.tag).await;
+    assert_restrictions_hold_inside(&runtime, variants[1], &base.tag).await;
+}
+
+/// Runs a shell in the debian base (whose image user is root) through the docker runtime and
+/// reads, from inside, what the process actually got.
+async fn assert_restrictions_hold_inside(runtime: &DockerRuntime, variant: Variant, image: &str) {
+    let probe = "id -u; id -g; grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status; \
+                 touch /probe 2>/dev/null && echo rootfs-writable || echo rootfs-read-only";
+    let spec = StartSpec {
+        variant,
+        image: Some(image.into()),
+        binary: "/bin/sh".into(),
+        args: vec!["/bin/sh".into(), "-c".into(), probe.into()],
+        cpus: "0".into(),
+        memory_limit: None,
+        purpose: "posture-probe".into(),
+    };
+    let instance = runtime.start(&spec).await.unwrap();
+    let exit = runtime
+        .wait(&instance, std::time::Duration::from_secs(60))
+        .await;
+    runtime.remove(&instance.id).await.unwrap();
+    let exit = exit.unwrap();
+    let lines: Vec<&str> = exit.stdout.lines().map(str::trim).collect();
+    assert_eq!(exit.code, 0, "{exit:?}");
+    assert_eq!(&lines[..2], ["65534", "65534"], "not nobody: {exit:?}");
+    for expected in [
+        "CapPrm:\t0000000000000000",
+        "CapEff:\t0000000000000000",
+        "NoNewPrivs:\t1",
+        "rootfs-read-only",
+    ] {
+        assert!(lines.contains(&expected), "{expected:?} missing: {exit:?}");
+    }
 }
 
 /// Starts the image through the docker runtime and checks what the daemon applied.
