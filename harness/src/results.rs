@@ -144,6 +144,26 @@ pub struct ImageRecord {
     pub image_bytes: u64,
     /// Where the base image came from (debian and distroless only).
     pub base_provenance: Option<String>,
+    /// Measured from the built image; absent in files written before it was recorded.
+    #[serde(default)]
+    pub posture: Option<Posture>,
+}
+
+/// An image's attack surface, measured from its flattened filesystem.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Posture {
+    /// The image config's `USER` (empty: root).
+    pub image_user: String,
+    /// The user the docker runtime runs the container as, whatever the image says.
+    pub runtime_user: String,
+    /// Shells on the usual `PATH` directories, e.g. `/usr/bin/sh`; empty when none.
+    pub shells: Vec<String>,
+    /// Regular files in the image (not Docker's per-container `/etc/hosts` and the like).
+    pub file_count: u64,
+    /// Debian packages installed (from `/var/lib/dpkg/status`); 0 without a dpkg database.
+    pub package_count: u64,
+    pub setuid_files: Vec<String>,
+    pub setgid_files: Vec<String>,
 }
 
 /// A distribution summary: min, median, p95 and the 95% bootstrap CI of the median.

@@ -7,6 +7,7 @@ pub mod base;
 pub mod cargo;
 pub mod elf;
 pub mod image;
+pub mod posture;
 
 use crate::app::AppSpec;
 use crate::matrix::{Base, Variant};
@@ -88,12 +89,16 @@ async fn package(
         .with_context(|| format!("cannot read {}", binary.display()))?;
     let tag = crate::labels::variant_tag(&app.name, &variant.name());
     let labels = image::variant_labels(&app.name, variant, packaging.run_id);
-    let built = image::build(packaging.docker, &tag, &dockerfile, &bytes, labels).await?;
+    let built = image::build(packaging.docker, &tag, &dockerfile, &bytes, labels.clone()).await?;
+    let posture = posture::measure(packaging.docker, &tag, labels)
+        .await
+        .with_context(|| format!("cannot measure the security posture of {tag}"))?;
     Ok(ImageRecord {
         tag: built.tag,
         id: built.id,
         image_build_s: built.image_build_s,
         image_bytes: built.image_bytes,
         base_provenance: base.map(|b| b.provenance.clone()),
+        posture: Some(posture),
     })
 }

@@ -59,6 +59,9 @@ pub struct RunPlan {
 impl BuildPlan {
     pub fn from_args(args: &BuildArgs) -> anyhow::Result<BuildPlan> {
         let (app, variants) = select(&args.selection)?;
+        if !args.no_images {
+            docker_host()?;
+        }
         Ok(BuildPlan {
             app,
             variants,
@@ -72,8 +75,11 @@ impl RunPlan {
     pub fn from_args(args: &RunArgs) -> anyhow::Result<RunPlan> {
         let (app, variants) = select(&args.selection)?;
         let runtime = match args.runtime.as_deref() {
-            None => None,
-            Some(r @ ("docker" | "native")) => Some(r.to_string()),
+            // Setting DOCKER_HOST chooses docker: failing over to native would measure
+            // something other than what the user pointed at.
+            None => docker_host()?.map(|_| "docker".to_string()),
+            Some("docker") => docker_host().map(|_| Some("docker".to_string()))?,
+            Some("native") => Some("native".to_string()),
             Some(other) => {
                 return Err(usage(format!(
                     "unknown runtime {other:?}: expected `docker` or `native`"
@@ -152,6 +158,14 @@ impl RunPlan {
     }
 }
 
+/// `DOCKER_HOST`, checked for shape, when set.
+fn docker_host() -> anyhow::Result<Option<String>> {
+    use crate::runtime::docker_client::{check_host, host_from_env};
+    host_from_env()
+        .map(|host| check_host(&host).map(|()| host).map_err(usage))
+        .transpose()
+}
+
 /// Names or globs → variants, in matrix order, without duplicates.
 pub fn resolve_variants(patterns: &[String]) -> Result<Vec<Variant>, String> {
     let mut chosen = Vec::new();
@@ -163,7 +177,7 @@ pub fn resolve_variants(patterns: &[String]) -> Result<Vec<Variant>, String> {
             );
         }
         let matched: Vec<Variant> = if pattern.contains(['*', '?', '[']) {
-            let glob = glob::Pattern::new(pattern)
+            let glob = variant_glob(pattern)
                 .map_err(|e| format!("--variants {pattern:?} is not a valid glob: {e}"))?;
             let matched: Vec<Variant> = Variant::all_valid()
                 .into_iter()
@@ -189,6 +203,18 @@ pub fn resolve_variants(patterns: &[String]) -> Result<Vec<Variant>, String> {
     chosen.sort();
     chosen.dedup();
     Ok(chosen)
+}
+
+/// A variant-name glob. Names have no `/`, so a run of `*` means what one `*` does (the
+/// glob crate would refuse `**` that is not a whole path component).
+fn variant_glob(pattern: &str) -> Result<glob::Pattern, glob::PatternError> {
+    let mut collapsed = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        if !(c == '*' && collapsed.ends_with('*')) {
+            collapsed.push(c);
+        }
+    }
+    glob::Pattern::new(&collapsed)
 }
 
 /// A comma list where every entry must parse; errors name the flag and the entry.
@@ -409,7 +435,44 @@ mod tests {
     proptest! {
         #[test]
         fn duration_parser_never_panics(s in ".{0,20}") {
-            let _ = parse_duration(&s, "--d", false);
+            match parse_duration(&s, "--d", false) {
+                Ok(d) => prop_assert!(!d.is_zero() && d <= MAX_WINDOW, "{s:?} -> {d:?}"),
+                Err(e) => prop_assert!(e.to_string().starts_with("--d"), "{e}"),
+            }
+        }
+
+        #[test]
+        fn durations_round_trip_in_range_and_are_refused_beyond(ms in 1u64..7_200_000) {
+            let parsed = parse_duration(&format!("{ms}ms"), "--duration", false);
+            if Duration::from_millis(ms) <= MAX_WINDOW {
+                prop_assert_eq!(parsed.unwrap(), Duration::from_millis(ms));
+            } else {
+                prop_assert!(parsed.unwrap_err().to_string().contains("out of range"));
+            }
+            let negative = format!("-{ms}ms");
+            prop_assert!(parse_duration(&negative, "--duration", false).is_err());
+        }
+
+        #[test]
+        fn concurrency_lists_round_trip(levels in proptest::collection::vec(1u32..=MAX_CONCURRENCY, 1..6)) {
+            let items: Vec<String> = levels.iter().map(|n| format!(" {n}")).collect();
+            let parsed = parse_list(&items, "--concurrency", |s| s.parse::<u32>().map_err(|e| e.to_string()));
+            prop_assert_eq!(parsed.unwrap(), levels);
+        }
+
+        #[test]
+        fn a_glob_cut_from_a_variant_matches_it(index in 0usize..64, mask in proptest::collection::vec(0u8..4, 30)) {
+            let valid = Variant::all_valid();
+            let variant = valid[index % valid.len()];
+            let glob: String = variant.name().chars().zip(mask.iter().cycle()).map(|(c, m)| match m {
+                0 => '*',
+                1 => '?',
+                _ => c,
+            }).collect();
+            let matched = resolve_variants(std::slice::from_ref(&glob)).unwrap();
+            prop_assert!(matched.contains(&variant), "{glob} missed {variant}");
+            let pattern = variant_glob(&glob).unwrap();
+            prop_assert!(matched.iter().all(|v| v.invalid_reason().is_none() && pattern.matches(&v.name())));
         }
 
         #[test]

@@ -14,6 +14,7 @@ pub mod load;
 mod markdown;
 pub mod metrics;
 pub mod plots;
+mod posture;
 mod sections;
 mod tables;
 mod verdict;

@@ -106,6 +106,10 @@ impl Builder {
         self.doc.heading(3, "Image size");
         self.figure(figures::image_size(view, palette))?;
         self.doc.table(tables::image(view));
+        if let Some(table) = super::posture::table(results) {
+            self.doc.heading(3, "Security posture");
+            self.doc.table(table);
+        }
         self.doc.heading(3, "Cold start");
         self.figure(figures::cold_start(view))?;
         self.doc.table(tables::cold_start(view));

@@ -1,8 +1,9 @@
 //! The docker runtime: variants as containers through bollard, on host networking.
 //!
 //! Host networking measures the app, not docker-proxy, and the app binds 127.0.0.1 only.
-//! Containers run as uid 65534 (set in the image) with a read-only root filesystem, all
-//! capabilities dropped, no-new-privileges and a pids limit, and carry the harness's labels.
+//! Containers run as uid 65534 (set in the image, and forced here whatever the image says)
+//! with a read-only root filesystem, all capabilities dropped, no-new-privileges, a pids
+//! limit and the run's memory limit, and carry the harness's labels.
 
 use super::{Exit, Instance, Runtime, StartSpec};
 use crate::labels;
@@ -50,6 +51,7 @@ impl DockerRuntime {
         ]);
         Ok(ContainerCreateBody {
             image: Some(image),
+            user: Some(crate::build::image::USER.into()),
             cmd: Some(spec.args.clone()),
             env: (!spec.env.is_empty())
                 .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),

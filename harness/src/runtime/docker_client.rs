@@ -50,9 +50,54 @@ pub fn remote_note(host: &str) -> String {
     )
 }
 
-/// A connected, version-negotiated client, or a prerequisite error saying how to fix it.
+/// `DOCKER_HOST`, when set to something (an empty value counts as unset, as for the CLI).
+pub fn host_from_env() -> Option<String> {
+    std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())
+}
+
+/// Checks the shape of a `DOCKER_HOST` value, not whether anything answers there.
+pub fn check_host(host: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "DOCKER_HOST {host:?} {why}: expected unix:///path/to/docker.sock or tcp://HOST:PORT"
+        ))
+    };
+    if let Some(path) = host.strip_prefix("unix://") {
+        return match path.starts_with('/') {
+            true => Ok(()),
+            false => bad("is not an absolute socket path"),
+        };
+    }
+    let Some(authority) = ["tcp://", "http://"]
+        .iter()
+        .find_map(|scheme| host.strip_prefix(scheme))
+    else {
+        return bad("has an unsupported scheme");
+    };
+    let authority = authority.trim_end_matches('/');
+    let (name, port) = match authority.rsplit_once(':') {
+        // A bracketed IPv6 address without a port: `[::1]`.
+        Some((_, tail)) if tail.ends_with(']') => (authority, None),
+        Some((name, port)) => (name, Some(port)),
+        None => (authority, None),
+    };
+    let name_ok = !name.is_empty()
+        && !name.contains(['/', '@', ' '])
+        && (!name.contains(':') || (name.starts_with('[') && name.ends_with(']')));
+    if !name_ok {
+        return bad("has no usable host name");
+    }
+    match port.map(str::parse::<u16>) {
+        Some(Ok(0) | Err(_)) => bad("has no valid port"),
+        _ => Ok(()),
+    }
+}
+
+/// A connected, version-negotiated client; a usage error for a malformed `DOCKER_HOST`, and a
+/// prerequisite error saying how to fix it when nothing answers.
 pub async fn connect() -> anyhow::Result<Docker> {
     let host = host();
+    check_host(&host).map_err(crate::error::usage)?;
     let unreachable = |e: &dyn std::fmt::Display| {
         prerequisite(format!(
             "Docker is unreachable at {host}: {e} (start the daemon, fix DOCKER_HOST, or use --runtime native)"
@@ -96,6 +141,37 @@ mod tests {
             "nonsense",
         ] {
             assert!(!is_local(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn docker_hosts_are_checked_for_shape() {
+        for good in [
+            DEFAULT_HOST,
+            "tcp://127.0.0.1:2375",
+            "tcp://docker.example:2376/",
+            "http://localhost:2375",
+            "tcp://[::1]:2375",
+            "tcp://[::1]",
+            "tcp://dockerhost",
+        ] {
+            assert!(check_host(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "bogus://x",
+            "tcp://:::",
+            "tcp://:2375",
+            "tcp://host:0",
+            "tcp://host:99999",
+            "tcp://",
+            "unix://relative.sock",
+            "/var/run/docker.sock",
+        ] {
+            let e = check_host(bad).unwrap_err();
+            assert!(
+                e.contains(bad) && e.contains("expected unix://"),
+                "{bad}: {e}"
+            );
         }
     }
 }

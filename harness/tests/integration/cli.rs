@@ -8,6 +8,8 @@ fn assert_usage_error(args: &[&str], expected: &str) {
     assert_eq!(code, 2, "{args:?}: exit {code}, stderr {stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    let errors = lines.iter().filter(|l| l.starts_with("error:")).count();
+    assert_eq!(errors, 1, "{args:?}: one error line, got {stderr}");
     assert!(
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "{stderr}"

@@ -9,6 +9,8 @@ mod cli;
 mod compare;
 mod docker;
 mod freshnode;
+mod input;
 mod loadgen;
+mod posture;
 mod report;
 mod support;
