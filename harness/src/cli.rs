@@ -117,9 +117,9 @@ pub struct RunArgs {
     /// How long a variant may take to become ready.
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     pub ready_timeout: String,
-    /// Container memory limit (e.g. `512MiB`); none by default.
-    #[arg(long)]
-    pub memory_limit: Option<String>,
+    /// Container memory limit (e.g. `512MiB`), recorded in the results; `none` for no limit.
+    #[arg(long, default_value = "2GiB")]
+    pub memory_limit: String,
     /// Short everything: 5 runs, 0.5 s windows, concurrency 1,16, one thread count pair.
     #[arg(long)]
     pub quick: bool,

@@ -124,7 +124,10 @@ impl RunPlan {
             threads,
             dataset_mb: args.dataset_mb,
             ready_timeout: parse_duration(&args.ready_timeout, "--ready-timeout", false)?,
-            memory_limit: args.memory_limit.as_deref().map(parse_bytes).transpose()?,
+            memory_limit: match args.memory_limit.as_str() {
+                "none" => None,
+                limit => Some(parse_bytes(limit)?),
+            },
             fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
             out_dir: args.out.clone(),
             machine: args.machine.clone().unwrap_or_else(default_machine_label),
@@ -270,7 +273,7 @@ pub fn parse_bytes(text: &str) -> anyhow::Result<u64> {
     {
         Some(bytes) if bytes >= 6 << 20 => Ok(bytes),
         _ => Err(usage(format!(
-            "memory limit {text:?}: expected a size of at least 6MiB such as 512MiB or 1GiB"
+            "memory limit {text:?}: expected a size of at least 6MiB such as 512MiB or 1GiB, or `none`"
         ))),
     }
 }
@@ -380,6 +383,16 @@ mod tests {
             panic!("not run")
         };
         RunPlan::from_args(&args)
+    }
+
+    #[test]
+    fn containers_get_a_memory_limit_unless_told_none() {
+        let default = run_plan(&["--app", "http"]).unwrap();
+        assert_eq!(default.memory_limit, Some(2 << 30));
+        let none = run_plan(&["--app", "http", "--memory-limit", "none"]).unwrap();
+        assert_eq!(none.memory_limit, None);
+        let e = run_plan(&["--app", "http", "--memory-limit", "12"]).unwrap_err();
+        assert!(e.to_string().contains("\"12\""), "{e}");
     }
 
     #[test]
