@@ -5,7 +5,7 @@
 //! Readiness is a connect plus one `GET` on a fresh connection, retried at most every
 //! millisecond, so the probe adds well under a millisecond to what it measures.
 
-use crate::runtime::{Instance, Runtime, StartSpec};
+use crate::runtime::{Instance, InstanceFailed, Runtime, StartSpec};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,6 +23,24 @@ pub enum NotReady {
     Exited { path: String },
     #[error("no 200 from {path} within {timeout:?}")]
     Timeout { path: String, timeout: Duration },
+    /// The runtime could not say whether the instance still runs: not the app's fault.
+    #[error(transparent)]
+    Runtime(anyhow::Error),
+}
+
+impl NotReady {
+    /// The error to report: a runtime failure as itself (so the runner can see it ended
+    /// the run), the app's failure with its last output.
+    pub fn with_logs(self, logs: &str) -> anyhow::Error {
+        match self {
+            NotReady::Runtime(e) => e,
+            other => InstanceFailed {
+                reason: other.to_string(),
+                logs: logs.to_string(),
+            }
+            .into(),
+        }
+    }
 }
 
 /// One request on a fresh connection: true on a `200`.
@@ -61,7 +79,7 @@ pub async fn wait_ready<R: Runtime>(
         }
         if last_liveness.elapsed() >= LIVENESS_INTERVAL {
             last_liveness = Instant::now();
-            if !runtime.is_running(instance).await {
+            if !runtime.is_running(instance).await.map_err(NotReady::Runtime)? {
                 return Err(NotReady::Exited { path: path.into() });
             }
         }
@@ -94,7 +112,7 @@ pub async fn server_once<R: Runtime>(
         Ok(()) => Ok(ms),
         Err(e) => {
             let logs = runtime.logs(&instance, 20).await;
-            Err(anyhow::anyhow!("{e}; last output: {}", logs.trim()))
+            Err(e.with_logs(&logs))
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::measure::cold_start;
 use crate::measure::loadgen::{self, Endpoint, LoadSpec};
 use crate::measure::{pinning, stats};
 use crate::results::{ColdStart, CrunchResult};
-use crate::runtime::{Instance, Runtime, StartSpec};
+use crate::runtime::{logs_of, retry, Instance, InstanceFailed, Runtime, StartSpec};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -107,11 +107,12 @@ impl<R: Runtime> Run<'_, R> {
                     entry.0.push(cold);
                     entry.1.push(process);
                 }
+                Err(e) if retry::is_api_failure(&e) => return Err(e),
                 Err(e) => {
                     self.progress
                         .println(format!("{variant}: cold start failed: {e:#}"));
                     self.result_mut(variant)
-                        .fail("cold-start", format!("{e:#}"), None);
+                        .fail("cold-start", format!("{e:#}"), logs_of(&e));
                 }
             }
         }
@@ -148,11 +149,12 @@ impl<R: Runtime> Run<'_, R> {
                     result.peak_memory_bytes = peak.as_ref().map(|p| p.0);
                     result.memory_method = peak.map(|p| p.1);
                 }
+                Err(e) if retry::is_api_failure(&e) => return Err(e),
                 Err(e) => {
                     self.progress
                         .println(format!("{variant}: load failed: {e:#}"));
                     self.result_mut(variant)
-                        .fail("load", format!("{e:#}"), None);
+                        .fail("load", format!("{e:#}"), logs_of(&e));
                 }
             }
             self.save()?;
@@ -177,7 +179,7 @@ impl<R: Runtime> Run<'_, R> {
         .await
         {
             let logs = self.runtime.logs(&instance, 20).await;
-            anyhow::bail!("{e}; last output: {}", logs.trim());
+            return Err(e.with_logs(&logs));
         }
         let windows: Vec<(String, u32)> = self
             .plan
@@ -203,14 +205,18 @@ impl<R: Runtime> Run<'_, R> {
             };
             let report = tokio::task::spawn_blocking(move || loadgen::run_load(&spec)).await??;
             bar.inc();
-            if report.errors() > 0 && !self.runtime.is_running(&instance).await {
-                let logs = self.runtime.logs(&instance, 20).await;
-                anyhow::bail!(
-                    "the server died during {endpoint} at {concurrency} connections ({} errors, first: {}); last output: {}",
-                    report.errors(),
-                    report.first_error.as_deref().unwrap_or("-"),
-                    logs.trim()
-                );
+            if report.errors() > 0 && !self.runtime.is_running(&instance).await? {
+                // The window is kept: its error count is the evidence.
+                self.result_mut(variant).load.push(report.to_result());
+                return Err(InstanceFailed {
+                    reason: format!(
+                        "the server died during {endpoint} at {concurrency} connections ({} errors, first: {})",
+                        report.errors(),
+                        report.first_error.as_deref().unwrap_or("-"),
+                    ),
+                    logs: self.runtime.logs(&instance, 20).await,
+                }
+                .into());
             }
             if report.loadgen_bound {
                 self.progress.println(format!(
@@ -256,9 +262,11 @@ impl<R: Runtime> Run<'_, R> {
                         entry.1 = line.checksum;
                         entry.2 = entry.2.max(line.max_rss_bytes);
                     }
-                    Err(e) => self
-                        .result_mut(variant)
-                        .fail("crunch", format!("{e:#}"), None),
+                    Err(e) if retry::is_api_failure(&e) => return Err(e),
+                    Err(e) => {
+                        self.result_mut(variant)
+                            .fail("crunch", format!("{e:#}"), logs_of(&e))
+                    }
                 }
             }
             drop(bar);
