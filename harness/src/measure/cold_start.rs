@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 
 /// The gap between readiness probes.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(1);
+/// The longest one probe waits for an answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the probe asks the runtime whether the instance died.
 const LIVENESS_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -74,7 +76,12 @@ pub async fn wait_ready<R: Runtime>(
     let start = Instant::now();
     let mut last_liveness = start;
     loop {
-        if probe(addr, path).await {
+        // A server that accepts but never answers (hung, frozen) must not hang the run.
+        let left = timeout.saturating_sub(start.elapsed()).max(PROBE_INTERVAL);
+        if tokio::time::timeout(PROBE_TIMEOUT.min(left), probe(addr, path))
+            .await
+            .unwrap_or(false)
+        {
             return Ok(());
         }
         if last_liveness.elapsed() >= LIVENESS_INTERVAL {
@@ -166,6 +173,26 @@ mod tests {
         server.await.unwrap();
         // Nothing listens now: a refused connect is "not ready", not an error.
         assert!(!probe(addr, "/ok").await);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_accepts_but_never_answers_times_out() {
+        // Connections land in the listen backlog; nothing ever reads or answers them.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let runtime = crate::runtime::native::NativeRuntime::default();
+        let instance = Instance {
+            id: "not-a-child".into(),
+            variant: "musl-system-scratch".parse().unwrap(),
+        };
+        let ready = tokio::time::timeout(
+            Duration::from_secs(5),
+            wait_ready(&runtime, &instance, addr, "/", Duration::from_millis(150)),
+        )
+        .await
+        .expect("wait_ready gives up at its own timeout");
+        assert!(matches!(ready, Err(NotReady::Timeout { .. })), "{ready:?}");
+        drop(listener);
     }
 
     async fn http_like_server(listener: tokio::net::TcpListener, answers: usize) {

@@ -28,6 +28,8 @@ use std::time::Duration;
 
 pub use table::summary_table;
 
+/// Room a run needs for its results file and CSV (a full run's JSON is about 100 kB).
+const RESULTS_ROOM: usize = 256 << 10;
 /// The longest a run's final cleanup waits for an unanswering daemon.
 const CLEANUP_DEADLINE: Duration = Duration::from_secs(30);
 /// The per-call timeout of image builds and base imports, which answer only when done.
@@ -88,17 +90,24 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     }
 }
 
-/// Fails early, before any long work, when results cannot be written to `dir`.
+/// Fails early, before any long work, when results cannot be written to `dir`: not a
+/// directory, not writable, or too full to hold a results file and its CSV.
 fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .and_then(|()| tempfile::NamedTempFile::new_in(dir).and_then(|f| f.close()))
-        .map_err(|e| {
-            HarnessError::Usage(format!(
-                "cannot write results to {}: {e} (pick another directory with --out)",
-                dir.display()
-            ))
-            .into()
-        })
+    use std::io::Write;
+    let probe = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(&vec![0u8; RESULTS_ROOM])?;
+        file.as_file().sync_all()?;
+        file.close()
+    };
+    probe().map_err(|e| {
+        HarnessError::Usage(format!(
+            "cannot write results to {}: {e} (pick another directory with --out)",
+            dir.display()
+        ))
+        .into()
+    })
 }
 
 impl<'a, R: Runtime> Run<'a, R> {

@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod compare;
 mod docker;
+mod faults;
 mod loadgen;
 mod report;
 mod support;

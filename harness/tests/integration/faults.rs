@@ -1,0 +1,334 @@
+//! Faults the harness must survive, against the real daemon and the real binary: signals at
+//! each phase, SIGKILL leftovers, a server killed under load, a server that never answers,
+//! a failing Docker API (through a fault-injecting proxy), two runs on one daemon, and a
+//! results directory that cannot be written.
+//!
+//! Interrupts, one run each, alternate the signals across phases: variant build SIGINT,
+//! image build SIGTERM, cold-start loop SIGINT, load window SIGTERM.
+
+mod api;
+mod app;
+mod child;
+mod proxy;
+
+use crate::support::{docker_lock, harness_cli};
+use child::{assert_no_containers_within, containers, docker, run_label, wait_for_container};
+use child::HarnessRun;
+use std::time::{Duration, Instant};
+
+/// One variant, one short window: the quickest full run.
+const ONE: &[&str] = &[
+    "--app",
+    "http",
+    "--quick",
+    "--runs",
+    "1",
+    "--endpoints",
+    "/plaintext",
+    "--concurrency",
+    "1",
+    "--variants",
+    "musl-system-scratch",
+];
+/// The two variants other tests build too (glibc-system-debian runs first).
+const TWO: &str = "glibc-system-debian,musl-system-scratch";
+const MINUTE: Duration = Duration::from_secs(60);
+const FIVE_S: Duration = Duration::from_secs(5);
+
+/// `ONE` with some values replaced or added (`--flag value` pairs or lone flags).
+fn args(overrides: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = ONE.iter().map(|s| s.to_string()).collect();
+    let mut i = 0;
+    while i < overrides.len() {
+        let flag = overrides[i];
+        let value = overrides.get(i + 1).filter(|v| !v.starts_with("--"));
+        match (out.iter().position(|a| a == flag), value) {
+            (Some(at), Some(v)) => out[at + 1] = v.to_string(),
+            (Some(_), None) => {}
+            (None, v) => {
+                out.push(flag.to_string());
+                out.extend(v.map(|v| v.to_string()));
+            }
+        }
+        i += 1 + usize::from(value.is_some());
+    }
+    if overrides.contains(&"--no-quick") {
+        out.retain(|a| a != "--quick" && a != "--no-quick");
+    }
+    out
+}
+
+fn start(args: &[String], env: &[(&str, &str)]) -> HarnessRun {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    HarnessRun::start(&refs, env)
+}
+
+/// Whether the daemon answers (under CI it must; elsewhere the test skips loudly).
+fn docker_available(test: &str) -> bool {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(crate::support::docker_or_skip(test)).is_some()
+}
+
+/// Processes still running cargo for this workspace's variant builds.
+fn variant_cargo_processes() -> Vec<String> {
+    let needle = harness::app::workspace_root()
+        .join("target/variants")
+        .display()
+        .to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&needle) && c.contains("--target-dir"))
+        .collect()
+}
+
+/// Signals a run at a phase and checks the interrupt guarantees; returns the run.
+fn interrupt_at(args: &[String], line: &str, signal: i32, live_container: bool) -> HarnessRun {
+    let mut run = start(args, &[]);
+    let _cleanup = run.cleanup();
+    run.wait_for(line, 3 * MINUTE);
+    let run_id = run.run_id();
+    if live_container {
+        wait_for_container(&run_id, None, FIVE_S);
+    }
+    let sent = Instant::now();
+    run.signal(signal);
+    let code = run.wait_exit(Duration::from_secs(20));
+    let took = sent.elapsed();
+    let stderr = run.stderr();
+    assert_eq!(code, 128 + signal, "stderr:\n{stderr}");
+    assert!(took < FIVE_S, "exit took {took:?} after the signal");
+    assert!(stderr.contains("interrupted by SIG"), "{stderr}");
+    assert_no_containers_within(&run_id, FIVE_S);
+    let results = run.results();
+    assert!(results.finished_at.is_none(), "an interrupted run is not finished");
+    run
+}
+
+#[test]
+fn sigint_during_the_variant_build_kills_cargo_and_exits_130() {
+    let _lock = docker_lock();
+    if !docker_available("sigint_during_the_variant_build") {
+        return;
+    }
+    interrupt_at(&args(&[]), "building musl-system-scratch", libc::SIGINT, false);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !variant_cargo_processes().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(variant_cargo_processes(), Vec::<String>::new());
+}
+
+#[test]
+fn sigterm_during_the_image_build_exits_143() {
+    let _lock = docker_lock();
+    if !docker_available("sigterm_during_the_image_build") {
+        return;
+    }
+    let run = interrupt_at(
+        &args(&[]),
+        "building the image of musl-system-scratch",
+        libc::SIGTERM,
+        false,
+    );
+    assert!(run.results().variants[0].build.is_none(), "the build was not finished");
+}
+
+#[test]
+fn sigint_during_cold_starts_removes_the_live_container_and_keeps_the_builds() {
+    let _lock = docker_lock();
+    if !docker_available("sigint_during_cold_starts") {
+        return;
+    }
+    // Five cold starts, so the loop is still going when a container shows up.
+    let run = interrupt_at(
+        &args(&["--runs", "5"]),
+        "cold starts (interleaved)",
+        libc::SIGINT,
+        true,
+    );
+    let v = &run.results().variants[0];
+    assert!(v.build.is_some(), "the finished build is kept");
+    assert!(v.cold_start.is_none() && v.load.is_empty(), "{v:?}");
+}
+
+#[test]
+fn sigterm_during_a_load_window_keeps_the_finished_variant() {
+    let _lock = docker_lock();
+    if !docker_available("sigterm_during_a_load_window") {
+        return;
+    }
+    let run = interrupt_at(
+        &args(&["--variants", TWO]),
+        "musl-system-scratch: /plaintext at 1 connections",
+        libc::SIGTERM,
+        true,
+    );
+    let results = run.results();
+    let (glibc, musl) = (&results.variants[0], &results.variants[1]);
+    assert_eq!(glibc.variant.name(), "glibc-system-debian");
+    assert!(glibc.is_ok() && glibc.load.len() == 1, "{glibc:?}");
+    assert!(musl.cold_start.is_some() && musl.load.is_empty(), "{musl:?}");
+}
+
+/// A container of our own, without the harness's labels, that every clean must leave alone.
+struct Decoy(String);
+
+impl Decoy {
+    fn start() -> Decoy {
+        let name = format!("faults-decoy-{}", std::process::id());
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            "dev.example.owner=someone-else",
+            harness::build::base::BASE_TAG,
+            "sleep",
+            "600",
+        ]);
+        Decoy(name)
+    }
+
+    fn is_running(&self) -> bool {
+        docker(&["inspect", "-f", "{{.State.Running}}", &self.0]) == "true"
+    }
+}
+
+impl Drop for Decoy {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.0])
+            .output();
+    }
+}
+
+/// Starts a run with a long load window and SIGKILLs it while its server is live; returns
+/// the run (for its id and cleanup guard).
+fn killed_mid_load() -> HarnessRun {
+    let mut run = start(
+        &args(&["--no-quick", "--warmup", "0s", "--duration", "30s"]),
+        &[],
+    );
+    run.wait_for("musl-system-scratch: /plaintext at 1 connections", 3 * MINUTE);
+    wait_for_container(&run.run_id(), None, FIVE_S);
+    run.signal(libc::SIGKILL);
+    assert_eq!(run.wait_exit(FIVE_S), 128 + libc::SIGKILL);
+    assert!(!containers(&[run_label(&run.run_id())], true).is_empty());
+    run
+}
+
+#[test]
+fn sigkill_leftovers_are_removed_by_clean_orphans_and_by_the_next_run() {
+    let _lock = docker_lock();
+    if !docker_available("sigkill_leftovers") {
+        return;
+    }
+    let first = killed_mid_load();
+    let _first_cleanup = first.cleanup();
+    let decoy = Decoy::start();
+    let (code, stdout, stderr) = harness_cli(&["clean", "--orphans"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&first.run_id()), "{stdout}");
+    assert!(containers(&[run_label(&first.run_id())], true).is_empty());
+    assert!(decoy.is_running(), "clean removed a container that is not the harness's");
+
+    let second = killed_mid_load();
+    let _second_cleanup = second.cleanup();
+    let mut next = start(&args(&[]), &[]);
+    let _next_cleanup = next.cleanup();
+    assert_eq!(next.wait_exit(3 * MINUTE), 0, "{}", next.stderr());
+    let stderr = next.stderr();
+    let line = format!("removed 1 containers left by runs that died: {}", second.run_id());
+    assert!(stderr.contains(&line), "{stderr}");
+    assert!(containers(&[run_label(&second.run_id())], true).is_empty());
+    assert!(decoy.is_running(), "a run start removed a container that is not the harness's");
+    assert!(next.results().variants[0].is_ok(), "the next run works");
+}
+
+#[test]
+fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
+    let _lock = docker_lock();
+    if !docker_available("second_run_refused") {
+        return;
+    }
+    let mut first = start(&args(&["--no-quick", "--duration", "30s"]), &[]);
+    let _cleanup = first.cleanup();
+    first.wait_for("building musl-system-scratch", 3 * MINUTE);
+    let mut second = start(&args(&[]), &[]);
+    assert_eq!(second.wait_exit(Duration::from_secs(30)), 3);
+    let stderr = second.stderr();
+    let holder = format!("run {} (pid {})", first.run_id(), first.pid());
+    assert!(stderr.contains(&holder), "{stderr}");
+    assert!(stderr.contains("--allow-concurrent"), "{stderr}");
+    let made: Vec<_> = std::fs::read_dir(second.out.path()).unwrap().collect();
+    assert!(made.is_empty(), "a refused run wrote {made:?}");
+
+    let mut allowed = start(&args(&["--allow-concurrent"]), &[]);
+    let _allowed_cleanup = allowed.cleanup();
+    allowed.wait_for("building musl-system-scratch", MINUTE);
+    allowed.signal(libc::SIGINT);
+    assert_eq!(allowed.wait_exit(Duration::from_secs(20)), 130);
+    first.signal(libc::SIGINT);
+    assert_eq!(first.wait_exit(Duration::from_secs(20)), 130);
+}
+
+#[test]
+fn an_unwritable_results_dir_is_refused_before_any_work() {
+    let (code, _, stderr) = harness_cli(&[
+        "run",
+        "--app",
+        "http",
+        "--variants",
+        "musl-system-scratch",
+        "--out",
+        "/dev/null/results",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot write results to /dev/null/results"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("building"), "{stderr}");
+}
+
+#[test]
+fn a_full_results_dir_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(dir.path())
+        .output();
+    if !mount.as_ref().is_ok_and(|m| m.status.success()) {
+        eprintln!("SKIPPED a_full_results_dir: cannot mount a tmpfs here: {mount:?}");
+        return;
+    }
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    // Fill it: 1 MiB of tmpfs holds fewer than 2^20 bytes of data.
+    let filler = std::fs::write(dir.path().join("filler"), vec![1u8; 2 << 20]);
+    assert!(filler.is_err(), "the tmpfs took 2 MiB");
+    let out = dir.path().to_str().unwrap();
+    let (code, _, stderr) = harness_cli(&[
+        "run",
+        "--app",
+        "http",
+        "--variants",
+        "musl-system-scratch",
+        "--out",
+        out,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(!stderr.contains("building"), "{stderr}");
+}
