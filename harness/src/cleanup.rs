@@ -27,9 +27,12 @@ pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow:
         .all(true)
         .filters(&filters)
         .build();
-    let listed = retry::retry("list the harness's containers", Call::Read, Policy::CLEANUP, || {
-        docker.list_containers(Some(options.clone()))
-    })
+    let listed = retry::retry(
+        "list the harness's containers",
+        Call::Read,
+        Policy::CLEANUP,
+        || docker.list_containers(Some(options.clone())),
+    )
     .await??;
     let mut removed = 0;
     for c in listed {

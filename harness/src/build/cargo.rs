@@ -71,9 +71,14 @@ pub async fn compile_cancellable(
         .process_group(0)
         .kill_on_drop(true);
     let start = Instant::now();
-    let child = command.spawn().context("cannot run cargo: is it on PATH?")?;
+    let child = command
+        .spawn()
+        .context("cannot run cargo: is it on PATH?")?;
     let group = KillGroup(child.id());
-    let output = child.wait_with_output().await.context("waiting for cargo failed")?;
+    let output = child
+        .wait_with_output()
+        .await
+        .context("waiting for cargo failed")?;
     std::mem::forget(group);
     finish(root, app, variant, prepared, &output, start.elapsed())
 }
@@ -123,7 +128,11 @@ fn finish(
             explain_failure(&stderr, link)
         );
     }
-    let built = prepared.dir.join(link.target()).join(PROFILE).join(&app.bin);
+    let built = prepared
+        .dir
+        .join(link.target())
+        .join(PROFILE)
+        .join(&app.bin);
     // A cold build's dir is removed: keep the binary by copying it next to the warm ones.
     let path = match prepared.scratch_dir {
         Some(_) => {

@@ -86,7 +86,11 @@ pub async fn wait_ready<R: Runtime>(
         }
         if last_liveness.elapsed() >= LIVENESS_INTERVAL {
             last_liveness = Instant::now();
-            if !runtime.is_running(instance).await.map_err(NotReady::Runtime)? {
+            if !runtime
+                .is_running(instance)
+                .await
+                .map_err(NotReady::Runtime)?
+            {
                 return Err(NotReady::Exited { path: path.into() });
             }
         }

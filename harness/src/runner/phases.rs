@@ -205,18 +205,28 @@ impl<R: Runtime> Run<'_, R> {
             };
             let report = tokio::task::spawn_blocking(move || loadgen::run_load(&spec)).await??;
             bar.inc();
-            if report.errors() > 0 && !self.runtime.is_running(&instance).await? {
-                // The window is kept: its error count is the evidence.
-                self.result_mut(variant).load.push(report.to_result());
-                return Err(InstanceFailed {
-                    reason: format!(
-                        "the server died during {endpoint} at {concurrency} connections ({} errors, first: {})",
-                        report.errors(),
-                        report.first_error.as_deref().unwrap_or("-"),
-                    ),
-                    logs: self.runtime.logs(&instance, 20).await,
+            if report.errors() > 0 {
+                let window = report.to_result();
+                let died = !self.runtime.is_running(&instance).await?;
+                // Dead, or alive and hung: either way the window measured nothing.
+                if died || window.requests == 0 {
+                    // The window is kept: its error count is the evidence.
+                    self.result_mut(variant).load.push(window);
+                    let what = if died {
+                        "the server died"
+                    } else {
+                        "the server answered no request"
+                    };
+                    return Err(InstanceFailed {
+                        reason: format!(
+                            "{what} during {endpoint} at {concurrency} connections ({} errors, first: {})",
+                            report.errors(),
+                            report.first_error.as_deref().unwrap_or("-"),
+                        ),
+                        logs: self.runtime.logs(&instance, 20).await,
+                    }
+                    .into());
                 }
-                .into());
             }
             if report.loadgen_bound {
                 self.progress.println(format!(

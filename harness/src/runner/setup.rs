@@ -40,7 +40,10 @@ pub(super) async fn claim(
     } else {
         let (key, what) = match docker {
             Some(docker) => daemon_key(docker).await?,
-            None => ("native".to_string(), "this machine (native runs)".to_string()),
+            None => (
+                "native".to_string(),
+                "this machine (native runs)".to_string(),
+            ),
         };
         Some(lock::acquire(&std::env::temp_dir(), &key, &what, run_id)?)
     };
@@ -63,5 +66,8 @@ async fn daemon_key(docker: &Docker) -> anyhow::Result<(String, String)> {
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let info = retry::run_call("read the daemon's info", Call::Read, || docker.info()).await?;
     let key = info.id.filter(|id| !id.is_empty()).unwrap_or(host.clone());
-    Ok((format!("docker:{key}"), format!("the Docker daemon at {host}")))
+    Ok((
+        format!("docker:{key}"),
+        format!("the Docker daemon at {host}"),
+    ))
 }

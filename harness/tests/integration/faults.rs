@@ -12,8 +12,8 @@ mod child;
 mod proxy;
 
 use crate::support::{docker_lock, harness_cli};
-use child::{assert_no_containers_within, containers, docker, run_label, wait_for_container};
 use child::HarnessRun;
+use child::{assert_no_containers_within, containers, docker, run_label, wait_for_container};
 use std::time::{Duration, Instant};
 
 /// One variant, one short window: the quickest full run.
@@ -105,7 +105,10 @@ fn interrupt_at(args: &[String], line: &str, signal: i32, live_container: bool) 
     assert!(stderr.contains("interrupted by SIG"), "{stderr}");
     assert_no_containers_within(&run_id, FIVE_S);
     let results = run.results();
-    assert!(results.finished_at.is_none(), "an interrupted run is not finished");
+    assert!(
+        results.finished_at.is_none(),
+        "an interrupted run is not finished"
+    );
     run
 }
 
@@ -115,7 +118,12 @@ fn sigint_during_the_variant_build_kills_cargo_and_exits_130() {
     if !docker_available("sigint_during_the_variant_build") {
         return;
     }
-    interrupt_at(&args(&[]), "building musl-system-scratch", libc::SIGINT, false);
+    interrupt_at(
+        &args(&[]),
+        "building musl-system-scratch",
+        libc::SIGINT,
+        false,
+    );
     let deadline = Instant::now() + Duration::from_secs(2);
     while !variant_cargo_processes().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -135,7 +143,10 @@ fn sigterm_during_the_image_build_exits_143() {
         libc::SIGTERM,
         false,
     );
-    assert!(run.results().variants[0].build.is_none(), "the build was not finished");
+    assert!(
+        run.results().variants[0].build.is_none(),
+        "the build was not finished"
+    );
 }
 
 #[test]
@@ -172,7 +183,10 @@ fn sigterm_during_a_load_window_keeps_the_finished_variant() {
     let (glibc, musl) = (&results.variants[0], &results.variants[1]);
     assert_eq!(glibc.variant.name(), "glibc-system-debian");
     assert!(glibc.is_ok() && glibc.load.len() == 1, "{glibc:?}");
-    assert!(musl.cold_start.is_some() && musl.load.is_empty(), "{musl:?}");
+    assert!(
+        musl.cold_start.is_some() && musl.load.is_empty(),
+        "{musl:?}"
+    );
 }
 
 /// A container of our own, without the harness's labels, that every clean must leave alone.
@@ -184,6 +198,8 @@ impl Decoy {
         docker(&[
             "run",
             "-d",
+            "--network",
+            "none",
             "--name",
             &name,
             "--label",
@@ -215,7 +231,10 @@ fn killed_mid_load() -> HarnessRun {
         &args(&["--no-quick", "--warmup", "0s", "--duration", "30s"]),
         &[],
     );
-    run.wait_for("musl-system-scratch: /plaintext at 1 connections", 3 * MINUTE);
+    run.wait_for(
+        "musl-system-scratch: /plaintext at 1 connections",
+        3 * MINUTE,
+    );
     wait_for_container(&run.run_id(), None, FIVE_S);
     run.signal(libc::SIGKILL);
     assert_eq!(run.wait_exit(FIVE_S), 128 + libc::SIGKILL);
@@ -236,7 +255,10 @@ fn sigkill_leftovers_are_removed_by_clean_orphans_and_by_the_next_run() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(&first.run_id()), "{stdout}");
     assert!(containers(&[run_label(&first.run_id())], true).is_empty());
-    assert!(decoy.is_running(), "clean removed a container that is not the harness's");
+    assert!(
+        decoy.is_running(),
+        "clean removed a container that is not the harness's"
+    );
 
     let second = killed_mid_load();
     let _second_cleanup = second.cleanup();
@@ -244,10 +266,16 @@ fn sigkill_leftovers_are_removed_by_clean_orphans_and_by_the_next_run() {
     let _next_cleanup = next.cleanup();
     assert_eq!(next.wait_exit(3 * MINUTE), 0, "{}", next.stderr());
     let stderr = next.stderr();
-    let line = format!("removed 1 containers left by runs that died: {}", second.run_id());
+    let line = format!(
+        "removed 1 containers left by runs that died: {}",
+        second.run_id()
+    );
     assert!(stderr.contains(&line), "{stderr}");
     assert!(containers(&[run_label(&second.run_id())], true).is_empty());
-    assert!(decoy.is_running(), "a run start removed a container that is not the harness's");
+    assert!(
+        decoy.is_running(),
+        "a run start removed a container that is not the harness's"
+    );
     assert!(next.results().variants[0].is_ok(), "the next run works");
 }
 

@@ -44,7 +44,10 @@ fn a_stalled_docker_api_ends_the_run_cleanly_and_leaks_nothing() {
     );
     let _cleanup = run.cleanup();
     // The first variant's server is live and its window running: stall the daemon.
-    run.wait_for("glibc-system-debian: /plaintext at 1 connections", 3 * MINUTE);
+    run.wait_for(
+        "glibc-system-debian: /plaintext at 1 connections",
+        3 * MINUTE,
+    );
     proxy.set(Mode::Stall);
     run.wait_for("removing this run's containers", MINUTE);
     proxy.set(Mode::Pass);
@@ -55,7 +58,10 @@ fn a_stalled_docker_api_ends_the_run_cleanly_and_leaks_nothing() {
         .find(|l| l.starts_with("error: "))
         .unwrap_or_else(|| panic!("no error line: {stderr}"));
     assert!(error.contains("Docker API failed after 4 tries"), "{error}");
-    assert!(stderr.contains("warning: cannot remove container"), "{stderr}");
+    assert!(
+        stderr.contains("warning: cannot remove container"),
+        "{stderr}"
+    );
     let results = run.results();
     let (glibc, musl) = (&results.variants[0], &results.variants[1]);
     assert!(glibc.is_ok() && glibc.load.len() == 1, "{glibc:?}");

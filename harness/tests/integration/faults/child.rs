@@ -34,7 +34,10 @@ impl HarnessRun {
         let stderr = child.stderr.take().unwrap();
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if send.send(line).is_err() {
                     break;
                 }

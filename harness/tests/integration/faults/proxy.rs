@@ -41,7 +41,9 @@ impl Proxy {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime.block_on(async { UnixListener::bind(&socket) }).unwrap();
+        let listener = runtime
+            .block_on(async { UnixListener::bind(&socket) })
+            .unwrap();
         let mode = Arc::new(watch::channel(Mode::Pass).0);
         let dropped = Arc::new(AtomicU32::new(0));
         let (m, d) = (mode.clone(), dropped.clone());
