@@ -69,32 +69,54 @@ fn docker_available(test: &str) -> bool {
     rt.block_on(crate::support::docker_or_skip(test)).is_some()
 }
 
-/// Processes still running cargo for this workspace's variant builds.
-fn variant_cargo_processes() -> Vec<String> {
-    let needle = harness::app::workspace_root()
-        .join("target/variants")
-        .display()
-        .to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&needle) && c.contains("--target-dir"))
+/// A stand-in for a long cargo build: a shell that records its pid and its child's, then
+/// waits on a long sleep (a warm real build is over in 0.1 s, too soon to interrupt).
+fn slow_cargo(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let (script, pids) = (dir.join("cargo"), dir.join("pids"));
+    let body = format!(
+        "#!/bin/sh\necho $$ > {p}\nsleep 120 &\necho $! >> {p}\nwait\n",
+        p = pids.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, pids)
+}
+
+/// The pids in `file` that still name a live (not zombie) process.
+fn live_pids(file: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or("").starts_with(" Z"))
+        })
+        .map(str::to_string)
         .collect()
 }
 
 /// Signals a run at a phase and checks the interrupt guarantees; returns the run.
 fn interrupt_at(args: &[String], line: &str, signal: i32, live_container: bool) -> HarnessRun {
-    let mut run = start(args, &[]);
+    let wait = |run_id: &str| {
+        if live_container {
+            wait_for_container(run_id, None, FIVE_S);
+        }
+    };
+    interrupt_with_env(args, &[], line, signal, &wait)
+}
+
+fn interrupt_with_env(
+    args: &[String],
+    env: &[(&str, &str)],
+    line: &str,
+    signal: i32,
+    before_signal: &dyn Fn(&str),
+) -> HarnessRun {
+    let mut run = start(args, env);
     let _cleanup = run.cleanup();
     run.wait_for(line, 3 * MINUTE);
     let run_id = run.run_id();
-    if live_container {
-        wait_for_container(&run_id, None, FIVE_S);
-    }
+    before_signal(&run_id);
     let sent = Instant::now();
     run.signal(signal);
     let code = run.wait_exit(Duration::from_secs(20));
@@ -105,10 +127,7 @@ fn interrupt_at(args: &[String], line: &str, signal: i32, live_container: bool) 
     assert!(stderr.contains("interrupted by SIG"), "{stderr}");
     assert_no_containers_within(&run_id, FIVE_S);
     let results = run.results();
-    assert!(
-        results.finished_at.is_none(),
-        "an interrupted run is not finished"
-    );
+    assert!(results.finished_at.is_none(), "an interrupted run is not finished");
     run
 }
 
@@ -118,17 +137,29 @@ fn sigint_during_the_variant_build_kills_cargo_and_exits_130() {
     if !docker_available("sigint_during_the_variant_build") {
         return;
     }
-    interrupt_at(
+    let dir = tempfile::tempdir().unwrap();
+    let (cargo, pids) = slow_cargo(dir.path());
+    let cargo = cargo.to_str().unwrap();
+    let build_running = |_: &str| {
+        let deadline = Instant::now() + FIVE_S;
+        while live_pids(&pids).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    interrupt_with_env(
         &args(&[]),
+        &[("CARGO", cargo)],
         "building musl-system-scratch",
         libc::SIGINT,
-        false,
+        &build_running,
     );
     let deadline = Instant::now() + Duration::from_secs(2);
-    while !variant_cargo_processes().is_empty() && Instant::now() < deadline {
+    while !live_pids(&pids).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(variant_cargo_processes(), Vec::<String>::new());
+    let text = std::fs::read_to_string(&pids).unwrap_or_default();
+    assert_eq!(text.lines().count(), 2, "the build never started: {text:?}");
+    assert_eq!(live_pids(&pids), Vec::<String>::new(), "the build outlived the run");
 }
 
 #[test]
