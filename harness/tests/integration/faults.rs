@@ -12,8 +12,8 @@ mod child;
 mod proxy;
 
 use crate::support::{docker_lock, harness_cli};
+use child::HarnessRun;
 use child::{assert_no_containers_within, containers, docker, run_label, wait_for_container};
-use child::{hobble, HarnessRun};
 use std::time::{Duration, Instant};
 
 /// One variant, one short window: the quickest full run.
@@ -200,26 +200,20 @@ fn sigint_during_cold_starts_removes_the_live_container_and_keeps_the_builds() {
     if !docker_available("sigint_during_cold_starts") {
         return;
     }
-    // Its containers are paused as they start: one paused before it answered stays,
-    // live, until its readiness timeout, and the signal comes then.
-    let mut run = start(&args(&["--runs", "5"]), &[]);
+    // The proxy pauses its first container once started: it stays live, never ready,
+    // until its readiness timeout (30 s), and the signal comes before.
+    let proxy = proxy::Proxy::start();
+    proxy.freeze_starts(None);
+    let host = proxy.docker_host();
+    let mut run = start(&args(&[]), &[("DOCKER_HOST", &host)]);
     let _cleanup = crate::support::RunCleanup {
         out: None,
         ids: vec![run.run_id()],
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let hobbler = hobble(run.run_id(), None, false, stopped);
     run.wait_for("cold starts (interleaved)", 3 * MINUTE);
-    loop {
-        let id = wait_for_container(&run.run_id(), None, Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(300));
-        if containers(&[run_label(&run.run_id())], false).contains(&id) {
-            break;
-        }
-    }
+    wait_for_container(&run.run_id(), None, FIVE_S);
     let run = signal_and_check(run, libc::SIGINT);
-    let _ = stop.send(());
-    hobbler.join().unwrap();
+    assert_eq!(proxy.frozen(), 1);
     let v = &run.results().variants[0];
     assert!(v.build.is_some(), "the finished build is kept");
     assert!(v.cold_start.is_none() && v.load.is_empty(), "{v:?}");

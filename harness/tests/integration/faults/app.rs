@@ -1,7 +1,9 @@
-//! The app misbehaving: its server killed under load, or frozen so it never answers. Each
-//! marks only its variant failed, with the container's last output, and the run goes on.
+//! The app misbehaving: its server killed under load, or frozen (by the proxy) so it never
+//! answers. Each marks only its variant failed, with the container's last output, and the
+//! run goes on.
 
-use super::child::{assert_no_containers_within, docker, hobble, wait_for_container};
+use super::child::{assert_no_containers_within, docker, wait_for_container};
+use super::proxy::Proxy;
 use super::{args, docker_available, start, MINUTE, TWO};
 use crate::support::docker_lock;
 use std::time::Duration;
@@ -63,16 +65,20 @@ fn a_server_that_never_answers_fails_only_its_variant_with_its_logs() {
     if !docker_available("server_never_answers") {
         return;
     }
-    let mut run = start(&args(&["--variants", TWO, "--ready-timeout", "2s"]), &[]);
+    // The proxy pauses glibc-system-debian's containers once started, before the harness
+    // hears they are: they never answer.
+    let proxy = Proxy::start();
+    proxy.freeze_starts(Some("glibc-system-debian"));
+    let host = proxy.docker_host();
+    let mut run = start(
+        &args(&["--variants", TWO, "--ready-timeout", "2s"]),
+        &[("DOCKER_HOST", &host)],
+    );
     let _cleanup = run.cleanup();
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let freezer = hobble(run.run_id(), Some("glibc-system-debian"), true, stopped);
     let code = run.wait_exit(3 * MINUTE);
-    let _ = stop.send(());
-    let paused = freezer.join().unwrap();
     let stderr = run.stderr();
     assert_eq!(code, 0, "{stderr}");
-    assert!(paused >= 1, "no container was frozen");
+    assert!(proxy.frozen() >= 1, "no container was frozen");
     let results = run.results();
     assert!(results.finished_at.is_some(), "the run went on to the end");
     let (glibc, musl) = (&results.variants[0], &results.variants[1]);

@@ -2,7 +2,6 @@
 //! (plain progress lines, since stderr is a pipe), its run id and results file, and the
 //! containers that carry its run id.
 
-use futures_util::StreamExt;
 use harness::results::RunResults;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -229,60 +228,4 @@ pub fn docker(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-/// Hobbles every container of run `run_id` (of one variant, if given) until `stop` fires:
-/// with `throttle`, limited to 0.1% of a CPU as soon as it is created (it then takes
-/// seconds to start), and paused as soon as it starts (so it never answers, unless it was
-/// quicker than the pause). Returns how many it paused.
-pub fn hobble(
-    run_id: String,
-    variant: Option<&'static str>,
-    throttle: bool,
-    stop: tokio::sync::oneshot::Receiver<()>,
-) -> std::thread::JoinHandle<u32> {
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let docker = bollard::Docker::connect_with_local_defaults().unwrap();
-            let mut labels = vec![run_label(&run_id)];
-            labels.extend(variant.map(|v| format!("{}={v}", harness::labels::VARIANT)));
-            let filters = std::collections::HashMap::from([
-                ("type", vec!["container".to_string()]),
-                ("event", vec!["create".to_string(), "start".to_string()]),
-                ("label", labels),
-            ]);
-            let options = bollard::query_parameters::EventsOptionsBuilder::default()
-                .filters(&filters)
-                .build();
-            let mut events = docker.events(Some(options));
-            let mut paused = 0;
-            tokio::pin!(stop);
-            loop {
-                let event = tokio::select! {
-                    _ = &mut stop => return paused,
-                    event = events.next() => match event {
-                        Some(Ok(event)) => event,
-                        _ => return paused,
-                    },
-                };
-                let Some(id) = event.actor.and_then(|a| a.id) else {
-                    continue;
-                };
-                if event.action.as_deref() == Some("create") {
-                    if !throttle {
-                        continue;
-                    }
-                    let throttle = bollard::models::ContainerUpdateBody {
-                        cpu_quota: Some(1_000),
-                        cpu_period: Some(1_000_000),
-                        ..Default::default()
-                    };
-                    let _ = docker.update_container(&id, throttle).await;
-                } else if docker.pause_container(&id).await.is_ok() {
-                    paused += 1;
-                }
-            }
-        })
-    })
 }
