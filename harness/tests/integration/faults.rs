@@ -247,21 +247,22 @@ struct Decoy(String);
 
 impl Decoy {
     fn start() -> Decoy {
-        let name = format!("faults-decoy-{}", std::process::id());
+        let decoy = Decoy(format!("faults-decoy-{}", std::process::id()));
+        let name = &decoy.0;
         docker(&[
             "run",
             "-d",
             "--network",
             "none",
             "--name",
-            &name,
+            name,
             "--label",
             "dev.example.owner=someone-else",
             harness::build::base::BASE_TAG,
             "sleep",
             "600",
         ]);
-        Decoy(name)
+        decoy
     }
 
     fn is_running(&self) -> bool {
