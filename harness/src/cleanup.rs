@@ -1,8 +1,11 @@
 //! Finding and removing what the harness created, by its labels only: containers first,
-//! then variant images, and the base images only when asked. Anything without the
+//! then variant images, and the base images only when asked; or only the containers of runs
+//! whose process died (`remove_orphans`, by the owner label). Anything without the
 //! harness's tool label is never touched.
 
 use crate::labels;
+use crate::owner::{self, Liveness};
+use crate::runtime::retry::{self, Call, Policy};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveImageOptionsBuilder,
@@ -17,21 +20,41 @@ pub struct Cleaned {
 }
 
 /// Removes the harness's containers (of one run, when `run_id` is given); returns how many.
+/// Transient API faults are retried with the cleanup's patience (see `retry::Policy`).
 pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow::Result<usize> {
     let filters = labels::filter(run_id);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
         .build();
+    let listed = retry::retry(
+        "list the harness's containers",
+        Call::Read,
+        Policy::CLEANUP,
+        || docker.list_containers(Some(options.clone())),
+    )
+    .await??;
     let mut removed = 0;
-    for c in docker.list_containers(Some(options)).await? {
+    for c in listed {
         let Some(id) = c.id else { continue };
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
             .build();
-        docker.remove_container(&id, Some(options)).await?;
-        removed += 1;
+        let outcome = retry::retry(
+            format!("remove container {id}"),
+            Call::Read,
+            Policy::CLEANUP,
+            || docker.remove_container(&id, Some(options.clone())),
+        )
+        .await?;
+        match outcome {
+            Ok(()) => removed += 1,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(removed)
 }
@@ -88,4 +111,66 @@ pub async fn clean(
         }
     }
     Ok(cleaned)
+}
+
+/// What an orphan sweep removed: how many containers, and of which runs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Orphans {
+    pub containers: usize,
+    pub run_ids: Vec<String>,
+}
+
+/// Removes the harness's containers whose owner process is known to be dead (a run killed
+/// outright); containers of live runs, of other hosts, or without an owner label stay.
+pub async fn remove_orphans(docker: &Docker) -> anyhow::Result<Orphans> {
+    let filters = labels::filter(None);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let listed = retry::run_call("list the harness's containers", Call::Read, || {
+        docker.list_containers(Some(options.clone()))
+    })
+    .await?;
+    let mut orphans = Orphans::default();
+    for c in listed {
+        let (Some(id), Some(container_labels)) = (c.id, c.labels) else {
+            continue;
+        };
+        let dead = container_labels
+            .get(labels::OWNER)
+            .is_some_and(|o| owner::liveness(o) == Liveness::Dead);
+        if !dead {
+            continue;
+        }
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let removed = retry::run_call(format!("remove container {id}"), Call::Read, || {
+            docker.remove_container(&id, Some(options.clone()))
+        })
+        .await;
+        match removed {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => continue,
+            Err(e) => return Err(e),
+        }
+        orphans.containers += 1;
+        let run_id = container_labels.get(labels::RUN_ID).cloned();
+        if let Some(run_id) = run_id.filter(|r| !orphans.run_ids.contains(r)) {
+            orphans.run_ids.push(run_id);
+        }
+    }
+    Ok(orphans)
+}
+
+fn is_not_found(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<bollard::errors::Error>(),
+        Some(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        })
+    )
 }

@@ -120,6 +120,12 @@ pub struct RunArgs {
     /// Container memory limit (e.g. `512MiB`), recorded in the results; `none` for no limit.
     #[arg(long, default_value = "2GiB")]
     pub memory_limit: String,
+    /// How long one Docker API call may take before it is retried (image builds: 10 min).
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
+    pub docker_timeout: String,
+    /// Run even when another run holds this daemon's lock (both runs' numbers suffer).
+    #[arg(long)]
+    pub allow_concurrent: bool,
     /// Short everything: 5 runs, 0.5 s windows, concurrency 1,16, one thread count pair.
     #[arg(long)]
     pub quick: bool,
@@ -157,8 +163,12 @@ pub struct CleanArgs {
     #[arg(long)]
     pub run_id: Option<String>,
     /// Also remove the cached debian base image.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "orphans")]
     pub all: bool,
+    /// Only the containers of runs whose process is gone (killed outright), as every run
+    /// does when it starts.
+    #[arg(long, conflicts_with = "run_id")]
+    pub orphans: bool,
 }
 
 #[derive(Debug, Args)]

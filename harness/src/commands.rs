@@ -30,12 +30,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let plan = crate::plan::RunPlan::from_args(&args)?;
             crate::doctor::ensure_for(&plan.variants, plan.runtime.as_deref() != Some("native"))?;
             let command_line = std::env::args().collect();
-            runtime()?
-                .block_on(crate::runner::run(&plan, command_line))
-                .map(|_| ())
+            let rt = runtime()?;
+            let outcome = rt.block_on(crate::runner::run(&plan, command_line));
+            // After an interrupt a load window may still be draining on a blocking thread:
+            // its server is gone, so do not wait for the window to end.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            outcome.map(|_| ())
         }
         Command::Clean(args) => runtime()?.block_on(async {
             let docker = docker_client::connect().await?;
+            if args.orphans {
+                let orphans = crate::cleanup::remove_orphans(&docker).await?;
+                println!(
+                    "removed {} containers of runs that died ({})",
+                    orphans.containers,
+                    orphans.run_ids.join(", ")
+                );
+                return Ok(());
+            }
             let cleaned = crate::cleanup::clean(&docker, args.run_id.as_deref(), args.all).await?;
             println!(
                 "removed {} containers and {} images",

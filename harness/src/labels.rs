@@ -12,6 +12,8 @@ pub const APP: &str = "dev.glibc-vs-musl.app";
 pub const VARIANT: &str = "dev.glibc-vs-musl.variant";
 pub const RUN_ID: &str = "dev.glibc-vs-musl.run-id";
 pub const PROVENANCE: &str = "dev.glibc-vs-musl.provenance";
+/// On containers: the process that created them (see `owner`).
+pub const OWNER: &str = "dev.glibc-vs-musl.owner";
 
 /// The repository namespace of every image tag the harness creates.
 pub const IMAGE_NAMESPACE: &str = "glibc-vs-musl";

@@ -53,6 +53,14 @@ pub fn app_target_dir(root: &Path, app: &AppSpec, link: Link) -> PathBuf {
     root.join("target").join("apps").join(dir).join(link.name())
 }
 
+/// Where one cargo invocation's output lands.
+struct Prepared {
+    dir: PathBuf,
+    /// A cold build's temporary target dir, removed when this is dropped.
+    scratch_dir: Option<tempfile::TempDir>,
+    was_cold: bool,
+}
+
 /// Compiles `app` for `variant`. `cold` builds in a fresh target dir (removed afterwards) so
 /// the time includes every dependency.
 pub fn compile(
@@ -61,6 +69,51 @@ pub fn compile(
     variant: Variant,
     cold: bool,
 ) -> anyhow::Result<Compiled> {
+    let (mut command, prepared) = prepare(root, app, variant, cold)?;
+    let start = Instant::now();
+    let output = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("cannot run cargo: is it on PATH?")?;
+    finish(root, app, variant, prepared, &output, start.elapsed())
+}
+
+/// `compile` for async callers that may be cancelled (a run's Ctrl-C): cargo runs in a
+/// process group of its own, and dropping the future kills the whole group, so no cargo or
+/// rustc is left holding the target dir's lock.
+pub async fn compile_cancellable(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    cold: bool,
+) -> anyhow::Result<Compiled> {
+    let (command, prepared) = prepare(root, app, variant, cold)?;
+    let mut command = tokio::process::Command::from(command);
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let start = Instant::now();
+    let child = command
+        .spawn()
+        .context("cannot run cargo: is it on PATH?")?;
+    let group = KillGroup(child.id());
+    let output = child
+        .wait_with_output()
+        .await
+        .context("waiting for cargo failed")?;
+    std::mem::forget(group);
+    finish(root, app, variant, prepared, &output, start.elapsed())
+}
+
+fn prepare(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    cold: bool,
+) -> anyhow::Result<(Command, Prepared)> {
     let link = variant.link;
     let (dir, scratch_dir) = if cold {
         let temp = tempfile::Builder::new()
@@ -72,14 +125,26 @@ pub fn compile(
         (app_target_dir(root, app, link), None)
     };
     let was_cold = cold || !dir.join(link.target()).join(PROFILE).exists();
-    let mut command = cargo_command(root, app, variant, &dir);
-    let start = Instant::now();
-    let output = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .context("cannot run cargo: is it on PATH?")?;
-    let compile_s = start.elapsed().as_secs_f64();
+    let command = cargo_command(root, app, variant, &dir);
+    Ok((
+        command,
+        Prepared {
+            dir,
+            scratch_dir,
+            was_cold,
+        },
+    ))
+}
+
+fn finish(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    prepared: Prepared,
+    output: &std::process::Output,
+    took: std::time::Duration,
+) -> anyhow::Result<Compiled> {
+    let link = variant.link;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         anyhow::bail!(
@@ -88,9 +153,13 @@ pub fn compile(
             explain_failure(&stderr, link)
         );
     }
-    let built = dir.join(link.target()).join(PROFILE).join(&app.bin);
+    let built = prepared
+        .dir
+        .join(link.target())
+        .join(PROFILE)
+        .join(&app.bin);
     // A cold build's dir is removed: keep the binary by copying it next to the warm ones.
-    let path = match scratch_dir {
+    let path = match prepared.scratch_dir {
         Some(_) => {
             let keep = app_target_dir(root, app, link)
                 .join("cold-binaries")
@@ -105,9 +174,23 @@ pub fn compile(
     };
     Ok(Compiled {
         path,
-        compile_s,
-        cold: was_cold,
+        compile_s: took.as_secs_f64(),
+        cold: prepared.was_cold,
     })
+}
+
+/// Kills a process group when dropped (the future running cargo was cancelled).
+struct KillGroup(Option<u32>);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: killpg only sends a signal; the group is cargo's own (process_group(0)).
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
 }
 
 fn cargo_command(root: &Path, app: &AppSpec, variant: Variant, target_dir: &Path) -> Command {

@@ -1,7 +1,8 @@
 //! Building variants: cargo builds, ELF facts, image contexts and base-image provisioning.
 //!
 //! `build_variant` is the one entry point: compile, inspect, and (for docker) package one
-//! variant, returning a `BuildRecord` for the results file.
+//! variant, returning a `BuildRecord` for the results file; its two halves,
+//! `compile_variant` and `package_variant`, are public for callers that report each.
 
 pub mod base;
 pub mod cargo;
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 pub struct Built {
     pub binary: PathBuf,
     pub record: BuildRecord,
+    /// The binary's ELF facts, which decide what its image needs.
+    pub elf: elf::ElfFacts,
 }
 
 /// Where images come from when packaging: the daemon and the debian base, if needed.
@@ -39,15 +42,26 @@ pub async fn build_variant(
     cold: bool,
     packaging: Option<&Packaging<'_>>,
 ) -> Result<Built, (String, anyhow::Error)> {
-    let compiled = {
-        let (root, app) = (root.to_path_buf(), app.clone());
-        tokio::task::spawn_blocking(move || cargo::compile(&root, &app, variant, cold))
-            .await
-            .map_err(|e| ("build".to_string(), anyhow::anyhow!(e)))?
-            .map_err(|e| ("build".to_string(), e))?
-    };
+    let mut built = compile_variant(root, app, variant, cold).await?;
+    if let Some(packaging) = packaging {
+        package_variant(app, variant, &mut built, packaging).await?;
+    }
+    Ok(built)
+}
+
+/// The first half of `build_variant`: compile and inspect. Cancelling it (dropping the
+/// future) kills cargo.
+pub async fn compile_variant(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    cold: bool,
+) -> Result<Built, (String, anyhow::Error)> {
+    let compiled = cargo::compile_cancellable(root, app, variant, cold)
+        .await
+        .map_err(|e| ("build".to_string(), e))?;
     let elf = elf::inspect(&compiled.path).map_err(|e| ("build".to_string(), e))?;
-    let mut record = BuildRecord {
+    let record = BuildRecord {
         compile_s: compiled.compile_s,
         compile_cold: compiled.cold,
         binary_bytes: elf.bytes,
@@ -56,16 +70,25 @@ pub async fn build_variant(
         needed_libraries: elf.needed.clone(),
         image: None,
     };
-    if let Some(packaging) = packaging {
-        let image = package(app, variant, &compiled.path, &elf, packaging)
-            .await
-            .map_err(|e| ("image".to_string(), e))?;
-        record.image = Some(image);
-    }
     Ok(Built {
         binary: compiled.path,
         record,
+        elf,
     })
+}
+
+/// The second half of `build_variant`: build the image of a compiled variant.
+pub async fn package_variant(
+    app: &AppSpec,
+    variant: Variant,
+    built: &mut Built,
+    packaging: &Packaging<'_>,
+) -> Result<(), (String, anyhow::Error)> {
+    let image = package(app, variant, &built.binary, &built.elf, packaging)
+        .await
+        .map_err(|e| ("image".to_string(), e))?;
+    built.record.image = Some(image);
+    Ok(())
 }
 
 async fn package(

@@ -5,7 +5,7 @@
 //! Readiness is a connect plus one `GET` on a fresh connection, retried at most every
 //! millisecond, so the probe adds well under a millisecond to what it measures.
 
-use crate::runtime::{Instance, Runtime, StartSpec};
+use crate::runtime::{Instance, InstanceFailed, Runtime, StartSpec};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 
 /// The gap between readiness probes.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(1);
+/// The longest one probe waits for an answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the probe asks the runtime whether the instance died.
 const LIVENESS_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -23,6 +25,24 @@ pub enum NotReady {
     Exited { path: String },
     #[error("no 200 from {path} within {timeout:?}")]
     Timeout { path: String, timeout: Duration },
+    /// The runtime could not say whether the instance still runs: not the app's fault.
+    #[error(transparent)]
+    Runtime(anyhow::Error),
+}
+
+impl NotReady {
+    /// The error to report: a runtime failure as itself (so the runner can see it ended
+    /// the run), the app's failure with its last output.
+    pub fn with_logs(self, logs: &str) -> anyhow::Error {
+        match self {
+            NotReady::Runtime(e) => e,
+            other => InstanceFailed {
+                reason: other.to_string(),
+                logs: logs.to_string(),
+            }
+            .into(),
+        }
+    }
 }
 
 /// One request on a fresh connection: true on a `200`.
@@ -56,12 +76,21 @@ pub async fn wait_ready<R: Runtime>(
     let start = Instant::now();
     let mut last_liveness = start;
     loop {
-        if probe(addr, path).await {
+        // A server that accepts but never answers (hung, frozen) must not hang the run.
+        let left = timeout.saturating_sub(start.elapsed()).max(PROBE_INTERVAL);
+        if tokio::time::timeout(PROBE_TIMEOUT.min(left), probe(addr, path))
+            .await
+            .unwrap_or(false)
+        {
             return Ok(());
         }
         if last_liveness.elapsed() >= LIVENESS_INTERVAL {
             last_liveness = Instant::now();
-            if !runtime.is_running(instance).await {
+            if !runtime
+                .is_running(instance)
+                .await
+                .map_err(NotReady::Runtime)?
+            {
                 return Err(NotReady::Exited { path: path.into() });
             }
         }
@@ -94,7 +123,7 @@ pub async fn server_once<R: Runtime>(
         Ok(()) => Ok(ms),
         Err(e) => {
             let logs = runtime.logs(&instance, 20).await;
-            Err(anyhow::anyhow!("{e}; last output: {}", logs.trim()))
+            Err(e.with_logs(&logs))
         }
     }
 }
@@ -148,6 +177,26 @@ mod tests {
         server.await.unwrap();
         // Nothing listens now: a refused connect is "not ready", not an error.
         assert!(!probe(addr, "/ok").await);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_accepts_but_never_answers_times_out() {
+        // Connections land in the listen backlog; nothing ever reads or answers them.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let runtime = crate::runtime::native::NativeRuntime::default();
+        let instance = Instance {
+            id: "not-a-child".into(),
+            variant: "musl-system-scratch".parse().unwrap(),
+        };
+        let ready = tokio::time::timeout(
+            Duration::from_secs(5),
+            wait_ready(&runtime, &instance, addr, "/", Duration::from_millis(150)),
+        )
+        .await
+        .expect("wait_ready gives up at its own timeout");
+        assert!(matches!(ready, Err(NotReady::Timeout { .. })), "{ready:?}");
+        drop(listener);
     }
 
     async fn http_like_server(listener: tokio::net::TcpListener, answers: usize) {

@@ -50,6 +50,10 @@ pub struct RunPlan {
     pub memory_limit: Option<u64>,
     /// `--fresh-node`: repetitions per variant on a fresh daemon.
     pub fresh_node: Option<u32>,
+    /// The longest one Docker API call may take before it counts as failed and is retried.
+    pub docker_timeout: Duration,
+    /// Run even when another run holds the daemon's lock.
+    pub allow_concurrent: bool,
     pub out_dir: PathBuf,
     pub machine: String,
     pub json: bool,
@@ -129,6 +133,8 @@ impl RunPlan {
                 limit => Some(parse_bytes(limit)?),
             },
             fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
+            docker_timeout: parse_docker_timeout(&args.docker_timeout)?,
+            allow_concurrent: args.allow_concurrent,
             out_dir: args.out.clone(),
             machine: args.machine.clone().unwrap_or_else(default_machine_label),
             json: args.json,
@@ -251,6 +257,17 @@ pub fn parse_duration(text: &str, flag: &str, allow_zero: bool) -> anyhow::Resul
     Ok(d)
 }
 
+/// `--docker-timeout`: whole seconds (the client's granularity) from 1 s to 10 min.
+pub fn parse_docker_timeout(text: &str) -> anyhow::Result<Duration> {
+    let d = parse_duration(text, "--docker-timeout", false)?;
+    if d.subsec_nanos() != 0 || d > Duration::from_secs(600) {
+        return Err(usage(format!(
+            "--docker-timeout {text:?}: expected whole seconds from 1s to 10m"
+        )));
+    }
+    Ok(d)
+}
+
 /// `512MiB`, `1GiB`, `100MB`, or plain bytes.
 pub fn parse_bytes(text: &str) -> anyhow::Result<u64> {
     let t = text.trim();
@@ -363,6 +380,18 @@ mod tests {
             assert!(e.contains("--duration"), "{bad}: {e}");
         }
         assert!(parse_duration("0s", "--warmup", true).is_ok());
+    }
+
+    #[test]
+    fn docker_timeouts_are_whole_seconds_up_to_ten_minutes() {
+        assert_eq!(
+            parse_docker_timeout("30s").unwrap(),
+            Duration::from_secs(30)
+        );
+        for bad in ["500ms", "0s", "11m", "1.5s", "x"] {
+            let e = parse_docker_timeout(bad).unwrap_err().to_string();
+            assert!(e.contains("--docker-timeout"), "{bad}: {e}");
+        }
     }
 
     #[test]

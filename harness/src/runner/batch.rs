@@ -10,7 +10,7 @@ use crate::app::metadata::{last_capture, BatchDrive};
 use crate::matrix::Variant;
 use crate::measure::{cold_start, stats};
 use crate::results::CrunchResult;
-use crate::runtime::Runtime;
+use crate::runtime::{logs_of, retry, Runtime};
 use anyhow::Context;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -65,9 +65,11 @@ impl<R: Runtime> Run<'_, R> {
                         entry.1 = job.checksum;
                         entry.2 = entry.2.max(job.peak_bytes);
                     }
-                    Err(e) => self
-                        .result_mut(variant)
-                        .fail("crunch", format!("{e:#}"), None),
+                    Err(e) if retry::is_api_failure(&e) => return Err(e),
+                    Err(e) => {
+                        self.result_mut(variant)
+                            .fail("crunch", format!("{e:#}"), logs_of(&e))
+                    }
                 }
             }
             drop(bar);

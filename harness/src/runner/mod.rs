@@ -8,6 +8,7 @@
 mod batch;
 mod fresh_node;
 mod phases;
+mod setup;
 mod table;
 
 use crate::app::workspace_root;
@@ -20,13 +21,21 @@ use crate::progress::Progress;
 use crate::results::{RunResults, Settings, VariantResult, SCHEMA_VERSION};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::native::NativeRuntime;
-use crate::runtime::{docker_client, Runtime};
+use crate::runtime::{docker_client, retry, Runtime};
 use anyhow::Context;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use table::summary_table;
+
+/// Room a run needs for its results file and CSV (a full run's JSON is about 100 kB).
+const RESULTS_ROOM: usize = 256 << 10;
+/// The longest a run's final cleanup waits for an unanswering daemon.
+const CLEANUP_DEADLINE: Duration = Duration::from_secs(30);
+/// The per-call timeout of image builds and base imports, which answer only when done.
+const IMAGE_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The state of one run: the plan, the results so far and where they are written.
 pub struct Run<'a, R: Runtime> {
@@ -47,25 +56,10 @@ pub struct Run<'a, R: Runtime> {
 pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<PathBuf> {
     let run_id = crate::commands::new_run_id(&plan.app.name);
     let path = plan.out_dir.join(format!("{run_id}.json"));
-    check_writable(&plan.out_dir)?;
     let progress = Progress::new(plan.quiet);
-    if plan.fresh_node.is_some() {
-        crate::freshnode::preflight()?;
-    }
-    let docker = match plan.runtime.as_deref() {
-        Some("native") => None,
-        Some(_) => Some(docker_client::connect().await?),
-        None if plan.fresh_node.is_some() => Some(docker_client::connect().await?),
-        None => match docker_client::connect().await {
-            Ok(docker) => Some(docker),
-            Err(e) => {
-                progress.println(format!(
-                    "warning: {e:#}; running natively instead: image size and the container runtime's share of cold start are not measured"
-                ));
-                None
-            }
-        },
-    };
+    let docker = setup::connect(plan, &progress).await?;
+    check_writable(&plan.out_dir)?;
+    let _lock = setup::claim(plan, docker.as_ref(), &run_id, &progress).await?;
     match docker {
         Some(docker) => {
             let host = docker_client::host();
@@ -73,10 +67,12 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
                 progress.println(format!("warning: {}", docker_client::remote_note(&host)));
             }
             let version = docker_client::server_version(&docker).await;
+            // Image builds and base imports answer only when done: they get a long timeout.
+            let builder = docker.clone().with_timeout(IMAGE_BUILD_TIMEOUT);
             let runtime = DockerRuntime::new(docker, &run_id, &plan.app.name);
             let base = if plan.variants.iter().any(|v| v.base != Base::Scratch) {
                 let step = progress.step("provisioning the debian base image (first time: ~20 s)");
-                let base = base::ensure(runtime.docker(), true)
+                let base = base::ensure(&builder, true)
                     .await?
                     .context("no debian base image")?;
                 step.done(format!("base image: {} ({})", base.tag, base.provenance));
@@ -85,7 +81,7 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
                 None
             };
             let packaging = Packaging {
-                docker: runtime.docker(),
+                docker: &builder,
                 base: base.as_ref(),
                 run_id: &run_id,
             };
@@ -100,17 +96,24 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     }
 }
 
-/// Fails early, before any long work, when results cannot be written to `dir`.
+/// Fails early, before any long work, when results cannot be written to `dir`: not a
+/// directory, not writable, or too full to hold a results file and its CSV.
 fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .and_then(|()| tempfile::NamedTempFile::new_in(dir).and_then(|f| f.close()))
-        .map_err(|e| {
-            HarnessError::Usage(format!(
-                "cannot write results to {}: {e} (pick another directory with --out)",
-                dir.display()
-            ))
-            .into()
-        })
+    use std::io::Write;
+    let probe = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(&vec![0u8; RESULTS_ROOM])?;
+        file.as_file().sync_all()?;
+        file.close()
+    };
+    probe().map_err(|e| {
+        HarnessError::Usage(format!(
+            "cannot write results to {}: {e} (pick another directory with --out)",
+            dir.display()
+        ))
+        .into()
+    })
 }
 
 impl<'a, R: Runtime> Run<'a, R> {
@@ -192,10 +195,22 @@ impl<'a, R: Runtime> Run<'a, R> {
             result = self.phases(packaging) => Ok(result),
             signal = interrupted() => Err(signal),
         };
+        if let Ok(Err(e)) = &outcome {
+            if retry::is_api_failure(e) {
+                eprintln!(
+                    "{e:#}: removing this run's containers (retrying for up to {} s)",
+                    CLEANUP_DEADLINE.as_secs()
+                );
+            }
+        }
         self.remove_live().await;
         match outcome {
-            Ok(result) => {
-                result?;
+            Ok(Err(e)) => {
+                // What finished is on disk already; this records the failing step too.
+                let _ = self.save();
+                Err(e)
+            }
+            Ok(Ok(())) => {
                 self.results.finished_at = Some(now());
                 self.save()?;
                 if !self.plan.quiet {
@@ -240,7 +255,16 @@ impl<'a, R: Runtime> Run<'a, R> {
         for index in 0..self.results.variants.len() {
             let variant = self.results.variants[index].variant;
             let step = self.progress.step(format!("building {variant}"));
-            match build::build_variant(&root, &self.plan.app, variant, false, packaging).await {
+            let mut outcome = build::compile_variant(&root, &self.plan.app, variant, false).await;
+            if let (Ok(built), Some(packaging)) = (&mut outcome, packaging) {
+                step.set_message(format!("building the image of {variant}"));
+                if let Err(failed) =
+                    build::package_variant(&self.plan.app, variant, built, packaging).await
+                {
+                    outcome = Err(failed);
+                }
+            }
+            match outcome {
                 Ok(built) => {
                     let tag = built.record.image.as_ref().map(|i| i.tag.clone());
                     self.artifacts.insert(variant, (built.binary, tag));
@@ -267,11 +291,21 @@ impl<'a, R: Runtime> Run<'a, R> {
         Ok(())
     }
 
-    /// Removes every instance still tracked, then sweeps the run's label for any untracked one.
+    /// Removes every instance still tracked, then sweeps the run's label for any untracked
+    /// one; gives up (loudly) after `CLEANUP_DEADLINE` if the daemon does not answer.
     async fn remove_live(&self) {
-        self.release().await;
-        if let Err(e) = self.runtime.sweep().await {
-            eprintln!("warning: cannot sweep this run's instances: {e:#} (run `harness clean`)");
+        let cleanup = async {
+            self.release().await;
+            self.runtime.sweep().await
+        };
+        let hint = "run `harness clean --orphans` once the daemon answers";
+        match tokio::time::timeout(CLEANUP_DEADLINE, cleanup).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("warning: cannot sweep this run's instances: {e:#} ({hint})"),
+            Err(_) => eprintln!(
+                "warning: this run's instances were not all removed within {} s ({hint})",
+                CLEANUP_DEADLINE.as_secs()
+            ),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::measure::cold_start;
 use crate::measure::loadgen::{self, Endpoint, LoadSpec};
 use crate::measure::{pinning, stats};
 use crate::results::ColdStart;
-use crate::runtime::{Instance, Runtime, StartSpec};
+use crate::runtime::{logs_of, retry, Instance, InstanceFailed, Runtime, StartSpec};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -111,11 +111,12 @@ impl<R: Runtime> Run<'_, R> {
                     entry.0.push(cold);
                     entry.1.extend(process);
                 }
+                Err(e) if retry::is_api_failure(&e) => return Err(e),
                 Err(e) => {
                     self.progress
                         .println(format!("{variant}: cold start failed: {e:#}"));
                     self.result_mut(variant)
-                        .fail("cold-start", format!("{e:#}"), None);
+                        .fail("cold-start", format!("{e:#}"), logs_of(&e));
                 }
             }
         }
@@ -148,11 +149,12 @@ impl<R: Runtime> Run<'_, R> {
                     result.peak_memory_bytes = peak.as_ref().map(|p| p.0);
                     result.memory_method = peak.map(|p| p.1);
                 }
+                Err(e) if retry::is_api_failure(&e) => return Err(e),
                 Err(e) => {
                     self.progress
                         .println(format!("{variant}: load failed: {e:#}"));
                     self.result_mut(variant)
-                        .fail("load", format!("{e:#}"), None);
+                        .fail("load", format!("{e:#}"), logs_of(&e));
                 }
             }
             self.save()?;
@@ -182,7 +184,7 @@ impl<R: Runtime> Run<'_, R> {
         .await
         {
             let logs = self.runtime.logs(&instance, 20).await;
-            anyhow::bail!("{e}; last output: {}", logs.trim());
+            return Err(e.with_logs(&logs));
         }
         let windows: Vec<(&RequestSpec, u32)> = self
             .plan
@@ -218,21 +220,35 @@ impl<R: Runtime> Run<'_, R> {
     /// Fails the variant when the server died during a window or answered every request
     /// with an unexpected status; warns when the load generator was the bottleneck.
     async fn check_window(
-        &self,
+        &mut self,
         instance: &Instance,
         request: &RequestSpec,
         report: &loadgen::LoadReport,
     ) -> anyhow::Result<()> {
         let (variant, endpoint, concurrency) =
             (instance.variant, &request.name, report.concurrency);
-        if report.errors() > 0 && !self.runtime.is_running(instance).await {
-            let logs = self.runtime.logs(instance, 20).await;
-            anyhow::bail!(
-                "the server died during {endpoint} at {concurrency} connections ({} errors, first: {}); last output: {}",
-                report.errors(),
-                report.first_error.as_deref().unwrap_or("-"),
-                logs.trim()
-            );
+        if report.errors() > 0 {
+            let window = report.to_result();
+            let died = !self.runtime.is_running(instance).await?;
+            // Dead, or alive and hung: either way the window measured nothing.
+            if died || window.requests == 0 {
+                // The window is kept: its error count is the evidence.
+                self.result_mut(variant).load.push(window);
+                let what = if died {
+                    "the server died"
+                } else {
+                    "the server answered no request"
+                };
+                return Err(InstanceFailed {
+                    reason: format!(
+                        "{what} during {endpoint} at {concurrency} connections ({} errors, first: {})",
+                        report.errors(),
+                        report.first_error.as_deref().unwrap_or("-"),
+                    ),
+                    logs: self.runtime.logs(instance, 20).await,
+                }
+                .into());
+            }
         }
         if report.loadgen_bound {
             self.progress.println(format!(
@@ -255,7 +271,10 @@ impl<R: Runtime> Run<'_, R> {
 }
 
 /// The arguments and environment that make `server` listen on `addr`.
-pub(super) fn listen_on(server: &ServerDrive, addr: SocketAddr) -> (Vec<String>, Vec<(String, String)>) {
+pub(super) fn listen_on(
+    server: &ServerDrive,
+    addr: SocketAddr,
+) -> (Vec<String>, Vec<(String, String)>) {
     (server.port.args(addr), server.port.env(addr))
 }
 

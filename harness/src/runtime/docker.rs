@@ -3,8 +3,10 @@
 //! Host networking measures the app, not docker-proxy, and the app binds 127.0.0.1 only.
 //! Containers run as uid 65534 (set in the image, and forced here whatever the image says)
 //! with a read-only root filesystem, all capabilities dropped, no-new-privileges, a pids
-//! limit and the run's memory limit, and carry the harness's labels.
+//! limit and the run's memory limit, and carry the harness's labels (with this process as
+//! owner). Every API call goes through `retry`.
 
+use super::retry::{self, Call, Policy};
 use super::{Exit, Instance, Runtime, StartSpec};
 use crate::labels;
 use anyhow::Context;
@@ -23,6 +25,8 @@ pub struct DockerRuntime {
     docker: Docker,
     run_id: String,
     app: String,
+    /// This process, as the owner label of every container (see `owner`).
+    owner: String,
 }
 
 impl DockerRuntime {
@@ -31,6 +35,7 @@ impl DockerRuntime {
             docker,
             run_id: run_id.into(),
             app: app.into(),
+            owner: crate::owner::current(),
         }
     }
 
@@ -48,6 +53,7 @@ impl DockerRuntime {
             (labels::APP, &self.app),
             (labels::VARIANT, &spec.variant.name()),
             (labels::RUN_ID, &self.run_id),
+            (labels::OWNER, &self.owner),
         ]);
         Ok(ContainerCreateBody {
             image: Some(image),
@@ -71,23 +77,54 @@ impl DockerRuntime {
         })
     }
 
-    async fn read_logs(&self, id: &str, tail: &str) -> (String, String) {
+    /// Creates a container (labelled with the run and this process as its owner).
+    async fn create(&self, spec: &StartSpec) -> anyhow::Result<String> {
+        let body = self.body(spec)?;
+        // A retried create whose first try reached the daemon leaves an untracked container:
+        // it carries the run's label, so the run's final sweep removes it.
+        let created = retry::run_call("create a container", Call::Write, || {
+            self.docker.create_container(None, body.clone())
+        })
+        .await
+        .with_context(|| format!("cannot create a container of {}", spec.variant))?;
+        Ok(created.id)
+    }
+
+    /// Starts a created container; "already started" (a retry after a lost answer) is fine.
+    async fn start_created(&self, id: &str) -> anyhow::Result<()> {
+        let started = retry::retry("start a container", Call::Write, Policy::RUN, || {
+            self.docker.start_container(id, None)
+        })
+        .await?;
+        match started {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn read_logs(&self, id: &str, tail: &str) -> anyhow::Result<(String, String)> {
         let options = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
             .tail(tail)
             .build();
-        let mut stream = self.docker.logs(id, Some(options));
-        let (mut out, mut err) = (String::new(), String::new());
-        while let Some(Ok(chunk)) = stream.next().await {
-            match chunk {
-                bollard::container::LogOutput::StdErr { message } => {
-                    err.push_str(&String::from_utf8_lossy(&message))
+        retry::run_call("read a container's logs", Call::Read, || async {
+            let mut stream = self.docker.logs(id, Some(options.clone()));
+            let (mut out, mut err) = (String::new(), String::new());
+            while let Some(chunk) = stream.next().await {
+                match chunk? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        err.push_str(&String::from_utf8_lossy(&message))
+                    }
+                    other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
                 }
-                other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
             }
-        }
-        (out, err)
+            Ok((out, err))
+        })
+        .await
     }
 }
 
@@ -97,19 +134,14 @@ impl Runtime for DockerRuntime {
     }
 
     async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
-        let body = self.body(spec)?;
-        let created = self
-            .docker
-            .create_container(None, body)
-            .await
-            .with_context(|| format!("cannot create a container of {}", spec.variant))?;
-        if let Err(e) = self.docker.start_container(&created.id, None).await {
-            let _ = self.remove(&created.id).await;
+        let id = self.create(spec).await?;
+        if let Err(e) = self.start_created(&id).await {
+            let _ = self.remove(&id).await;
             return Err(e)
                 .with_context(|| format!("cannot start the container of {}", spec.variant));
         }
         Ok(Instance {
-            id: created.id,
+            id,
             variant: spec.variant,
         })
     }
@@ -120,9 +152,9 @@ impl Runtime for DockerRuntime {
         timeout: Duration,
         track: &(dyn Fn(&Instance) + Sync),
     ) -> anyhow::Result<String> {
-        let created = self.docker.create_container(None, self.body(spec)?).await?;
+        let id = self.create(spec).await?;
         track(&Instance {
-            id: created.id.clone(),
+            id: id.clone(),
             variant: spec.variant,
         });
         let options = AttachContainerOptionsBuilder::default()
@@ -131,11 +163,11 @@ impl Runtime for DockerRuntime {
             .stderr(true)
             .logs(true)
             .build();
-        let mut attached = self
-            .docker
-            .attach_container(&created.id, Some(options))
-            .await?;
-        self.docker.start_container(&created.id, None).await?;
+        let mut attached = retry::run_call("attach to a container", Call::Read, || {
+            self.docker.attach_container(&id, Some(options.clone()))
+        })
+        .await?;
+        self.start_created(&id).await?;
         match tokio::time::timeout(timeout, attached.output.next()).await {
             Ok(Some(Ok(chunk))) => Ok(String::from_utf8_lossy(&chunk.into_bytes()).into_owned()),
             Ok(Some(Err(e))) => Err(e).context("reading the container's output failed"),
@@ -144,24 +176,40 @@ impl Runtime for DockerRuntime {
         }
     }
 
-    async fn is_running(&self, instance: &Instance) -> bool {
-        match self.docker.inspect_container(&instance.id, None).await {
-            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
-            Err(_) => false,
+    async fn is_running(&self, instance: &Instance) -> anyhow::Result<bool> {
+        let inspected = retry::retry("inspect a container", Call::Read, Policy::RUN, || {
+            self.docker.inspect_container(&instance.id, None)
+        })
+        .await?;
+        match inspected {
+            Ok(info) => Ok(info.state.and_then(|s| s.running).unwrap_or(false)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(e).context("cannot inspect the container"),
         }
     }
 
     async fn wait(&self, instance: &Instance, timeout: Duration) -> anyhow::Result<Exit> {
-        let mut stream = self.docker.wait_container(&instance.id, None);
-        let code = match tokio::time::timeout(timeout, stream.next()).await {
-            Err(_) => anyhow::bail!("{} did not exit within {timeout:?}", instance.variant),
-            Ok(Some(Ok(response))) => response.status_code,
-            // bollard reports a non-zero exit as an error carrying the code.
-            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => code,
-            Ok(Some(Err(e))) => return Err(e).context("waiting for the container failed"),
-            Ok(None) => anyhow::bail!("the daemon closed the wait stream early"),
+        let deadline = tokio::time::Instant::now() + timeout;
+        let code = retry::run_call("wait for a container", Call::Read, || async {
+            let mut stream = self.docker.wait_container(&instance.id, None);
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Err(_) => Ok(None),
+                Ok(Some(Ok(response))) => Ok(Some(response.status_code)),
+                // bollard reports a non-zero exit as an error carrying the code.
+                Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError {
+                    code, ..
+                }))) => Ok(Some(code)),
+                Ok(Some(Err(e))) => Err(e),
+                Ok(None) => Err(closed_early("the wait stream")),
+            }
+        })
+        .await?;
+        let Some(code) = code else {
+            anyhow::bail!("{} did not exit within {timeout:?}", instance.variant)
         };
-        let (stdout, stderr) = self.read_logs(&instance.id, "all").await;
+        let (stdout, stderr) = self.read_logs(&instance.id, "all").await?;
         Ok(Exit {
             code,
             stdout,
@@ -175,8 +223,10 @@ impl Runtime for DockerRuntime {
     }
 
     async fn logs(&self, instance: &Instance, lines: usize) -> String {
-        let (out, err) = self.read_logs(&instance.id, &lines.to_string()).await;
-        format!("{out}{err}")
+        match self.read_logs(&instance.id, &lines.to_string()).await {
+            Ok((out, err)) => format!("{out}{err}"),
+            Err(e) => format!("(no logs: {e:#})"),
+        }
     }
 
     async fn remove(&self, id: &str) -> anyhow::Result<()> {
@@ -184,7 +234,12 @@ impl Runtime for DockerRuntime {
             .force(true)
             .v(true)
             .build();
-        match self.docker.remove_container(id, Some(options)).await {
+        let removed = retry::retry("remove a container", Call::Read, Policy::RUN, || {
+            self.docker.remove_container(id, Some(options.clone()))
+        })
+        .await
+        .with_context(|| format!("cannot remove container {id}"))?;
+        match removed {
             Ok(()) => Ok(()),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
@@ -195,6 +250,16 @@ impl Runtime for DockerRuntime {
 
     async fn sweep(&self) -> anyhow::Result<usize> {
         crate::cleanup::remove_containers(&self.docker, Some(&self.run_id)).await
+    }
+}
+
+/// A stream the daemon ended before its answer: a passing fault, worth another try.
+fn closed_early(what: &str) -> bollard::errors::Error {
+    bollard::errors::Error::IOError {
+        err: std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the daemon closed {what} early"),
+        ),
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod docker;
 pub mod docker_client;
 pub mod native;
+pub mod retry;
 
 use crate::matrix::Variant;
 use std::future::Future;
@@ -49,6 +50,23 @@ pub struct Exit {
     pub peak_memory: Option<(u64, String)>,
 }
 
+/// An instance failed (exited, never became ready, died under load): the reason and its
+/// last output, which the runner records in the variant's `logs`.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}; last output: {}", if .logs.trim().is_empty() { "(none)" } else { .logs.trim() })]
+pub struct InstanceFailed {
+    pub reason: String,
+    pub logs: String,
+}
+
+/// The last output an error carries, if an instance's failure is in its chain.
+pub fn logs_of(error: &anyhow::Error) -> Option<String> {
+    error
+        .chain()
+        .find_map(|e| e.downcast_ref::<InstanceFailed>())
+        .map(|f| f.logs.trim().to_string())
+}
+
 /// Starting, watching and removing instances. Every instance `start` returns must be
 /// passed to `remove` (the runner's registry makes sure, even on interrupt).
 pub trait Runtime: Send + Sync {
@@ -67,8 +85,8 @@ pub trait Runtime: Send + Sync {
         track: &(dyn Fn(&Instance) + Sync),
     ) -> impl Future<Output = anyhow::Result<String>> + Send;
 
-    /// Whether it is still running.
-    fn is_running(&self, instance: &Instance) -> impl Future<Output = bool> + Send;
+    /// Whether it is still running; an error when the runtime cannot tell (its API failed).
+    fn is_running(&self, instance: &Instance) -> impl Future<Output = anyhow::Result<bool>> + Send;
 
     /// Waits (up to `timeout`) for it to exit and collects its output.
     fn wait(

@@ -103,11 +103,11 @@ impl Runtime for NativeRuntime {
         }
     }
 
-    async fn is_running(&self, instance: &Instance) -> bool {
+    async fn is_running(&self, instance: &Instance) -> anyhow::Result<bool> {
         let mut children = self.children.lock().expect("not poisoned");
-        children
+        Ok(children
             .get_mut(&instance.id)
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None))))
     }
 
     async fn wait(&self, instance: &Instance, timeout: Duration) -> anyhow::Result<Exit> {

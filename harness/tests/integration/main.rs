@@ -8,6 +8,7 @@ mod byo;
 mod cli;
 mod compare;
 mod docker;
+mod faults;
 mod freshnode;
 mod input;
 mod loadgen;

@@ -1,0 +1,77 @@
+//! What a run does before its first build: connect to the daemon with the run's per-call
+//! timeout, take the daemon's run lock (unless `--allow-concurrent`), and remove the
+//! containers that runs killed outright left behind.
+
+use crate::lock::{self, RunLock};
+use crate::plan::RunPlan;
+use crate::progress::Progress;
+use crate::runtime::docker_client;
+use crate::runtime::retry::{self, Call};
+use bollard::Docker;
+
+/// The daemon, or `None` to run natively (asked for, or no daemon answered).
+pub(super) async fn connect(plan: &RunPlan, progress: &Progress) -> anyhow::Result<Option<Docker>> {
+    if plan.fresh_node.is_some() {
+        crate::freshnode::preflight()?;
+    }
+    let docker = match plan.runtime.as_deref() {
+        Some("native") => None,
+        Some(_) => Some(docker_client::connect().await?),
+        // A fresh-node run measures docker or nothing.
+        None if plan.fresh_node.is_some() => Some(docker_client::connect().await?),
+        None => match docker_client::connect().await {
+            Ok(docker) => Some(docker),
+            Err(e) => {
+                progress.println(format!(
+                    "warning: {e:#}; running natively instead: image size and the container runtime's share of cold start are not measured"
+                ));
+                None
+            }
+        },
+    };
+    Ok(docker.map(|d| d.with_timeout(plan.docker_timeout)))
+}
+
+/// Takes the run lock for this daemon (or for native runs on this machine), then removes
+/// dead runs' containers. The lock lives as long as the returned value.
+pub(super) async fn claim(
+    plan: &RunPlan,
+    docker: Option<&Docker>,
+    run_id: &str,
+    progress: &Progress,
+) -> anyhow::Result<Option<RunLock>> {
+    let lock = if plan.allow_concurrent {
+        None
+    } else {
+        let (key, what) = match docker {
+            Some(docker) => daemon_key(docker).await?,
+            None => (
+                "native".to_string(),
+                "this machine (native runs)".to_string(),
+            ),
+        };
+        Some(lock::acquire(&std::env::temp_dir(), &key, &what, run_id)?)
+    };
+    if let Some(docker) = docker {
+        let orphans = crate::cleanup::remove_orphans(docker).await?;
+        if orphans.containers > 0 {
+            progress.println(format!(
+                "removed {} containers left by runs that died: {}",
+                orphans.containers,
+                orphans.run_ids.join(", ")
+            ));
+        }
+    }
+    Ok(lock)
+}
+
+/// The daemon's own id (the same daemon behind two sockets is one daemon), else its address.
+async fn daemon_key(docker: &Docker) -> anyhow::Result<(String, String)> {
+    let host = docker_client::host();
+    let info = retry::run_call("read the daemon's info", Call::Read, || docker.info()).await?;
+    let key = info.id.filter(|id| !id.is_empty()).unwrap_or(host.clone());
+    Ok((
+        format!("docker:{key}"),
+        format!("the Docker daemon at {host}"),
+    ))
+}

@@ -1,0 +1,361 @@
+//! Faults the harness must survive, against the real daemon and the real binary: signals at
+//! each phase, SIGKILL leftovers, a server killed under load, a server that never answers,
+//! a failing Docker API (through a fault-injecting proxy), two runs on one daemon, and a
+//! results directory that cannot be written.
+//!
+//! Interrupts, one run each, alternate the signals across phases: variant build SIGINT,
+//! image build SIGTERM, cold-start loop SIGINT, load window SIGTERM.
+
+mod api;
+mod app;
+mod child;
+mod proxy;
+mod results_dir;
+
+use crate::support::{docker_lock, harness_cli};
+use child::HarnessRun;
+use child::{assert_no_containers_within, containers, docker, run_label, wait_for_container};
+use std::time::{Duration, Instant};
+
+/// One variant, one short window: the quickest full run.
+const ONE: &[&str] = &[
+    "--app",
+    "http",
+    "--quick",
+    "--runs",
+    "1",
+    "--endpoints",
+    "/plaintext",
+    "--concurrency",
+    "1",
+    "--variants",
+    "musl-system-scratch",
+];
+/// The two variants other tests build too (glibc-system-debian runs first).
+const TWO: &str = "glibc-system-debian,musl-system-scratch";
+const MINUTE: Duration = Duration::from_secs(60);
+const FIVE_S: Duration = Duration::from_secs(5);
+
+/// `ONE` with some values replaced or added (`--flag value` pairs or lone flags).
+fn args(overrides: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = ONE.iter().map(|s| s.to_string()).collect();
+    let mut i = 0;
+    while i < overrides.len() {
+        let flag = overrides[i];
+        let value = overrides.get(i + 1).filter(|v| !v.starts_with("--"));
+        match (out.iter().position(|a| a == flag), value) {
+            (Some(at), Some(v)) => out[at + 1] = v.to_string(),
+            (Some(_), None) => {}
+            (None, v) => {
+                out.push(flag.to_string());
+                out.extend(v.map(|v| v.to_string()));
+            }
+        }
+        i += 1 + usize::from(value.is_some());
+    }
+    if overrides.contains(&"--no-quick") {
+        out.retain(|a| a != "--quick" && a != "--no-quick");
+    }
+    out
+}
+
+fn start(args: &[String], env: &[(&str, &str)]) -> HarnessRun {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    HarnessRun::start(&refs, env)
+}
+
+/// Whether the daemon answers (under CI it must; elsewhere the test skips loudly).
+fn docker_available(test: &str) -> bool {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(crate::support::docker_or_skip(test)).is_some()
+}
+
+/// A stand-in for a long cargo build: a shell that records its pid and its child's, then
+/// waits on a long sleep (a warm real build is over in 0.1 s, too soon to interrupt).
+fn slow_cargo(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let (script, pids) = (dir.join("cargo"), dir.join("pids"));
+    let body = format!(
+        "#!/bin/sh\necho $$ > {p}\nsleep 120 &\necho $! >> {p}\nwait\n",
+        p = pids.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, pids)
+}
+
+/// The pids in `file` that still name a live (not zombie) process.
+fn live_pids(file: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or("").starts_with(" Z"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Signals a run at a phase and checks the interrupt guarantees; returns the run.
+fn interrupt_at(args: &[String], line: &str, signal: i32, live_container: bool) -> HarnessRun {
+    let wait = |run_id: &str| {
+        if live_container {
+            wait_for_container(run_id, None, FIVE_S);
+        }
+    };
+    interrupt_with_env(args, &[], line, signal, &wait)
+}
+
+fn interrupt_with_env(
+    args: &[String],
+    env: &[(&str, &str)],
+    line: &str,
+    signal: i32,
+    before_signal: &dyn Fn(&str),
+) -> HarnessRun {
+    let mut run = start(args, env);
+    let _cleanup = run.cleanup();
+    run.wait_for(line, 3 * MINUTE);
+    let run_id = run.run_id();
+    before_signal(&run_id);
+    signal_and_check(run, signal)
+}
+
+/// Sends `signal` and checks the interrupt guarantees: the exit code within 5 s, no
+/// container left after 5 s more, a results file that parses.
+fn signal_and_check(mut run: HarnessRun, signal: i32) -> HarnessRun {
+    let run_id = run.run_id();
+    let sent = Instant::now();
+    run.signal(signal);
+    let code = run.wait_exit(Duration::from_secs(20));
+    let took = sent.elapsed();
+    let stderr = run.stderr();
+    assert_eq!(code, 128 + signal, "stderr:\n{stderr}");
+    assert!(took < FIVE_S, "exit took {took:?} after the signal");
+    assert!(stderr.contains("interrupted by SIG"), "{stderr}");
+    assert_no_containers_within(&run_id, FIVE_S);
+    let results = run.results();
+    assert!(
+        results.finished_at.is_none(),
+        "an interrupted run is not finished"
+    );
+    run
+}
+
+#[test]
+fn sigint_during_the_variant_build_kills_cargo_and_exits_130() {
+    let _lock = docker_lock();
+    if !docker_available("sigint_during_the_variant_build") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cargo, pids) = slow_cargo(dir.path());
+    let cargo = cargo.to_str().unwrap();
+    let build_running = |_: &str| {
+        let deadline = Instant::now() + FIVE_S;
+        while live_pids(&pids).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    interrupt_with_env(
+        &args(&[]),
+        &[("CARGO", cargo)],
+        "building musl-system-scratch",
+        libc::SIGINT,
+        &build_running,
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !live_pids(&pids).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&pids).unwrap_or_default();
+    assert_eq!(text.lines().count(), 2, "the build never started: {text:?}");
+    assert_eq!(
+        live_pids(&pids),
+        Vec::<String>::new(),
+        "the build outlived the run"
+    );
+}
+
+#[test]
+fn sigterm_during_the_image_build_exits_143() {
+    let _lock = docker_lock();
+    if !docker_available("sigterm_during_the_image_build") {
+        return;
+    }
+    let run = interrupt_at(
+        &args(&[]),
+        "building the image of musl-system-scratch",
+        libc::SIGTERM,
+        false,
+    );
+    assert!(
+        run.results().variants[0].build.is_none(),
+        "the build was not finished"
+    );
+}
+
+#[test]
+fn sigint_during_cold_starts_removes_the_live_container_and_keeps_the_builds() {
+    let _lock = docker_lock();
+    if !docker_available("sigint_during_cold_starts") {
+        return;
+    }
+    // The proxy pauses its first container once started: it stays live, never ready,
+    // until its readiness timeout (30 s), and the signal comes before.
+    let proxy = proxy::Proxy::start();
+    proxy.freeze_starts(None);
+    let host = proxy.docker_host();
+    let mut run = start(&args(&[]), &[("DOCKER_HOST", &host)]);
+    let _cleanup = crate::support::RunCleanup {
+        out: None,
+        ids: vec![run.run_id()],
+    };
+    run.wait_for("cold starts (interleaved)", 3 * MINUTE);
+    wait_for_container(&run.run_id(), None, FIVE_S);
+    let run = signal_and_check(run, libc::SIGINT);
+    assert_eq!(proxy.frozen(), 1);
+    let v = &run.results().variants[0];
+    assert!(v.build.is_some(), "the finished build is kept");
+    assert!(v.cold_start.is_none() && v.load.is_empty(), "{v:?}");
+}
+
+#[test]
+fn sigterm_during_a_load_window_keeps_the_finished_variant() {
+    let _lock = docker_lock();
+    if !docker_available("sigterm_during_a_load_window") {
+        return;
+    }
+    let run = interrupt_at(
+        &args(&["--variants", TWO]),
+        "musl-system-scratch: /plaintext at 1 connections",
+        libc::SIGTERM,
+        true,
+    );
+    let results = run.results();
+    let (glibc, musl) = (&results.variants[0], &results.variants[1]);
+    assert_eq!(glibc.variant.name(), "glibc-system-debian");
+    assert!(glibc.is_ok() && glibc.load.len() == 1, "{glibc:?}");
+    assert!(
+        musl.cold_start.is_some() && musl.load.is_empty(),
+        "{musl:?}"
+    );
+}
+
+/// A container of our own, without the harness's labels, that every clean must leave alone.
+struct Decoy(String);
+
+impl Decoy {
+    fn start() -> Decoy {
+        let decoy = Decoy(format!("faults-decoy-{}", std::process::id()));
+        let name = &decoy.0;
+        docker(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "--label",
+            "dev.example.owner=someone-else",
+            harness::build::base::BASE_TAG,
+            "sleep",
+            "600",
+        ]);
+        decoy
+    }
+
+    fn is_running(&self) -> bool {
+        docker(&["inspect", "-f", "{{.State.Running}}", &self.0]) == "true"
+    }
+}
+
+impl Drop for Decoy {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.0])
+            .output();
+    }
+}
+
+/// Starts a run with a long load window and SIGKILLs it while its server is live; returns
+/// the run (for its id and cleanup guard).
+fn killed_mid_load() -> HarnessRun {
+    let mut run = start(
+        &args(&["--no-quick", "--warmup", "0s", "--duration", "30s"]),
+        &[],
+    );
+    run.wait_for(
+        "musl-system-scratch: /plaintext at 1 connections",
+        3 * MINUTE,
+    );
+    wait_for_container(&run.run_id(), None, FIVE_S);
+    run.signal(libc::SIGKILL);
+    assert_eq!(run.wait_exit(FIVE_S), 128 + libc::SIGKILL);
+    assert!(!containers(&[run_label(&run.run_id())], true).is_empty());
+    run
+}
+
+#[test]
+fn sigkill_leftovers_are_removed_by_clean_orphans_and_by_the_next_run() {
+    let _lock = docker_lock();
+    if !docker_available("sigkill_leftovers") {
+        return;
+    }
+    let first = killed_mid_load();
+    let _first_cleanup = first.cleanup();
+    let decoy = Decoy::start();
+    let (code, stdout, stderr) = harness_cli(&["clean", "--orphans"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&first.run_id()), "{stdout}");
+    assert!(containers(&[run_label(&first.run_id())], true).is_empty());
+    assert!(
+        decoy.is_running(),
+        "clean removed a container that is not the harness's"
+    );
+
+    let second = killed_mid_load();
+    let _second_cleanup = second.cleanup();
+    let mut next = start(&args(&[]), &[]);
+    let _next_cleanup = next.cleanup();
+    assert_eq!(next.wait_exit(3 * MINUTE), 0, "{}", next.stderr());
+    let stderr = next.stderr();
+    let line = format!(
+        "removed 1 containers left by runs that died: {}",
+        second.run_id()
+    );
+    assert!(stderr.contains(&line), "{stderr}");
+    assert!(containers(&[run_label(&second.run_id())], true).is_empty());
+    assert!(
+        decoy.is_running(),
+        "a run start removed a container that is not the harness's"
+    );
+    assert!(next.results().variants[0].is_ok(), "the next run works");
+}
+
+#[test]
+fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
+    let _lock = docker_lock();
+    if !docker_available("second_run_refused") {
+        return;
+    }
+    let mut first = start(&args(&["--no-quick", "--duration", "30s"]), &[]);
+    let _cleanup = first.cleanup();
+    first.wait_for("building musl-system-scratch", 3 * MINUTE);
+    let mut second = start(&args(&[]), &[]);
+    assert_eq!(second.wait_exit(Duration::from_secs(30)), 3);
+    let stderr = second.stderr();
+    let holder = format!("run {} (pid {})", first.run_id(), first.pid());
+    assert!(stderr.contains(&holder), "{stderr}");
+    assert!(stderr.contains("--allow-concurrent"), "{stderr}");
+    let made: Vec<_> = std::fs::read_dir(second.out.path()).unwrap().collect();
+    assert!(made.is_empty(), "a refused run wrote {made:?}");
+
+    let mut allowed = start(&args(&["--allow-concurrent"]), &[]);
+    let _allowed_cleanup = allowed.cleanup();
+    allowed.wait_for("building musl-system-scratch", MINUTE);
+    allowed.signal(libc::SIGINT);
+    assert_eq!(allowed.wait_exit(Duration::from_secs(20)), 130);
+    first.signal(libc::SIGINT);
+    assert_eq!(first.wait_exit(Duration::from_secs(20)), 130);
+}

@@ -1,0 +1,70 @@
+//! The Docker API failing mid-run, through the fault-injecting proxy: a passing fault is
+//! retried and the run succeeds; a lasting one ends the run with one clear line, keeps the
+//! finished variant's results, and leaks no container.
+
+use super::child::assert_no_containers_within;
+use super::proxy::{Mode, Proxy};
+use super::{args, docker_available, start, MINUTE, TWO};
+use crate::support::docker_lock;
+use std::time::Duration;
+
+#[test]
+fn dropped_docker_api_requests_are_retried_and_the_run_succeeds() {
+    let _lock = docker_lock();
+    if !docker_available("dropped_docker_api_requests") {
+        return;
+    }
+    let proxy = Proxy::start();
+    let host = proxy.docker_host();
+    let mut run = start(&args(&[]), &[("DOCKER_HOST", &host)]);
+    let _cleanup = run.cleanup();
+    run.wait_for("cold starts (interleaved)", 3 * MINUTE);
+    proxy.set(Mode::DropNext(2));
+    assert_eq!(run.wait_exit(2 * MINUTE), 0, "{}", run.stderr());
+    let stderr = run.stderr();
+    assert_eq!(proxy.dropped(), 2, "{stderr}");
+    assert!(stderr.contains("warning: Docker API: "), "{stderr}");
+    assert!(stderr.contains("try 3 of 4"), "{stderr}");
+    let results = run.results();
+    assert!(results.variants[0].is_ok(), "{:?}", results.variants[0]);
+    assert_no_containers_within(&run.run_id(), Duration::ZERO);
+}
+
+#[test]
+fn a_stalled_docker_api_ends_the_run_cleanly_and_leaks_nothing() {
+    let _lock = docker_lock();
+    if !docker_available("stalled_docker_api") {
+        return;
+    }
+    let proxy = Proxy::start();
+    let host = proxy.docker_host();
+    let mut run = start(
+        &args(&["--variants", TWO, "--docker-timeout", "1s"]),
+        &[("DOCKER_HOST", &host)],
+    );
+    let _cleanup = run.cleanup();
+    // The first variant's server is live and its window running: stall the daemon.
+    run.wait_for(
+        "glibc-system-debian: /plaintext at 1 connections",
+        3 * MINUTE,
+    );
+    proxy.set(Mode::Stall);
+    run.wait_for("removing this run's containers", MINUTE);
+    proxy.set(Mode::Pass);
+    assert_eq!(run.wait_exit(MINUTE), 1);
+    let stderr = run.stderr();
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(error.contains("Docker API failed after 4 tries"), "{error}");
+    assert!(
+        stderr.contains("warning: cannot remove container"),
+        "{stderr}"
+    );
+    let results = run.results();
+    let (glibc, musl) = (&results.variants[0], &results.variants[1]);
+    assert!(glibc.is_ok() && glibc.load.len() == 1, "{glibc:?}");
+    assert!(musl.load.is_empty(), "{musl:?}");
+    assert_no_containers_within(&run.run_id(), Duration::ZERO);
+}

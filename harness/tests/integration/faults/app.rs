@@ -1,0 +1,99 @@
+//! The app misbehaving: its server killed under load, or frozen (by the proxy) so it never
+//! answers. Each marks only its variant failed, with the container's last output, and the
+//! run goes on.
+
+use super::child::{assert_no_containers_within, docker, wait_for_container};
+use super::proxy::Proxy;
+use super::{args, docker_available, start, MINUTE, TWO};
+use crate::support::docker_lock;
+use std::time::Duration;
+
+#[test]
+fn a_server_killed_under_load_fails_only_its_variant() {
+    let _lock = docker_lock();
+    if !docker_available("server_killed_under_load") {
+        return;
+    }
+    let mut run = start(
+        &args(&[
+            "--no-quick",
+            "--variants",
+            TWO,
+            "--warmup",
+            "0s",
+            "--duration",
+            "3s",
+        ]),
+        &[],
+    );
+    let _cleanup = run.cleanup();
+    run.wait_for(
+        "glibc-system-debian: /plaintext at 1 connections",
+        3 * MINUTE,
+    );
+    let id = wait_for_container(
+        &run.run_id(),
+        Some("glibc-system-debian"),
+        Duration::from_secs(2),
+    );
+    docker(&["kill", &id]);
+    assert_eq!(run.wait_exit(2 * MINUTE), 0, "{}", run.stderr());
+    let results = run.results();
+    let (glibc, musl) = (&results.variants[0], &results.variants[1]);
+    let harness::results::Status::Failed { step, reason, logs } = &glibc.status else {
+        panic!("the killed variant is not failed: {glibc:?}")
+    };
+    assert_eq!(step, "load");
+    assert!(
+        reason.contains("the server died during /plaintext at 1 connections"),
+        "{reason}"
+    );
+    let logs = logs.as_deref().unwrap_or_default();
+    assert!(logs.contains("http-server: listening"), "logs: {logs:?}");
+    assert!(
+        glibc.load[0].errors > 0,
+        "the load generator counted no errors"
+    );
+    assert!(musl.is_ok() && musl.load.len() == 1, "{musl:?}");
+    assert_eq!(musl.load[0].errors, 0);
+    assert_no_containers_within(&run.run_id(), Duration::ZERO);
+}
+
+#[test]
+fn a_server_that_never_answers_fails_only_its_variant_with_its_logs() {
+    let _lock = docker_lock();
+    if !docker_available("server_never_answers") {
+        return;
+    }
+    // The proxy pauses glibc-system-debian's containers once started, before the harness
+    // hears they are: they never answer.
+    let proxy = Proxy::start();
+    proxy.freeze_starts(Some("glibc-system-debian"));
+    let host = proxy.docker_host();
+    let mut run = start(
+        &args(&["--variants", TWO, "--ready-timeout", "2s"]),
+        &[("DOCKER_HOST", &host)],
+    );
+    let _cleanup = run.cleanup();
+    let code = run.wait_exit(3 * MINUTE);
+    let stderr = run.stderr();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(proxy.frozen() >= 1, "no container was frozen");
+    let results = run.results();
+    assert!(results.finished_at.is_some(), "the run went on to the end");
+    let (glibc, musl) = (&results.variants[0], &results.variants[1]);
+    let harness::results::Status::Failed { step, reason, logs } = &glibc.status else {
+        panic!("the frozen variant is not failed: {glibc:?}")
+    };
+    assert_eq!(step, "cold-start");
+    assert!(
+        reason.contains("no 200 from /plaintext within 2s"),
+        "{reason}"
+    );
+    assert!(logs.is_some(), "no logs recorded");
+    let shown =
+        "glibc-system-debian: cold start failed: no 200 from /plaintext within 2s; last output:";
+    assert!(stderr.contains(shown), "{stderr}");
+    assert!(musl.is_ok() && musl.load.len() == 1, "{musl:?}");
+    assert_no_containers_within(&run.run_id(), Duration::from_secs(5));
+}
