@@ -59,6 +59,11 @@ pub struct Selection {
     /// The binary to build, when the crate has several.
     #[arg(long)]
     pub bin: Option<String>,
+    /// A `[package.metadata.harness]` field, over the crate's own table (repeatable):
+    /// `--set port_env=HTTP_PORT`, `--set ready_path=/healthz`,
+    /// `--set 'requests=[{ method = "POST", path = "/items", expect_status = 201 }]'`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// Comma-separated variant names or globs (`musl-*`); default: the default set.
     #[arg(long, value_delimiter = ',', conflicts_with = "matrix")]
     pub variants: Vec<String>,

@@ -10,6 +10,32 @@ use crate::results::AppKind;
 use serde::Deserialize;
 use std::path::Path;
 
+/// `--set KEY=VALUE` flags as a table to lay over the crate's: VALUE is TOML (`201`,
+/// `["--x"]`, `[{ path = "/a" }]`), or else taken as a plain string (`ready_path=/healthz`).
+pub fn overrides(sets: &[String]) -> Result<toml::Table, String> {
+    let mut table = toml::Table::new();
+    for set in sets {
+        let Some((key, value)) = set.split_once('=') else {
+            return Err(format!(
+                "--set {set:?}: expected KEY=VALUE, a field of [package.metadata.harness] such as ready_path=/healthz"
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "--set {set:?}: {key:?} is not a field name of [package.metadata.harness]"
+            ));
+        }
+        let value = value.trim();
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        table.insert(key.to_string(), parsed);
+    }
+    Ok(table)
+}
+
 /// The table as written, before defaults and checks.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -58,7 +58,8 @@ struct Package {
 
 #[derive(Debug, Deserialize)]
 struct Metadata {
-    harness: Option<metadata::HarnessTable>,
+    /// Kept as TOML until `--set` overrides are laid over it.
+    harness: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +78,11 @@ pub fn workspace_root() -> PathBuf {
 impl AppSpec {
     /// Resolves `http` or `json` to the sample app it names, or a path to the crate there.
     pub fn resolve(app: &str, bin: Option<&str>) -> anyhow::Result<AppSpec> {
+        AppSpec::resolve_with(app, bin, &[])
+    }
+
+    /// As `resolve`, with `--set KEY=VALUE` overrides laid over the crate's harness table.
+    pub fn resolve_with(app: &str, bin: Option<&str>, sets: &[String]) -> anyhow::Result<AppSpec> {
         let (name, dir) = match app {
             "http" => (Some(app), workspace_root().join("sample-apps/http-server")),
             "json" => (Some(app), workspace_root().join("sample-apps/json-cruncher")),
@@ -89,7 +95,8 @@ impl AppSpec {
         };
         let dir = std::path::absolute(&dir)
             .map_err(|e| usage(format!("--app {app}: cannot resolve the path: {e}")))?;
-        AppSpec::from_manifest(name, &dir, bin)
+        let overrides = metadata::overrides(sets).map_err(usage)?;
+        AppSpec::from_manifest_with(name, &dir, bin, overrides)
     }
 
     /// Reads a crate's Cargo.toml and its optional harness table; `name` overrides the
@@ -99,6 +106,15 @@ impl AppSpec {
         manifest_dir: &Path,
         bin: Option<&str>,
     ) -> anyhow::Result<AppSpec> {
+        AppSpec::from_manifest_with(name, manifest_dir, bin, toml::Table::new())
+    }
+
+    fn from_manifest_with(
+        name: Option<&str>,
+        manifest_dir: &Path,
+        bin: Option<&str>,
+        overrides: toml::Table,
+    ) -> anyhow::Result<AppSpec> {
         let path = manifest_dir.join("Cargo.toml");
         let text = std::fs::read_to_string(&path).map_err(|e| {
             usage(format!(
@@ -106,7 +122,7 @@ impl AppSpec {
                 path.display()
             ))
         })?;
-        let mut spec = parse_manifest(manifest_dir, &text, bin)
+        let mut spec = parse_manifest(manifest_dir, &text, bin, overrides)
             .map_err(|e| usage(format!("{}: {e}", path.display())))?;
         if let Some(name) = name {
             spec.name = name.to_string();
@@ -163,14 +179,28 @@ impl AppSpec {
     }
 }
 
-fn parse_manifest(manifest_dir: &Path, text: &str, bin: Option<&str>) -> Result<AppSpec, String> {
+fn parse_manifest(
+    manifest_dir: &Path,
+    text: &str,
+    bin: Option<&str>,
+    overrides: toml::Table,
+) -> Result<AppSpec, String> {
     let manifest: Manifest =
         toml::from_str(text).map_err(|e| format!("not a crate manifest: {}", e.message()))?;
-    let table = manifest
+    let mut table = manifest
         .package
         .metadata
         .and_then(|m| m.harness)
         .unwrap_or_default();
+    let overridden: Vec<String> = overrides.keys().cloned().collect();
+    table.extend(overrides);
+    let table = metadata::HarnessTable::deserialize(table).map_err(|e| {
+        let from = match overridden.is_empty() {
+            true => String::new(),
+            false => format!(" (with --set {})", overridden.join(", ")),
+        };
+        format!("[package.metadata.harness]{from}: {}", e.message())
+    })?;
     let version_arg = table.version_arg();
     let (kind, drive) = table
         .into_drive(manifest_dir)

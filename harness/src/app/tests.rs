@@ -9,7 +9,7 @@ fn parse(table: &str) -> Result<AppSpec, String> {
     std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
     std::fs::write(dir.path().join("body.json"), b"{\"a\":1}").unwrap();
     let text = format!("[package]\nname = \"svc\"\n{table}");
-    parse_manifest(dir.path(), &text, None)
+    parse_manifest(dir.path(), &text, None, toml::Table::new())
 }
 
 #[test]
@@ -191,14 +191,14 @@ fn binaries_are_chosen_or_asked_for() {
     std::fs::write(dir.path().join("src/bin/a.rs"), "fn main() {}").unwrap();
     std::fs::write(dir.path().join("src/bin/b.rs"), "fn main() {}").unwrap();
     let text = "[package]\nname = \"Multi\"\n[features]\nmimalloc = []\n";
-    let err = parse_manifest(dir.path(), text, None).unwrap_err();
+    let err = parse_manifest(dir.path(), text, None, toml::Table::new()).unwrap_err();
     assert!(
         err.contains("several binaries (a, b): pick one with --bin"),
         "{err}"
     );
-    let err = parse_manifest(dir.path(), text, Some("c")).unwrap_err();
+    let err = parse_manifest(dir.path(), text, Some("c"), toml::Table::new()).unwrap_err();
     assert!(err.contains("--bin c: no such binary"), "{err}");
-    let spec = parse_manifest(dir.path(), text, Some("b")).unwrap();
+    let spec = parse_manifest(dir.path(), text, Some("b"), toml::Table::new()).unwrap();
     assert_eq!(
         (spec.name.as_str(), spec.bin.as_str(), spec.package.as_str()),
         ("b", "b", "Multi")
@@ -226,4 +226,47 @@ fn a_crate_without_allocator_features_offers_only_system() {
             && why.ends_with("Cargo.toml: only the system allocator"),
         "{why}"
     );
+}
+
+#[test]
+fn set_flags_override_the_table_and_are_checked_like_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
+    let text = "[package]\nname = \"svc\"\n[package.metadata.harness]\nready_path = \"/a\"\n";
+    let sets = |s: &[&str]| {
+        let sets: Vec<String> = s.iter().map(|s| s.to_string()).collect();
+        metadata::overrides(&sets)
+    };
+    let spec = parse_manifest(
+        dir.path(),
+        text,
+        None,
+        sets(&[
+            "ready_path=/healthz",
+            "port_env = HTTP_PORT",
+            r#"requests=[{ method = "POST", path = "/items", expect_status = 201 }]"#,
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let server = spec.server().unwrap();
+    assert_eq!(server.ready_path, "/healthz");
+    assert_eq!(server.port, PortArg::Env("HTTP_PORT".into()));
+    assert_eq!(
+        (
+            server.requests[0].method.as_str(),
+            server.requests[0].expect_status
+        ),
+        ("POST", 201)
+    );
+    let err = parse_manifest(dir.path(), text, None, sets(&["ready_pth=/x"]).unwrap()).unwrap_err();
+    assert!(
+        err.contains("--set ready_pth") && err.contains("ready_pth"),
+        "{err}"
+    );
+    assert!(sets(&["ready_path"])
+        .unwrap_err()
+        .contains("expected KEY=VALUE"));
+    assert!(sets(&["a.b=1"]).unwrap_err().contains("not a field name"));
 }

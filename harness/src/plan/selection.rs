@@ -12,7 +12,7 @@ use crate::matrix::Variant;
 /// The app and the variants a selection names, checked. Variants whose allocator the
 /// crate has no feature for are left out of sets and globs, and an error when named.
 pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> {
-    let app = AppSpec::resolve(&selection.app, selection.bin.as_deref())?;
+    let app = AppSpec::resolve_with(&selection.app, selection.bin.as_deref(), &selection.sets)?;
     let offered = |v: &Variant| app.allocator_missing(v.allocator).is_none();
     let variants = if selection.variants.is_empty() {
         let set = match selection.matrix.as_str() {
