@@ -103,6 +103,8 @@ fn run_native(app: &Path, extra: &[&str], out: &Path) -> (i32, String, String) {
         "--quiet",
         "--runtime",
         "native",
+        // These tests check what a run records, not timings: they may run side by side.
+        "--allow-concurrent",
         "--variants",
         "glibc-system-debian,musl-system-scratch",
         "--out",
