@@ -267,5 +267,15 @@ fn choose_bin(
     }
 }
 
+/// A throwaway binary crate for tests: `src/main.rs` and the given Cargo.toml.
+#[cfg(test)]
+pub(crate) fn fixture_crate(cargo_toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::create_dir_all(dir.path().join("src")).expect("src/");
+    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").expect("main.rs");
+    std::fs::write(dir.path().join("Cargo.toml"), cargo_toml).expect("Cargo.toml");
+    dir
+}
+
 #[cfg(test)]
 mod tests;

@@ -230,10 +230,8 @@ fn a_crate_without_allocator_features_offers_only_system() {
 
 #[test]
 fn set_flags_override_the_table_and_are_checked_like_it() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("src")).unwrap();
-    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
     let text = "[package]\nname = \"svc\"\n[package.metadata.harness]\nready_path = \"/a\"\n";
+    let dir = fixture_crate(text);
     let sets = |s: &[&str]| {
         let sets: Vec<String> = s.iter().map(|s| s.to_string()).collect();
         metadata::overrides(&sets)

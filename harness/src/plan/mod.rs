@@ -448,14 +448,9 @@ mod tests {
     fn batch_threads_follow_the_apps_placeholders() {
         let json = run_plan(&["--app", "json", "--threads", "1,2"]).unwrap();
         assert_eq!(json.threads, [1, 2]);
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("src")).unwrap();
-        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
-        std::fs::write(
-            dir.path().join("Cargo.toml"),
+        let dir = crate::app::fixture_crate(
             "[package]\nname = \"job\"\n[package.metadata.harness]\nkind = \"batch\"\n",
-        )
-        .unwrap();
+        );
         let path = dir.path().to_str().unwrap();
         let plain = run_plan(&["--app", path]).unwrap();
         assert_eq!(plain.threads, [available_cpus()]);

@@ -218,14 +218,9 @@ mod tests {
 
     #[test]
     fn without_a_regex_the_metric_is_jobs_per_second_of_wall_time() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("src")).unwrap();
-        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
-        std::fs::write(
-            dir.path().join("Cargo.toml"),
+        let dir = crate::app::fixture_crate(
             "[package]\nname = \"job\"\n[package.metadata.harness]\nkind = \"batch\"\n",
-        )
-        .unwrap();
+        );
         let app = AppSpec::from_manifest(None, dir.path(), None).unwrap();
         let job = parse_job(app.batch().unwrap(), 250.0, "whatever", Some(4096)).unwrap();
         assert_eq!((job.throughput, job.peak_bytes), (4.0, Some(4096)));
