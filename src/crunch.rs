@@ -133,28 +133,6 @@ mod tests {
         }
     }
 
-    /// Byte edits: overwrite, insert, delete, truncate, or plant a JSON-significant byte.
-    fn mutate(mut data: Vec<u8>, edits: &[(u8, usize, u8)]) -> Vec<u8> {
-        const SIGNIFICANT: &[u8] = b"{}[]\",:0-9e.\\ \n\x00\xff";
-        for &(kind, at, byte) in edits {
-            if data.is_empty() {
-                data.push(byte);
-                continue;
-            }
-            let at = at % data.len();
-            match kind % 5 {
-                0 => data[at] = byte,
-                1 => data.insert(at, byte),
-                2 => {
-                    data.remove(at);
-                }
-                3 => data.truncate(at),
-                _ => data[at] = SIGNIFICANT[usize::from(byte) % SIGNIFICANT.len()],
-            }
-        }
-        data
-    }
-
     proptest! {
         // json-cruncher's reader at scale: mutated datasets give a clean error naming a line
         // that exists, or the same summary on any thread count; never a panic.
@@ -166,7 +144,7 @@ mod tests {
             edits in proptest::collection::vec((any::<u8>(), any::<usize>(), any::<u8>()), 0..8),
             threads in 1usize..5,
         ) {
-            let data = mutate(dataset::ndjson(seed, bytes), &edits);
+            let data = dataset::mutate(dataset::ndjson(seed, bytes), &edits);
             let serial = crunch_serial(&data);
             match crunch(&data, threads) {
                 // Float sums depend on the split; the checksum covers the integer fields.

@@ -91,6 +91,30 @@ pub fn json_array(seed: u64, count: usize) -> Vec<u8> {
     serde_json::to_vec(&records(seed, count)).expect("serializing to a Vec cannot fail")
 }
 
+/// Applies byte edits to a dataset: overwrite, insert, delete, truncate, or plant a
+/// JSON-significant byte. The readers' property tests (the crunch reader and http-server's
+/// `POST /parse`) feed it generated edits to get near-miss inputs.
+pub fn mutate(mut data: Vec<u8>, edits: &[(u8, usize, u8)]) -> Vec<u8> {
+    const SIGNIFICANT: &[u8] = b"{}[]\",:0-9e.\\ \n\x00\xff";
+    for &(kind, at, byte) in edits {
+        if data.is_empty() {
+            data.push(byte);
+            continue;
+        }
+        let at = at % data.len();
+        match kind % 5 {
+            0 => data[at] = byte,
+            1 => data.insert(at, byte),
+            2 => {
+                data.remove(at);
+            }
+            3 => data.truncate(at),
+            _ => data[at] = SIGNIFICANT[usize::from(byte) % SIGNIFICANT.len()],
+        }
+    }
+    data
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

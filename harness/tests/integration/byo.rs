@@ -2,9 +2,9 @@
 //! only, so they build offline in seconds), driven through `harness` by their table or by
 //! the defaults.
 
-use crate::support::harness_cli;
-use harness::results::{RunResults, Status};
-use std::path::{Path, PathBuf};
+use crate::support::{checked_results, harness_cli};
+use harness::results::Status;
+use std::path::Path;
 
 /// A tiny keep-alive HTTP server using only std: listens on 127.0.0.1:$PORT, answers
 /// `GET /` with 200 `ok` and anything else with 404.
@@ -85,15 +85,6 @@ pub fn std_server() -> tempfile::TempDir {
     make_crate("tiny-std-server", "", STD_SERVER, None)
 }
 
-fn only_results(out: &Path) -> RunResults {
-    let file: PathBuf = std::fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .expect("a results file");
-    RunResults::load(&file).unwrap()
-}
-
 fn run_native(app: &Path, extra: &[&str], out: &Path) -> (i32, String, String) {
     let mut args = vec![
         "run",
@@ -166,7 +157,7 @@ fn an_outside_crate_with_no_table_runs_natively_with_the_defaults() {
         !krate.path().join("target").exists(),
         "builds go to the harness's target/apps/"
     );
-    let results = only_results(out.path());
+    let results = checked_results(out.path());
     assert_eq!(
         (results.app.as_str(), results.settings.endpoints.as_slice()),
         ("tiny-std-server", &["/".to_string()][..])
@@ -203,7 +194,7 @@ fn a_request_answered_with_another_status_fails_its_variant_by_name() {
     let out = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_native(krate.path(), &["--concurrency", "2"], out.path());
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
-    let results = only_results(out.path());
+    let results = checked_results(out.path());
     for v in &results.variants {
         let Status::Failed { step, reason, .. } = &v.status else {
             panic!("{:?}", v.status)
@@ -228,7 +219,7 @@ fn a_request_answered_with_another_status_fails_its_variant_by_name() {
         out.path(),
     );
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
-    let v = &only_results(out.path()).variants[0];
+    let v = &checked_results(out.path()).variants[0];
     assert!(
         v.is_ok() && v.load[0].requests > 0 && v.load[0].non_2xx == 0,
         "{v:?}"
@@ -246,7 +237,7 @@ fn a_batch_crate_reports_the_throughput_its_regex_picks() {
     let out = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_native(krate.path(), &[], out.path());
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
-    let results = only_results(out.path());
+    let results = checked_results(out.path());
     assert_eq!(results.app, "std-batch");
     for v in &results.variants {
         assert!(v.is_ok(), "{:?}", v.status);
@@ -276,7 +267,7 @@ fn a_crate_that_cannot_build_for_musl_fails_only_its_musl_variants_clearly() {
     let out = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_native(krate.path(), &["--concurrency", "2"], out.path());
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
-    let results = only_results(out.path());
+    let results = checked_results(out.path());
     let [glibc, musl] = results.variants.as_slice() else {
         panic!()
     };
@@ -346,7 +337,7 @@ fn an_outside_crate_with_no_table_runs_in_docker_with_the_defaults() {
         out.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
-    let results = only_results(out.path());
+    let results = checked_results(out.path());
     assert_eq!(
         (results.app.as_str(), results.runtime.as_str()),
         ("tiny-std-server", "docker")

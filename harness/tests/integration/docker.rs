@@ -2,8 +2,6 @@
 //! `Hello, World!` over 127.0.0.1; then a quick end-to-end run checked against the schema.
 
 use crate::support::docker_or_skip;
-use harness::app::{workspace_root, AppSpec};
-use harness::build::{base, build_variant, Packaging};
 use harness::matrix::Variant;
 use harness::runtime::docker::DockerRuntime;
 use harness::runtime::{Runtime, StartSpec};
@@ -71,29 +69,14 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
     let Some(docker) = docker_or_skip("images_serve_hello_world").await else {
         return;
     };
-    let app = AppSpec::resolve("http", None).unwrap();
-    let variants: Vec<Variant> = ["musl-system-scratch", "glibc-system-debian"]
-        .iter()
-        .map(|n| n.parse().unwrap())
-        .collect();
-    harness::doctor::ensure_for(&variants, true).unwrap();
-    let base = base::ensure(&docker, true).await.unwrap().unwrap();
     let run_id = "integration-test";
     let _cleanup = crate::support::RunCleanup {
         out: None,
         ids: vec![run_id.to_string()],
     };
-    let packaging = Packaging {
-        docker: &docker,
-        base: Some(&base),
-        run_id,
-    };
     let runtime = DockerRuntime::new(docker.clone(), run_id, "http");
-    for name in ["musl-system-scratch", "glibc-system-debian"] {
-        let variant: Variant = name.parse().unwrap();
-        let built = build_variant(&workspace_root(), &app, variant, false, Some(&packaging))
-            .await
-            .unwrap_or_else(|(stage, e)| panic!("{name}: {stage} failed: {e:#}"));
+    for (variant, built) in crate::support::build_http_pair(&docker, run_id).await {
+        let name = variant.name();
         let image = built.record.image.clone().unwrap();
         if name == "musl-system-scratch" {
             assert!(built.record.static_binary);
@@ -144,21 +127,8 @@ fn quick_run_writes_a_results_file_that_passes_the_schema() {
         out.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
-    let file = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .expect("a results file");
-    let value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let schema = harness::results::json_schema();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&value)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "schema errors: {errors:?}");
-    let results = harness::results::RunResults::load(&file).unwrap();
+    let results = crate::support::checked_results(out.path());
+    let file = crate::support::results_file(out.path()).unwrap();
     assert!(results.finished_at.is_some());
     assert_eq!(results.variants.len(), 2);
     for v in &results.variants {

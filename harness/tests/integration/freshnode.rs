@@ -4,9 +4,10 @@
 //! process, temporary directory, mount, or registry tag in the main daemon. And the report
 //! of such a file: its chart, its table with the modelled columns, and the remote note.
 
-use crate::support::{docker_lock, docker_or_skip, harness_cli, in_ci, RunCleanup};
+use crate::support::{
+    checked_results, docker_lock, docker_or_skip, harness_cli, in_ci, RunCleanup,
+};
 use harness::freshnode::child::TEMP_PREFIX;
-use harness::results::RunResults;
 use std::collections::BTreeSet;
 
 /// The reason this machine cannot run a fresh node, if any.
@@ -92,22 +93,7 @@ async fn a_fresh_node_run_records_pull_and_start_and_leaves_nothing_behind() {
     ];
     let (code, _, stderr) = harness_cli(&args);
     assert_eq!(code, 0, "harness run --fresh-node failed: {stderr}");
-    let file = std::fs::read_dir(out.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .expect("a results file");
-    let value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let schema = harness::results::json_schema();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&value)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "schema errors: {errors:?}");
-    let results = RunResults::load(&file).unwrap();
+    let results = checked_results(out.path());
     let variant = results.variant("musl-system-scratch").unwrap();
     assert!(variant.is_ok(), "{:?}", variant.status);
     let fresh = variant.fresh_node.as_ref().expect("fresh-node figures");

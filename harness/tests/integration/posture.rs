@@ -26,26 +26,8 @@ async fn posture_is_measured_from_the_real_images() {
         out: None,
         ids: vec![run_id.into()],
     };
-    let app = AppSpec::resolve("http", None).unwrap();
-    let variants: Vec<Variant> = ["musl-system-scratch", "glibc-system-debian"]
-        .iter()
-        .map(|n| n.parse().unwrap())
-        .collect();
-    harness::doctor::ensure_for(&variants, true).unwrap();
-    let base = base::ensure(&docker, true).await.unwrap().unwrap();
-    let packaging = Packaging {
-        docker: &docker,
-        base: Some(&base),
-        run_id,
-    };
-    let mut built = Vec::new();
-    for &variant in &variants {
-        let b = build_variant(&workspace_root(), &app, variant, false, Some(&packaging))
-            .await
-            .unwrap_or_else(|(step, e)| panic!("{variant}: {step} failed: {e:#}"));
-        built.push(b);
-    }
-    let scratch = built[0].record.image.as_ref().unwrap();
+    let built = crate::support::build_http_pair(&docker, run_id).await;
+    let scratch = built[0].1.record.image.as_ref().unwrap();
     let p = scratch.posture.as_ref().expect("scratch posture measured");
     assert_eq!(p.image_user, "65534:65534");
     assert_eq!(p.runtime_user, "65534:65534");
@@ -56,7 +38,7 @@ async fn posture_is_measured_from_the_real_images() {
         "{p:?}"
     );
 
-    let debian = built[1].record.image.as_ref().unwrap();
+    let debian = built[1].1.record.image.as_ref().unwrap();
     let p = debian.posture.as_ref().expect("debian posture measured");
     eprintln!("debian posture: {p:?}");
     assert_eq!(p.image_user, "65534:65534");
@@ -67,8 +49,9 @@ async fn posture_is_measured_from_the_real_images() {
     assert!(p.setuid_files.iter().any(|f| f.ends_with("/su")), "{p:?}");
 
     let runtime = DockerRuntime::new(docker.clone(), run_id, "http");
-    assert_runtime_restrictions(&docker, &runtime, variants[1], &debian.tag).await;
-    assert_restrictions_hold_inside(&runtime, variants[1], &base.tag).await;
+    assert_runtime_restrictions(&docker, &runtime, built[1].0, &debian.tag).await;
+    let base = base::ensure(&docker, true).await.unwrap().unwrap();
+    assert_restrictions_hold_inside(&runtime, built[1].0, &base.tag).await;
 }
 
 /// Runs a shell in the debian base (whose image user is root) through the docker runtime and

@@ -1,6 +1,62 @@
 //! Shared helpers for the integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The results file a run wrote into `out`, if any yet (a run writes one per run id).
+#[allow(dead_code)]
+pub fn results_file(out: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+}
+
+/// The run's results from `out`: the file must pass the published schema and load.
+#[allow(dead_code)]
+pub fn checked_results(out: &Path) -> harness::results::RunResults {
+    let file = results_file(out).expect("a results file");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let schema = harness::results::json_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schema errors: {errors:?}");
+    harness::results::RunResults::load(&file).unwrap()
+}
+
+/// Builds the http app's musl-system-scratch and glibc-system-debian images under `run_id`
+/// (provisioning what they need first), in that order.
+#[allow(dead_code)]
+pub async fn build_http_pair(
+    docker: &bollard::Docker,
+    run_id: &str,
+) -> Vec<(harness::matrix::Variant, harness::build::Built)> {
+    use harness::build::{base, build_variant, Packaging};
+    let app = harness::app::AppSpec::resolve("http", None).unwrap();
+    let variants: Vec<harness::matrix::Variant> = ["musl-system-scratch", "glibc-system-debian"]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    harness::doctor::ensure_for(&variants, true).unwrap();
+    let base = base::ensure(docker, true).await.unwrap().unwrap();
+    let packaging = Packaging {
+        docker,
+        base: Some(&base),
+        run_id,
+    };
+    let mut built = Vec::new();
+    for variant in variants {
+        let root = harness::app::workspace_root();
+        let b = build_variant(&root, &app, variant, false, Some(&packaging))
+            .await
+            .unwrap_or_else(|(step, e)| panic!("{variant}: {step} failed: {e:#}"));
+        built.push((variant, b));
+    }
+    built
+}
 
 /// The fixtures directory.
 #[allow(dead_code)]

@@ -74,28 +74,6 @@ fn post(body: Vec<u8>) -> (StatusCode, Vec<u8>) {
     })
 }
 
-/// Applies byte edits: overwrite, insert, delete, truncate, or plant a JSON-significant byte.
-fn mutate(mut data: Vec<u8>, edits: &[(u8, usize, u8)]) -> Vec<u8> {
-    const SIGNIFICANT: &[u8] = b"{}[]\",:0-9e.\\ \n\x00\xff";
-    for &(kind, at, byte) in edits {
-        if data.is_empty() {
-            data.push(byte);
-            continue;
-        }
-        let at = at % data.len();
-        match kind % 5 {
-            0 => data[at] = byte,
-            1 => data.insert(at, byte),
-            2 => {
-                data.remove(at);
-            }
-            3 => data.truncate(at),
-            _ => data[at] = SIGNIFICANT[usize::from(byte) % SIGNIFICANT.len()],
-        }
-    }
-    data
-}
-
 /// The server's answer matches what the body is: records → 200, anything else → 400 with a
 /// JSON error object.
 fn check(body: Vec<u8>) -> Result<(), TestCaseError> {
@@ -127,7 +105,10 @@ proptest! {
         count in 0usize..6,
         edits in proptest::collection::vec((any::<u8>(), any::<usize>(), any::<u8>()), 0..6),
     ) {
-        check(mutate(workloads::dataset::json_array(seed, count), &edits))?;
+        check(workloads::dataset::mutate(
+            workloads::dataset::json_array(seed, count),
+            &edits,
+        ))?;
     }
 }
 

@@ -125,11 +125,7 @@ impl HarnessRun {
     pub fn run_id(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let found = std::fs::read_dir(self.out.path())
-                .unwrap()
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|e| e == "json"));
-            if let Some(path) = found {
+            if let Some(path) = crate::support::results_file(self.out.path()) {
                 return path.file_stem().unwrap().to_string_lossy().into_owned();
             }
             assert!(Instant::now() < deadline, "no results file appeared");
