@@ -60,6 +60,9 @@ pub fn csv(results: &RunResults) -> String {
         if let Some(p) = v.peak_memory_bytes {
             row("peak_memory_bytes", "", None, None, p as f64);
         }
+        if let Some(p) = v.container_peak_memory_bytes {
+            row("container_peak_memory_bytes", "", None, None, p as f64);
+        }
         if let Some(f) = &v.fresh_node {
             row(
                 "fresh_node_compressed_bytes",

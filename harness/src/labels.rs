@@ -12,6 +12,8 @@ pub const APP: &str = "dev.glibc-vs-musl.app";
 pub const VARIANT: &str = "dev.glibc-vs-musl.variant";
 pub const RUN_ID: &str = "dev.glibc-vs-musl.run-id";
 pub const PROVENANCE: &str = "dev.glibc-vs-musl.provenance";
+/// On variant images: the SHA-256 of the binary inside, as built.
+pub const BINARY_SHA256: &str = "dev.glibc-vs-musl.binary-sha256";
 /// On containers: the process that created them (see `owner`).
 pub const OWNER: &str = "dev.glibc-vs-musl.owner";
 

@@ -11,6 +11,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod digest;
 pub mod doctor;
 pub mod environment;
 pub mod error;

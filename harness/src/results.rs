@@ -98,12 +98,33 @@ pub struct VariantResult {
     pub load: Vec<LoadResult>,
     /// json-cruncher: one entry per thread count.
     pub crunch: Vec<CrunchResult>,
+    /// The app process's own peak resident set (`VmHWM`), or the app's own report; files
+    /// before this was settled may hold the container's figure (see `memory_method`).
     pub peak_memory_bytes: Option<u64>,
-    /// How peak memory was read, e.g. `cgroup v2 memory.peak`.
+    /// How peak memory was read, or `not available: <reason>`.
     pub memory_method: Option<String>,
+    /// The container's cgroup peak: the app plus the container runtime's short-lived
+    /// processes, kernel memory and the page cache of the image's files.
+    #[serde(default)]
+    pub container_peak_memory_bytes: Option<u64>,
+    /// How the container figure was read, or `not available: <reason>`.
+    #[serde(default)]
+    pub container_memory_method: Option<String>,
     /// `run --fresh-node`: pull and start on a node that has never seen the image.
     #[serde(default)]
     pub fresh_node: Option<crate::freshnode::FreshNode>,
+    /// The binary that was measured, read back from what ran; absent in older files.
+    #[serde(default)]
+    pub measured_binary: Option<MeasuredBinary>,
+}
+
+/// The digest of the binary an instance of the variant actually ran, and where it was read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct MeasuredBinary {
+    /// SHA-256 (hex); equals `build.binary_sha256`, or the variant failed.
+    pub sha256: String,
+    /// `/proc/<pid>/exe` (native) or the image label `dev.glibc-vs-musl.binary-sha256` (docker).
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -126,6 +147,9 @@ pub struct BuildRecord {
     /// True when the target dir was clean, so `compile_s` is a cold compile.
     pub compile_cold: bool,
     pub binary_bytes: u64,
+    /// SHA-256 (hex) of the binary as built; absent in files written before it was recorded.
+    #[serde(default)]
+    pub binary_sha256: Option<String>,
     pub static_binary: bool,
     /// The ELF interpreter (`/lib64/ld-linux-x86-64.so.2`) of a dynamic binary.
     pub interpreter: Option<String>,
@@ -362,7 +386,10 @@ impl VariantResult {
             crunch: Vec::new(),
             peak_memory_bytes: None,
             memory_method: None,
+            container_peak_memory_bytes: None,
+            container_memory_method: None,
             fresh_node: None,
+            measured_binary: None,
         }
     }
 
@@ -376,6 +403,32 @@ impl VariantResult {
 
     pub fn is_ok(&self) -> bool {
         matches!(self.status, Status::Ok)
+    }
+
+    /// Records a peak-memory reading: the app process's and the container's, each the
+    /// figure and its method or `not available: <reason>`. Returns a warning when the two
+    /// disagree (the process above its own container).
+    pub fn record_memory(
+        &mut self,
+        process: &Result<(u64, String), String>,
+        container: &Result<(u64, String), String>,
+    ) -> Option<String> {
+        let split = |r: &Result<(u64, String), String>| match r {
+            Ok((bytes, method)) => (Some(*bytes), Some(method.clone())),
+            Err(reason) => (None, Some(format!("not available: {reason}"))),
+        };
+        (self.peak_memory_bytes, self.memory_method) = split(process);
+        (
+            self.container_peak_memory_bytes,
+            self.container_memory_method,
+        ) = split(container);
+        match (self.peak_memory_bytes, self.container_peak_memory_bytes) {
+            (Some(p), Some(c)) if p > c => Some(format!(
+                "{}: the app process's peak ({p} B) is above its container's ({c} B): one of the two readings is wrong",
+                self.variant
+            )),
+            _ => None,
+        }
     }
 }
 

@@ -116,6 +116,30 @@ pub async fn build(
     })
 }
 
+/// Checks that `tag` holds the binary with digest `expected` (its `binary-sha256` label):
+/// an image rebuilt by another run since must not be measured in this one's place.
+pub async fn check_binary(
+    docker: &Docker,
+    tag: &str,
+    variant: Variant,
+    expected: &str,
+) -> anyhow::Result<()> {
+    let inspect = docker
+        .inspect_image(tag)
+        .await
+        .with_context(|| format!("cannot inspect {tag}"))?;
+    let found = inspect
+        .config
+        .and_then(|c| c.labels)
+        .and_then(|mut l| l.remove(labels::BINARY_SHA256))
+        .unwrap_or_else(|| "(none)".into());
+    anyhow::ensure!(
+        found == expected,
+        "the image {tag} of {variant} holds the binary with sha256 {found}, not this run's {expected} (another run rebuilt it; run again)"
+    );
+    Ok(())
+}
+
 /// Labels for a variant image.
 pub fn variant_labels(
     app: &str,

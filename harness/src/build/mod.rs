@@ -4,6 +4,7 @@
 //! variant, returning a `BuildRecord` for the results file; its two halves,
 //! `compile_variant` and `package_variant`, are public for callers that report each.
 
+pub mod artifact;
 pub mod base;
 pub mod cargo;
 pub mod elf;
@@ -15,12 +16,15 @@ use crate::matrix::{Base, Variant};
 use crate::results::{BuildRecord, ImageRecord};
 use anyhow::Context;
 use bollard::Docker;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What building one variant produced, for the caller to run.
 #[derive(Debug, Clone)]
 pub struct Built {
-    pub binary: PathBuf,
+    /// The variant's own copy of its binary, with its digest: every later use takes this.
+    pub artifact: artifact::Artifact,
+    /// Whether cargo reused an earlier build (the same bytes as the last copy kept).
+    pub kept: artifact::Kept,
     pub record: BuildRecord,
     /// The binary's ELF facts, which decide what its image needs.
     pub elf: elf::ElfFacts,
@@ -57,11 +61,16 @@ pub async fn compile_variant(
     variant: Variant,
     cold: bool,
 ) -> Result<Built, (String, anyhow::Error)> {
+    let build_step = |e| ("build".to_string(), e);
     let compiled = cargo::compile_cancellable(root, app, variant, cold)
         .await
-        .map_err(|e| ("build".to_string(), e))?;
-    let elf = elf::inspect(&compiled.path).map_err(|e| ("build".to_string(), e))?;
+        .map_err(build_step)?;
+    // Right away: the next variant of this link kind overwrites cargo's output path.
+    let (artifact, kept) =
+        artifact::keep(root, app, variant, &compiled.path).map_err(build_step)?;
+    let elf = elf::inspect(&artifact.path).map_err(build_step)?;
     let record = BuildRecord {
+        binary_sha256: Some(artifact.sha256.clone()),
         compile_s: compiled.compile_s,
         compile_cold: compiled.cold,
         binary_bytes: elf.bytes,
@@ -71,7 +80,8 @@ pub async fn compile_variant(
         image: None,
     };
     Ok(Built {
-        binary: compiled.path,
+        artifact,
+        kept,
         record,
         elf,
     })
@@ -84,7 +94,7 @@ pub async fn package_variant(
     built: &mut Built,
     packaging: &Packaging<'_>,
 ) -> Result<(), (String, anyhow::Error)> {
-    let image = package(app, variant, &built.binary, &built.elf, packaging)
+    let image = package(app, variant, &built.artifact, &built.elf, packaging)
         .await
         .map_err(|e| ("image".to_string(), e))?;
     built.record.image = Some(image);
@@ -94,7 +104,7 @@ pub async fn package_variant(
 async fn package(
     app: &AppSpec,
     variant: Variant,
-    binary: &Path,
+    binary: &artifact::Artifact,
     elf: &elf::ElfFacts,
     packaging: &Packaging<'_>,
 ) -> anyhow::Result<ImageRecord> {
@@ -107,11 +117,13 @@ async fn package(
         }
     };
     let dockerfile = image::dockerfile(variant, elf, base.map_or("", |b| b.tag.as_str()))?;
-    let bytes = tokio::fs::read(binary)
-        .await
-        .with_context(|| format!("cannot read {}", binary.display()))?;
+    let bytes = binary.read_verified(variant)?;
     let tag = crate::labels::variant_tag(&app.name, &variant.name());
-    let labels = image::variant_labels(&app.name, variant, packaging.run_id);
+    let mut labels = image::variant_labels(&app.name, variant, packaging.run_id);
+    labels.insert(
+        crate::labels::BINARY_SHA256.to_string(),
+        binary.sha256.clone(),
+    );
     let built = image::build(packaging.docker, &tag, &dockerfile, &bytes, labels.clone()).await?;
     let posture = posture::measure(packaging.docker, &tag, labels)
         .await

@@ -75,6 +75,11 @@ impl Session {
         })
     }
 
+    /// The main daemon, where the variant images are built.
+    pub fn main(&self) -> &Docker {
+        &self.main
+    }
+
     pub fn registry_host(&self) -> String {
         self.registry.host()
     }

@@ -50,14 +50,19 @@ impl<R: Runtime> Run<'_, R> {
                     continue;
                 }
                 let args = fill(&batch.args, threads, self.plan.dataset_mb);
-                let spec = self.spec(variant, (args, Vec::new()), &cpus, "crunch");
+                let spec = self.spec(variant, (args, Vec::new()), &cpus, "crunch")?;
                 let outcome = {
                     let track = self.tracker();
                     cold_start::exit_once(self.runtime, &spec, timeout, &track).await
                 };
                 self.release().await;
                 match outcome.and_then(|(ms, exit)| {
-                    parse_job(&batch, ms, &exit.stdout, exit.peak_memory.map(|p| p.0))
+                    parse_job(
+                        &batch,
+                        ms,
+                        &exit.stdout,
+                        exit.peak_memory.and_then(|p| p.process.ok()).map(|p| p.0),
+                    )
                 }) {
                     Ok(job) => {
                         let entry = samples.entry(variant).or_default();
@@ -73,6 +78,7 @@ impl<R: Runtime> Run<'_, R> {
                 }
             }
             drop(bar);
+            self.record_launched();
             self.record_crunch(&batch, threads, samples);
             self.save()?;
         }

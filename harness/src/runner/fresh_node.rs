@@ -68,11 +68,15 @@ impl<R: Runtime> Run<'_, R> {
     async fn push_all(&mut self, session: &Session) -> Collected {
         let mut collected = Collected::new();
         for variant in self.ok_variants() {
-            let Some(tag) = self.artifacts[&variant].1.clone() else {
+            let launchable = self.artifacts[&variant].clone();
+            let Some(tag) = launchable.image else {
                 continue;
             };
             let step = self.progress.step(format!("fresh node: pushing {variant}"));
-            match session.push(&tag).await {
+            let sha256 = &launchable.artifact.sha256;
+            let checked =
+                crate::build::image::check_binary(session.main(), &tag, variant, sha256).await;
+            match checked.and(session.push(&tag).await) {
                 Ok(pushed) => {
                     step.done(format!(
                         "fresh node: pushed {variant} ({} compressed bytes)",
@@ -146,13 +150,13 @@ impl<R: Runtime> Run<'_, R> {
         let outcome = match &self.plan.app.drive {
             Drive::Server(server) => {
                 let addr = freshnode::registry::free_loopback_addr()?;
-                let spec = self.fresh_spec(variant, reference, listen_on(server, addr));
+                let spec = self.fresh_spec(variant, reference, listen_on(server, addr))?;
                 let path = &server.ready_path;
                 cold_start::server_once(&runtime, &spec, addr, path, timeout, &track).await
             }
             Drive::Batch(job) => {
                 let args = batch::fill(&job.cold_args, 1, self.plan.dataset_mb);
-                let spec = self.fresh_spec(variant, reference, (args, Vec::new()));
+                let spec = self.fresh_spec(variant, reference, (args, Vec::new()))?;
                 cold_start::exit_once(&runtime, &spec, timeout, &track)
                     .await
                     .map(|(ms, _)| ms)
@@ -171,10 +175,10 @@ impl<R: Runtime> Run<'_, R> {
         variant: Variant,
         reference: &str,
         launch: (Vec<String>, Vec<(String, String)>),
-    ) -> StartSpec {
-        let mut spec = self.spec(variant, launch, &self.server_cpus, "fresh-node");
+    ) -> anyhow::Result<StartSpec> {
+        let mut spec = self.spec(variant, launch, &self.server_cpus, "fresh-node")?;
         spec.image = Some(reference.to_string());
-        spec
+        Ok(spec)
     }
 
     fn record_fresh(&mut self, collected: Collected, storage_driver: &str) {

@@ -12,18 +12,19 @@ mod setup;
 mod table;
 
 use crate::app::workspace_root;
+use crate::build::artifact::{self, Artifact, Kept};
 use crate::build::{self, base, Packaging};
 use crate::error::HarnessError;
 use crate::matrix::{Base, Variant};
 use crate::measure::pinning;
 use crate::plan::RunPlan;
 use crate::progress::Progress;
-use crate::results::{RunResults, Settings, VariantResult, SCHEMA_VERSION};
+use crate::results::{MeasuredBinary, RunResults, Settings, VariantResult, SCHEMA_VERSION};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::native::NativeRuntime;
 use crate::runtime::{docker_client, retry, Runtime};
 use anyhow::Context;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,11 +46,29 @@ pub struct Run<'a, R: Runtime> {
     pub path: PathBuf,
     pub progress: Progress,
     /// Binaries and image tags of the variants that built.
-    pub artifacts: HashMap<Variant, (PathBuf, Option<String>)>,
-    /// Instances started and not yet removed.
-    pub live: Arc<Mutex<HashSet<String>>>,
+    pub artifacts: HashMap<Variant, Launchable>,
+    /// Instances started and not yet removed, with their variants.
+    pub live: Arc<Mutex<HashMap<String, Variant>>>,
+    /// What the instances removed so far ran, read back before their removal.
+    launched: Mutex<HashMap<Variant, Launched>>,
     pub server_cpus: Vec<usize>,
     pub loadgen_cpus: Vec<usize>,
+}
+
+/// What a built variant is started from.
+#[derive(Debug, Clone)]
+pub struct Launchable {
+    /// The variant's own binary and its digest, checked before every native launch.
+    pub artifact: Artifact,
+    /// The image tag (docker).
+    pub image: Option<String>,
+}
+
+/// The binary instances of one variant ran: the first digest read back, and any other.
+#[derive(Debug, Clone, Default)]
+struct Launched {
+    first: Option<MeasuredBinary>,
+    mismatch: Option<String>,
 }
 
 /// Runs a plan end to end and returns the results file's path.
@@ -182,6 +201,7 @@ impl<'a, R: Runtime> Run<'a, R> {
             progress,
             artifacts: HashMap::new(),
             live: Arc::default(),
+            launched: Mutex::default(),
             server_cpus,
             loadgen_cpus,
         }
@@ -266,10 +286,21 @@ impl<'a, R: Runtime> Run<'a, R> {
             }
             match outcome {
                 Ok(built) => {
-                    let tag = built.record.image.as_ref().map(|i| i.tag.clone());
-                    self.artifacts.insert(variant, (built.binary, tag));
+                    let image = built.record.image.as_ref().map(|i| i.tag.clone());
+                    let digest = artifact::short(&built.artifact.sha256).to_string();
+                    let how = match built.kept {
+                        Kept::New => "",
+                        Kept::Reused => ", reusing the earlier build",
+                    };
+                    step.done(format!("built {variant} (sha256 {digest}{how})"));
+                    self.artifacts.insert(
+                        variant,
+                        Launchable {
+                            artifact: built.artifact,
+                            image,
+                        },
+                    );
                     self.results.variants[index].build = Some(built.record);
-                    step.done(format!("built {variant}"));
                 }
                 Err((stage, error)) => {
                     step.done(format!("{variant}: {stage} failed: {error:#}"));
@@ -309,13 +340,53 @@ impl<'a, R: Runtime> Run<'a, R> {
         }
     }
 
-    /// Removes every tracked instance (a step has at most one at a time). A failure is a
-    /// warning, shown even with --quiet: it may mean a container was left behind.
+    /// Removes every tracked instance (a step has at most one at a time), reading back
+    /// first which binary it ran. A failure is a warning, shown even with --quiet: it may
+    /// mean a container was left behind.
     pub(super) async fn release(&self) {
-        let ids: Vec<String> = self.live.lock().expect("not poisoned").drain().collect();
-        for id in ids {
+        let live: Vec<(String, Variant)> =
+            self.live.lock().expect("not poisoned").drain().collect();
+        for (id, variant) in live {
+            self.read_back(&id, variant).await;
             if let Err(e) = self.runtime.remove(&id).await {
                 eprintln!("warning: {e:#}");
+            }
+        }
+    }
+
+    /// Notes the digest of what instance `id` ran (when the runtime can tell), and any
+    /// difference from the variant's build.
+    async fn read_back(&self, id: &str, variant: Variant) {
+        let instance = crate::runtime::Instance {
+            id: id.to_string(),
+            variant,
+        };
+        let Ok(Some((sha256, source))) = self.runtime.launched_binary(&instance).await else {
+            return;
+        };
+        let expected = self.artifacts.get(&variant).map(|a| &a.artifact.sha256);
+        let mut launched = self.launched.lock().expect("not poisoned");
+        let entry = launched.entry(variant).or_default();
+        if expected.is_some_and(|e| *e != sha256) && entry.mismatch.is_none() {
+            entry.mismatch = Some(format!(
+                "{variant} ran a binary with sha256 {sha256} ({source}), not its build's {}",
+                expected.map_or("", String::as_str)
+            ));
+        }
+        entry.first.get_or_insert(MeasuredBinary { sha256, source });
+    }
+
+    /// Records the binaries read back so far, failing each variant that ran another
+    /// binary than its own build.
+    pub(super) fn record_launched(&mut self) {
+        let launched = std::mem::take(&mut *self.launched.lock().expect("not poisoned"));
+        for (variant, seen) in launched {
+            let result = self.result_mut(variant);
+            if result.measured_binary.is_none() {
+                result.measured_binary = seen.first;
+            }
+            if let (Some(reason), true) = (seen.mismatch, result.is_ok()) {
+                result.fail("binary", reason, None);
             }
         }
     }

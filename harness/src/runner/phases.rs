@@ -22,18 +22,25 @@ impl<R: Runtime> Run<'_, R> {
         (args, env): (Vec<String>, Vec<(String, String)>),
         cpus: &[usize],
         purpose: &str,
-    ) -> StartSpec {
-        let (binary, image) = self.artifacts[&variant].clone();
-        StartSpec {
+    ) -> anyhow::Result<StartSpec> {
+        let launchable = self
+            .artifacts
+            .get(&variant)
+            .with_context(|| format!("{variant} has no build"))?;
+        // A binary runs from its path only natively; the check stays outside any timing.
+        if launchable.image.is_none() {
+            launchable.artifact.verify(variant)?;
+        }
+        Ok(StartSpec {
             variant,
-            image,
-            binary,
+            image: launchable.image.clone(),
+            binary: launchable.artifact.path.clone(),
             args,
             env,
             cpus: pinning::cpu_list(cpus),
             memory_limit: self.plan.memory_limit,
             purpose: purpose.into(),
-        }
+        })
     }
 
     pub(super) fn tracker(&self) -> impl Fn(&Instance) + '_ {
@@ -41,7 +48,7 @@ impl<R: Runtime> Run<'_, R> {
             self.live
                 .lock()
                 .expect("not poisoned")
-                .insert(instance.id.clone());
+                .insert(instance.id.clone(), instance.variant);
         }
     }
 
@@ -54,7 +61,7 @@ impl<R: Runtime> Run<'_, R> {
         let cold = match &self.plan.app.drive {
             Drive::Server(server) => {
                 let addr = free_addr()?;
-                let spec = self.spec(variant, listen_on(server, addr), &cpus, "cold-start");
+                let spec = self.spec(variant, listen_on(server, addr), &cpus, "cold-start")?;
                 let ms = cold_start::server_once(
                     self.runtime,
                     &spec,
@@ -69,7 +76,7 @@ impl<R: Runtime> Run<'_, R> {
             }
             Drive::Batch(batch) => {
                 let args = batch::fill(&batch.cold_args, 1, self.plan.dataset_mb);
-                let spec = self.spec(variant, (args, Vec::new()), &cpus, "cold-start");
+                let spec = self.spec(variant, (args, Vec::new()), &cpus, "cold-start")?;
                 let outcome = cold_start::exit_once(self.runtime, &spec, timeout, &track).await;
                 self.release().await;
                 outcome?.0
@@ -83,7 +90,7 @@ impl<R: Runtime> Run<'_, R> {
             (vec![version_arg.clone()], Vec::new()),
             &cpus,
             "process-start",
-        );
+        )?;
         let outcome = cold_start::process_start_once(self.runtime, &spec, timeout, &track).await;
         self.release().await;
         let process = outcome.with_context(|| format!("`{version_arg}` run failed"))?;
@@ -121,6 +128,7 @@ impl<R: Runtime> Run<'_, R> {
             }
         }
         drop(bar);
+        self.record_launched();
         for (variant, (cold, process)) in samples {
             let result = self.result_mut(variant);
             if let (true, Some(cold_start_ms)) = (result.is_ok(), stats::summarize(&cold)) {
@@ -139,15 +147,19 @@ impl<R: Runtime> Run<'_, R> {
         for variant in self.ok_variants() {
             let outcome = self.load_variant(variant).await;
             let peak = match &outcome {
-                Ok(instance) => self.runtime.peak_memory(instance).await,
+                Ok(instance) => Some(self.runtime.peak_memory(instance).await),
                 Err(_) => None,
             };
             self.release().await;
+            self.record_launched();
             match outcome {
+                Ok(_) if !self.result_mut(variant).is_ok() => {}
                 Ok(_) => {
+                    let peak = peak.expect("read for every measured server");
                     let result = self.result_mut(variant);
-                    result.peak_memory_bytes = peak.as_ref().map(|p| p.0);
-                    result.memory_method = peak.map(|p| p.1);
+                    if let Some(warning) = result.record_memory(&peak.process, &peak.container) {
+                        self.progress.println(format!("warning: {warning}"));
+                    }
                 }
                 Err(e) if retry::is_api_failure(&e) => return Err(e),
                 Err(e) => {
@@ -171,7 +183,7 @@ impl<R: Runtime> Run<'_, R> {
             listen_on(&server, addr),
             &self.server_cpus.clone(),
             "load",
-        );
+        )?;
         let instance = self.runtime.start(&spec).await?;
         self.tracker()(&instance);
         if let Err(e) = cold_start::wait_ready(

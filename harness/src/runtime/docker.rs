@@ -7,7 +7,7 @@
 //! owner). Every API call goes through `retry`.
 
 use super::retry::{self, Call, Policy};
-use super::{Exit, Instance, Runtime, StartSpec};
+use super::{cgroup, Exit, Instance, PeakMemory, Runtime, StartSpec};
 use crate::labels;
 use anyhow::Context;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -103,6 +103,34 @@ impl DockerRuntime {
             }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The host pid of a running container's main process, checked to be in that
+    /// container's cgroup (a daemon in another pid namespace, or on another machine, has
+    /// pids that mean nothing here): the reason when it cannot be had.
+    pub async fn main_pid(&self, id: &str) -> Result<u32, String> {
+        if !super::docker_client::is_local(&super::docker_client::host()) {
+            return Err(
+                "the daemon is on another machine: its processes cannot be read here".into(),
+            );
+        }
+        let info = retry::run_call("inspect a container", Call::Read, || {
+            self.docker.inspect_container(id, None)
+        })
+        .await
+        .map_err(|e| format!("cannot inspect the container: {e:#}"))?;
+        let pid = info
+            .state
+            .and_then(|s| s.pid)
+            .filter(|&p| p > 0)
+            .ok_or("the container is not running")? as u32;
+        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        if !cgroups.contains(id) {
+            return Err(format!(
+                "pid {pid} is not the container's process here (the daemon runs in another pid namespace)"
+            ));
+        }
+        Ok(pid)
     }
 
     async fn read_logs(&self, id: &str, tail: &str) -> anyhow::Result<(String, String)> {
@@ -218,8 +246,34 @@ impl Runtime for DockerRuntime {
         })
     }
 
-    async fn peak_memory(&self, instance: &Instance) -> Option<(u64, String)> {
-        cgroup_peak_memory(&instance.id)
+    async fn peak_memory(&self, instance: &Instance) -> PeakMemory {
+        match self.main_pid(&instance.id).await {
+            Ok(pid) => PeakMemory {
+                process: cgroup::process_peak(pid),
+                container: cgroup::Cgroup::of_pid(pid).and_then(|c| c.memory_peak()),
+            },
+            Err(reason) => PeakMemory {
+                process: Err(reason.clone()),
+                container: Err(reason),
+            },
+        }
+    }
+
+    async fn launched_binary(
+        &self,
+        instance: &Instance,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        // A container's labels include its image's, where the digest was put at build time.
+        let info = retry::run_call("inspect a container", Call::Read, || {
+            self.docker.inspect_container(&instance.id, None)
+        })
+        .await
+        .context("cannot inspect the container")?;
+        let sha256 = info
+            .config
+            .and_then(|c| c.labels)
+            .and_then(|mut l| l.remove(labels::BINARY_SHA256));
+        Ok(sha256.map(|s| (s, format!("image label {}", labels::BINARY_SHA256))))
     }
 
     async fn logs(&self, instance: &Instance, lines: usize) -> String {
@@ -261,27 +315,4 @@ fn closed_early(what: &str) -> bollard::errors::Error {
             format!("the daemon closed {what} early"),
         ),
     }
-}
-
-/// Reads a running container's peak memory from its cgroup (v1 or v2), when the daemon is
-/// local and uses the usual cgroup layout.
-pub fn cgroup_peak_memory(id: &str) -> Option<(u64, String)> {
-    let candidates = [
-        (
-            format!("/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes"),
-            "cgroup v1 memory.max_usage_in_bytes",
-        ),
-        (
-            format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.peak"),
-            "cgroup v2 memory.peak",
-        ),
-        (
-            format!("/sys/fs/cgroup/docker/{id}/memory.peak"),
-            "cgroup v2 memory.peak",
-        ),
-    ];
-    candidates.iter().find_map(|(path, method)| {
-        let text = std::fs::read_to_string(path).ok()?;
-        Some((text.trim().parse().ok()?, method.to_string()))
-    })
 }

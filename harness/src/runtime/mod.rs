@@ -4,6 +4,7 @@
 //! whether it is still running, waits for it to exit, reads its output and peak memory, and
 //! removes it. It knows nothing about what is measured; `measure` and `runner` do that.
 
+pub mod cgroup;
 pub mod docker;
 pub mod docker_client;
 pub mod native;
@@ -47,7 +48,16 @@ pub struct Exit {
     pub stdout: String,
     pub stderr: String,
     /// Peak memory and how it was read, when the runtime can tell.
-    pub peak_memory: Option<(u64, String)>,
+    pub peak_memory: Option<PeakMemory>,
+}
+
+/// Peak memory of an instance: the app process's own, and its container's (cgroup, which
+/// also counts the container runtime, kernel memory and page cache). Each is the figure and
+/// how it was read, or why it could not be.
+#[derive(Debug, Clone)]
+pub struct PeakMemory {
+    pub process: cgroup::Reading,
+    pub container: cgroup::Reading,
 }
 
 /// An instance failed (exited, never became ready, died under load): the reason and its
@@ -95,11 +105,16 @@ pub trait Runtime: Send + Sync {
         timeout: Duration,
     ) -> impl Future<Output = anyhow::Result<Exit>> + Send;
 
-    /// Its peak memory so far, and the method, when the runtime can read it.
-    fn peak_memory(
+    /// Its peak memory so far: the process's own and its container's.
+    fn peak_memory(&self, instance: &Instance) -> impl Future<Output = PeakMemory> + Send;
+
+    /// The SHA-256 of the binary it runs, read back from what was launched (the process's
+    /// executable, or the image's label), and where it was read; `None` when the runtime
+    /// cannot tell (a job that exited before its executable could be opened).
+    fn launched_binary(
         &self,
         instance: &Instance,
-    ) -> impl Future<Output = Option<(u64, String)>> + Send;
+    ) -> impl Future<Output = anyhow::Result<Option<(String, String)>>> + Send;
 
     /// Its last `lines` lines of output (stdout and stderr), for failure reports.
     fn logs(&self, instance: &Instance, lines: usize) -> impl Future<Output = String> + Send;

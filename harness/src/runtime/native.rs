@@ -4,7 +4,7 @@
 //! Peak memory is the process's VmHWM (peak resident set) from /proc while it runs; there is
 //! no image, so image size and the container runtime's share of cold start are absent.
 
-use super::{Exit, Instance, Runtime, StartSpec};
+use super::{cgroup, Exit, Instance, PeakMemory, Runtime, StartSpec};
 use crate::measure::pinning::CpuSet;
 use anyhow::Context;
 use std::collections::HashMap;
@@ -17,6 +17,9 @@ use tokio::process::{Child, Command};
 #[derive(Default)]
 pub struct NativeRuntime {
     children: Mutex<HashMap<String, Child>>,
+    /// Each child's executable, opened through `/proc/<pid>/exe` right after the exec: the
+    /// file it really runs, readable even after it exits.
+    executables: Mutex<HashMap<String, std::fs::File>>,
 }
 
 /// Parses a cpuset list (`0`, `0-3`, `0,2`) into CPU numbers.
@@ -66,6 +69,14 @@ impl Runtime for NativeRuntime {
             .id()
             .context("the child exited before it could be tracked")?
             .to_string();
+        // spawn returns once the exec succeeded, so this is the new program, not the fork.
+        // A job that already exited leaves nothing to open: it is then not read back.
+        if let Ok(exe) = std::fs::File::open(format!("/proc/{id}/exe")) {
+            self.executables
+                .lock()
+                .expect("not poisoned")
+                .insert(id.clone(), exe);
+        }
         self.children
             .lock()
             .expect("not poisoned")
@@ -124,11 +135,33 @@ impl Runtime for NativeRuntime {
         })
     }
 
-    async fn peak_memory(&self, instance: &Instance) -> Option<(u64, String)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", instance.id)).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some((kb * 1024, "VmHWM (peak RSS) from /proc".into()))
+    async fn peak_memory(&self, instance: &Instance) -> PeakMemory {
+        let process = match instance.id.parse() {
+            Ok(pid) => cgroup::process_peak(pid),
+            Err(_) => Err(format!("{} is not a process id", instance.id)),
+        };
+        PeakMemory {
+            process,
+            container: Err("native: no container".into()),
+        }
+    }
+
+    async fn launched_binary(
+        &self,
+        instance: &Instance,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        let exe = self
+            .executables
+            .lock()
+            .expect("not poisoned")
+            .remove(&instance.id);
+        let Some(exe) = exe else { return Ok(None) };
+        let sha256 = tokio::task::spawn_blocking(move || {
+            crate::digest::sha256_reader(std::io::BufReader::new(exe))
+        })
+        .await?
+        .context("cannot read the child's executable")?;
+        Ok(Some((sha256, "/proc/<pid>/exe".into())))
     }
 
     async fn logs(&self, instance: &Instance, lines: usize) -> String {
@@ -152,6 +185,7 @@ impl Runtime for NativeRuntime {
     }
 
     async fn remove(&self, id: &str) -> anyhow::Result<()> {
+        self.executables.lock().expect("not poisoned").remove(id);
         if let Some(mut child) = self.take(id) {
             // SIGTERM first so the server exits cleanly, then make sure.
             if let Ok(pid) = id.parse::<i32>() {

@@ -92,7 +92,7 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
             );
             assert!(image.base_provenance.is_some());
         }
-        hello_from(&runtime, variant, image.tag, built.binary).await;
+        hello_from(&runtime, variant, image.tag, built.artifact.path).await;
     }
     let cleaned = harness::cleanup::clean(&docker, Some(run_id), false)
         .await

@@ -189,7 +189,7 @@ async fn a_secret_in_the_crate_never_reaches_the_build_context_or_the_image() {
     let sent = sent.lock().unwrap().clone();
     // The capture is real: the Dockerfile and the binary went through it.
     assert!(contains(&sent, b"FROM scratch"), "the proxy saw no build");
-    let binary = std::fs::read(&built.binary).unwrap();
+    let binary = std::fs::read(&built.artifact.path).unwrap();
     assert!(
         contains(&sent, &binary[..4096]),
         "the proxy missed the binary"

@@ -67,17 +67,19 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Peak resident set size of this process, from getrusage (kilobytes on Linux).
+/// Peak resident set size of this program, in kB: `VmHWM` from `/proc/self/status`, or -1
+/// where it cannot be read.
+///
+/// Not getrusage's `ru_maxrss`: Linux carries that across `execve`, so it would include
+/// whatever ran in this process before the program (runc's init is about 11 MB); `VmHWM`
+/// belongs to this program's own address space.
 fn max_rss_kb() -> i64 {
-    // SAFETY: getrusage writes one rusage struct, which zeroed memory is a valid value of.
-    unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) == 0 {
-            usage.ru_maxrss
-        } else {
-            -1
-        }
-    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(-1)
 }
 
 fn read_input(input: &Input) -> Result<Vec<u8>, String> {

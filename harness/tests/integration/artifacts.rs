@@ -1,0 +1,97 @@
+//! Each variant measures its own binary: two variants of one link kind (musl-system and
+//! musl-mimalloc share cargo's output path) must run different binaries, each the one its
+//! build recorded, natively and in docker.
+
+use crate::support::{checked_results, docker_lock, docker_or_skip, harness_cli, RunCleanup};
+use harness::results::{RunResults, VariantResult};
+
+const VARIANTS: &str = "musl-system-scratch,musl-mimalloc-scratch";
+
+/// A short json run of the two musl variants at 2 threads on `runtime`, 20 jobs each.
+fn run_musl_pair(runtime: &str, out: &std::path::Path) -> RunResults {
+    let (code, stdout, stderr) = harness_cli(&[
+        "run",
+        "--app",
+        "json",
+        "--quiet",
+        "--runtime",
+        runtime,
+        "--variants",
+        VARIANTS,
+        "--threads",
+        "2",
+        // Not --quick (5 jobs): 20 jobs narrow the medians' intervals on a busy machine.
+        "--runs",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    checked_results(out)
+}
+
+/// The measured digest equals the build's, the two variants' differ, and musl's own malloc
+/// is slower than mimalloc at 2 threads beyond noise (the builds are really different).
+fn check_own_binaries(results: &RunResults, source: &str) {
+    let variant = |name: &str| -> &VariantResult { results.variant(name).unwrap() };
+    let (system, mimalloc) = (
+        variant("musl-system-scratch"),
+        variant("musl-mimalloc-scratch"),
+    );
+    let mut digests = Vec::new();
+    for v in [system, mimalloc] {
+        assert!(v.is_ok(), "{}: {:?}", v.variant, v.status);
+        let built = v.build.as_ref().unwrap().binary_sha256.clone().unwrap();
+        let measured = v.measured_binary.as_ref().expect("a measured digest");
+        assert_eq!(measured.sha256, built, "{}", v.variant);
+        assert!(measured.source.contains(source), "{measured:?}");
+        digests.push(built);
+    }
+    assert_ne!(digests[0], digests[1], "two variants, one binary");
+    let at_2 = |v: &VariantResult| v.crunch.iter().find(|c| c.threads == 2).unwrap().mb_per_s;
+    let (s, m) = (at_2(system), at_2(mimalloc));
+    assert!(
+        s.median_ci_high < m.median_ci_low,
+        "musl-system {s:?} is not below musl-mimalloc {m:?} beyond noise"
+    );
+}
+
+#[test]
+fn native_variants_of_one_link_kind_run_their_own_binaries() {
+    let _lock = docker_lock();
+    let out = tempfile::tempdir().unwrap();
+    let results = run_musl_pair("native", out.path());
+    check_own_binaries(&results, "/proc/<pid>/exe");
+}
+
+#[test]
+fn docker_variants_of_one_link_kind_run_their_own_binaries() {
+    let _lock = docker_lock();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(docker) = rt.block_on(docker_or_skip("docker_own_binaries")) else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let _cleanup = RunCleanup {
+        out: Some(out.path().to_path_buf()),
+        ids: Vec::new(),
+    };
+    let results = run_musl_pair("docker", out.path());
+    check_own_binaries(&results, "dev.glibc-vs-musl.binary-sha256");
+    // The label is on the image itself, as the daemon reports it.
+    for v in &results.variants {
+        let build = v.build.as_ref().unwrap();
+        let tag = &build.image.as_ref().unwrap().tag;
+        let labels = rt
+            .block_on(docker.inspect_image(tag))
+            .unwrap()
+            .config
+            .and_then(|c| c.labels)
+            .unwrap_or_default();
+        assert_eq!(
+            labels.get(harness::labels::BINARY_SHA256),
+            build.binary_sha256.as_ref(),
+            "{tag}"
+        );
+    }
+}
