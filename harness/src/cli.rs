@@ -97,11 +97,23 @@ pub struct RunArgs {
     /// Cold-start repetitions, interleaved across variants.
     #[arg(long, default_value_t = 20)]
     pub runs: u32,
-    /// Warm-up before each load window (e.g. `1s`, `500ms`).
-    #[arg(long, default_value = "1s", allow_hyphen_values = true)]
+    /// Load rounds: each round measures every request × concurrency once per variant, the
+    /// variants in a shuffled order.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u32,
+    /// Keep adding rounds (up to --max-rounds) until every cell's rps 95% interval is
+    /// within this many percent of its median.
+    #[arg(long, value_name = "PERCENT")]
+    pub target_ci: Option<f64>,
+    /// The most rounds --target-ci may run.
+    #[arg(long, default_value_t = 20)]
+    pub max_rounds: u32,
+    /// Warm-up before each load window (e.g. `1s`, `500ms`); the servers stay up between
+    /// windows, so this only settles the window's connections.
+    #[arg(long, default_value = "250ms", allow_hyphen_values = true)]
     pub warmup: String,
-    /// Measured load window per endpoint and concurrency.
-    #[arg(long, default_value = "3s", allow_hyphen_values = true)]
+    /// Measured load window per request, concurrency and round.
+    #[arg(long, default_value = "1s", allow_hyphen_values = true)]
     pub duration: String,
     /// Comma-separated concurrency levels (open connections).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
@@ -131,7 +143,8 @@ pub struct RunArgs {
     /// Run even when another run holds this daemon's lock (both runs' numbers suffer).
     #[arg(long)]
     pub allow_concurrent: bool,
-    /// Short everything: 5 runs, 0.5 s windows, concurrency 1,16, one thread count pair.
+    /// Short everything: 5 runs, 3 rounds of 0.5 s windows, concurrency ≤ 16, one thread
+    /// count pair, 2 MB dataset.
     #[arg(long)]
     pub quick: bool,
     /// Also measure time to first response on a fresh node (a throwaway dockerd with an

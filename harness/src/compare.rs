@@ -267,7 +267,7 @@ fn load_rows(a: &VariantResult, b: &VariantResult, row: &MakeRow<'_>) -> Vec<Row
             (Some(_), Some(_)) => Verdict::NotApplicable("one sample"),
             _ => Verdict::NotApplicable("missing on one side"),
         };
-        let rps = |l: &Option<crate::results::LoadResult>| l.as_ref().map(|l| l.rps);
+        let rps = |l: &Option<crate::results::LoadResult>| l.as_ref().map(|l| l.rps.median);
         let p99 =
             |l: &Option<crate::results::LoadResult>| l.as_ref().map(|l| l.latency_us.p99 as f64);
         rows.push(row(

@@ -34,14 +34,22 @@ pub fn csv(results: &RunResults) -> String {
             }
         }
         if let Some(c) = &v.cold_start {
-            summary_rows(&mut row, "cold_start_ms", &c.cold_start_ms);
+            summary_rows(&mut row, "cold_start_ms", ("", None), &c.cold_start_ms);
             if let Some(process) = &c.process_start_ms {
-                summary_rows(&mut row, "process_start_ms", process);
+                summary_rows(&mut row, "process_start_ms", ("", None), process);
             }
         }
         for l in &v.load {
             let (e, c) = (l.endpoint.as_str(), Some(l.concurrency));
-            row("rps", e, c, None, l.rps);
+            summary_rows(&mut row, "rps", (e, c), &l.rps);
+            if let Some(cpu) = &l.server_cpu_us_per_request {
+                summary_rows(&mut row, "server_cpu_us_per_request", (e, c), cpu);
+            }
+            if let Some(ratio) = &l.ratio_to_baseline {
+                row("rps_ratio_median", e, c, None, ratio.rps.median);
+                row("rps_ratio_ci_low", e, c, None, ratio.rps.ci_low);
+                row("rps_ratio_ci_high", e, c, None, ratio.rps.ci_high);
+            }
             row("p50_us", e, c, None, l.latency_us.p50 as f64);
             row("p99_us", e, c, None, l.latency_us.p99 as f64);
             row("p999_us", e, c, None, l.latency_us.p999 as f64);
@@ -78,12 +86,18 @@ pub fn csv(results: &RunResults) -> String {
                 None,
                 f.unpacked_bytes as f64,
             );
-            summary_rows(&mut row, "fresh_node_download_ms", &f.download_ms);
-            summary_rows(&mut row, "fresh_node_unpack_ms", &f.unpack_ms);
-            summary_rows(&mut row, "fresh_node_start_ms", &f.start_ms);
+            summary_rows(
+                &mut row,
+                "fresh_node_download_ms",
+                ("", None),
+                &f.download_ms,
+            );
+            summary_rows(&mut row, "fresh_node_unpack_ms", ("", None), &f.unpack_ms);
+            summary_rows(&mut row, "fresh_node_start_ms", ("", None), &f.start_ms);
             summary_rows(
                 &mut row,
                 "fresh_node_first_response_ms",
+                ("", None),
                 &f.first_response_ms,
             );
             let (m100, m1g) = (
@@ -112,9 +126,24 @@ pub fn csv(results: &RunResults) -> String {
 fn summary_rows(
     row: &mut impl FnMut(&str, &str, Option<u32>, Option<u32>, f64),
     metric: &str,
+    (endpoint, concurrency): (&str, Option<u32>),
     s: &Summary,
 ) {
-    row(&format!("{metric}_median"), "", None, None, s.median);
-    row(&format!("{metric}_p95"), "", None, None, s.p95);
-    row(&format!("{metric}_min"), "", None, None, s.min);
+    let values = [
+        ("median", s.median),
+        ("ci_low", s.median_ci_low),
+        ("ci_high", s.median_ci_high),
+        ("p95", s.p95),
+        ("min", s.min),
+        ("n", f64::from(s.n)),
+    ];
+    for (part, value) in values {
+        row(
+            &format!("{metric}_{part}"),
+            endpoint,
+            concurrency,
+            None,
+            value,
+        );
+    }
 }

@@ -9,8 +9,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The version of the results file format this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the run results format this build writes. Version 1 files (one load
+/// window per cell) still load: `load` upgrades them in memory (see `upgrade_v1`).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The run results versions `RunResults::load` reads.
+pub const READABLE_VERSIONS: [u32; 2] = [1, 2];
+/// The version of the bench results format (`harness bench`), which has its own history.
+pub const BENCH_SCHEMA_VERSION: u32 = 1;
 
 /// Everything one `harness run` measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -68,7 +73,14 @@ pub struct Environment {
 /// The settings that shaped the measurements.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Settings {
+    /// Cold-start repetitions (after one discarded warm-up round), and crunch repetitions.
     pub runs: u32,
+    /// Load rounds run (each: every cell once per variant); 1 in version 1 files.
+    #[serde(default = "one")]
+    pub rounds: u32,
+    /// `--target-ci` percent, when rounds were added until cells were that precise.
+    #[serde(default)]
+    pub target_ci_percent: Option<f64>,
     pub warmup_s: f64,
     pub duration_s: f64,
     pub concurrency: Vec<u32>,
@@ -85,6 +97,10 @@ pub struct Settings {
     pub loadgen_cpus: String,
     pub memory_limit_bytes: Option<u64>,
     pub ready_timeout_s: f64,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// One variant's outcome: what was measured before any failure is kept.
@@ -214,23 +230,86 @@ pub struct ColdStart {
     pub process_start_ms: Option<Summary>,
 }
 
-/// One load window against one endpoint at one concurrency.
+/// One load cell: an endpoint at one concurrency (and rate), measured once per round.
+///
+/// Every figure with a spread is a `Summary` over the rounds' windows, with the per-round
+/// samples beside it; ratios to the baseline pair each round's window with the baseline's
+/// window of the same round, so drift of the machine between rounds cancels.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct LoadResult {
     pub endpoint: String,
     pub concurrency: u32,
     pub rate_rps: Option<u64>,
+    /// One window's measured length, seconds.
     pub duration_s: f64,
+    /// Requests completed inside the measured windows, all rounds.
     pub requests: u64,
-    /// Connection and I/O errors.
+    /// Connection and I/O errors, all phases and rounds.
     pub errors: u64,
     pub non_2xx: u64,
-    pub rps: f64,
+    /// Requests per second of each round's window.
+    pub rps: Summary,
+    pub rps_samples: Vec<f64>,
+    /// Server CPU time per request completed (warm-up, window and drain alike), µs: from
+    /// the server's cgroup (docker) or its threads (native). Absent when not readable.
+    pub server_cpu_us_per_request: Option<Summary>,
+    #[serde(default)]
+    pub server_cpu_us_per_request_samples: Vec<f64>,
+    /// Server CPU use over each window, as a share of one core (100 = one core busy).
+    pub server_cpu_percent: Option<Summary>,
+    /// How server CPU was read, or `not available: <reason>`.
+    pub server_cpu_method: Option<String>,
+    /// Latency of the requests completed in the windows, all rounds merged, µs.
     pub latency_us: Latency,
-    /// CPU the load generator used, as a share of one core (100 = one core busy).
+    /// p99 of each round's window, µs.
+    #[serde(default)]
+    pub p99_us_samples: Vec<f64>,
+    /// CPU the load generator used (median over rounds), as a share of one core.
     pub loadgen_cpu_percent: f64,
-    /// True when the load generator, not the server, was probably the bottleneck.
+    /// True when the load generator reached its bound in most rounds.
     pub loadgen_bound: bool,
+    /// What limited the windows (the most frequent over rounds).
+    pub bound: Bound,
+    /// `--rate`: requests due by the schedule but never sent (every connection busy).
+    #[serde(default)]
+    pub rate_backlog: u64,
+    /// Requests still unanswered at the drain deadline, all rounds.
+    #[serde(default)]
+    pub abandoned: u64,
+    /// Requests in flight at a window's end that completed in the drain, all rounds.
+    #[serde(default)]
+    pub drained: u64,
+    /// Against the baseline variant's cell of the same rounds; absent for the baseline.
+    #[serde(default)]
+    pub ratio_to_baseline: Option<BaselineRatios>,
+}
+
+/// What limited a load window: the server (its CPUs were busy), the load generator (it
+/// was), or neither (latency-bound, e.g. one connection).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    Server,
+    Loadgen,
+    Neither,
+}
+
+/// Paired ratios of a cell to the baseline's cell.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct BaselineRatios {
+    /// This variant's rps ÷ the baseline's, per round.
+    pub rps: Ratio,
+    /// This variant's server CPU per request ÷ the baseline's, per round.
+    pub server_cpu_us_per_request: Option<Ratio>,
+}
+
+/// The median of per-round paired ratios and its 95% bootstrap interval.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Ratio {
+    pub n: u32,
+    pub median: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -268,8 +347,12 @@ pub enum ResultsError {
     },
     #[error("{path}: not a results file: {message}")]
     Malformed { path: PathBuf, message: String },
-    #[error("{path}: schema_version {found} is not supported (this harness reads {SCHEMA_VERSION}): re-run `harness run` with this version, or use the harness that wrote it")]
-    Version { path: PathBuf, found: u64 },
+    #[error("{path}: schema_version {found} is not supported (this harness reads {readable}): re-run `harness run` with this version, or use the harness that wrote it")]
+    Version {
+        path: PathBuf,
+        found: u64,
+        readable: String,
+    },
     #[error("{path}: cannot write: {source}")]
     Write {
         path: PathBuf,
@@ -295,7 +378,7 @@ impl RunResults {
 
     /// Reads and checks a results file; errors name the file and, where serde can, the field.
     pub fn load(path: &Path) -> Result<RunResults, ResultsError> {
-        load_versioned(path, None)
+        load_versioned(path, None, &READABLE_VERSIONS)
     }
 
     /// Writes the file atomically (temp file in the same directory, then rename).
@@ -314,6 +397,7 @@ impl RunResults {
 fn load_versioned<T: serde::de::DeserializeOwned>(
     path: &Path,
     kind: Option<&str>,
+    readable: &[u32],
 ) -> Result<T, ResultsError> {
     let malformed = |message: String| ResultsError::Malformed {
         path: path.into(),
@@ -323,17 +407,26 @@ fn load_versioned<T: serde::de::DeserializeOwned>(
         path: path.into(),
         source,
     })?;
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
     match value
         .get("schema_version")
         .and_then(serde_json::Value::as_u64)
     {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) if readable.iter().any(|&r| u64::from(r) == v) => {
+            if kind.is_none() && v == 1 {
+                upgrade_v1(&mut value);
+            }
+        }
         Some(found) => {
             return Err(ResultsError::Version {
                 path: path.into(),
                 found,
+                readable: readable
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
             })
         }
         None => {
@@ -349,6 +442,54 @@ fn load_versioned<T: serde::de::DeserializeOwned>(
     }
     serde_path_to_error::deserialize(value)
         .map_err(|e| malformed(format!("field `{}`: {}", e.path(), e.inner())))
+}
+
+/// Rewrites a version 1 run file's load windows in the version 2 shape, in memory: each
+/// window becomes a cell of one round (its rps a summary of one sample, so no interval to
+/// speak of), with no server CPU figures and no paired ratios, which version 1 did not
+/// measure. `schema_version` stays 1, so readers can say the figures are single windows.
+fn upgrade_v1(value: &mut serde_json::Value) {
+    use serde_json::json;
+    let Some(variants) = value.get_mut("variants").and_then(|v| v.as_array_mut()) else {
+        return;
+    };
+    let loads = variants
+        .iter_mut()
+        .filter_map(|v| v.get_mut("load").and_then(|l| l.as_array_mut()))
+        .flatten();
+    for load in loads {
+        let Some(window) = load.as_object_mut() else {
+            continue;
+        };
+        let Some(rps) = window.get("rps").and_then(serde_json::Value::as_f64) else {
+            continue;
+        };
+        let one = json!({"n": 1, "min": rps, "median": rps, "p5": rps, "p95": rps, "max": rps,
+            "median_ci_low": rps, "median_ci_high": rps});
+        let p99 = window.get("latency_us").and_then(|l| l.get("p99")).cloned();
+        let loadgen_bound = window
+            .get("loadgen_bound")
+            .and_then(serde_json::Value::as_bool);
+        window.insert("rps".into(), one);
+        window.insert("rps_samples".into(), json!([rps]));
+        window.insert(
+            "p99_us_samples".into(),
+            json!(p99.into_iter().collect::<Vec<_>>()),
+        );
+        for absent in ["server_cpu_us_per_request", "server_cpu_percent"] {
+            window.insert(absent.into(), serde_json::Value::Null);
+        }
+        window.insert(
+            "server_cpu_method".into(),
+            json!("not available: not measured by schema_version 1"),
+        );
+        let bound = if loadgen_bound == Some(true) {
+            "loadgen"
+        } else {
+            "neither"
+        };
+        window.insert("bound".into(), json!(bound));
+    }
 }
 
 /// Writes `bytes` to `path` so that a reader sees either the old file or the new one.
@@ -435,7 +576,7 @@ impl VariantResult {
 impl BenchResults {
     /// Reads and checks a bench results file; errors name the file and the field.
     pub fn load(path: &Path) -> Result<BenchResults, ResultsError> {
-        load_versioned(path, Some("bench"))
+        load_versioned(path, Some("bench"), &[BENCH_SCHEMA_VERSION])
     }
 }
 

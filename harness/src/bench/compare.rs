@@ -160,7 +160,7 @@ mod tests {
 
     fn results(rows: Vec<BenchRow>) -> BenchResults {
         BenchResults {
-            schema_version: crate::results::SCHEMA_VERSION,
+            schema_version: crate::results::BENCH_SCHEMA_VERSION,
             harness_version: "0".into(),
             kind: "bench".into(),
             command_line: vec![],

@@ -13,7 +13,7 @@ pub mod criterion;
 pub mod plan;
 
 use crate::error::usage;
-use crate::results::{self, BenchResults, BenchRow, SCHEMA_VERSION};
+use crate::results::{self, BenchResults, BenchRow, BENCH_SCHEMA_VERSION};
 use anyhow::{bail, Context};
 use cargo::Workspace;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,7 +53,7 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
     let json_path = plan.out_dir.join(format!("bench-{stamp}.json"));
     let csv_path = json_path.with_extension("csv");
     let mut results = BenchResults {
-        schema_version: SCHEMA_VERSION,
+        schema_version: BENCH_SCHEMA_VERSION,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         kind: "bench".into(),
         command_line: plan.command_line(),
@@ -266,9 +266,9 @@ pub fn load(path: &Path) -> anyhow::Result<BenchResults> {
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let results: BenchResults = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a bench results file", path.display()))?;
-    if results.kind != "bench" || results.schema_version != SCHEMA_VERSION {
+    if results.kind != "bench" || results.schema_version != BENCH_SCHEMA_VERSION {
         bail!(
-            "{}: kind {:?}, schema_version {}: expected a bench results file of schema_version {SCHEMA_VERSION}",
+            "{}: kind {:?}, schema_version {}: expected a bench results file of schema_version {BENCH_SCHEMA_VERSION}",
             path.display(),
             results.kind,
             results.schema_version

@@ -23,7 +23,7 @@ mod lean;
 mod pacer;
 
 use crate::measure::pinning;
-use crate::results::{Latency, LoadResult};
+use crate::results::Latency;
 use bytes::Bytes;
 use conn::{Job, Tally, Timeline};
 use http_body_util::Full;
@@ -196,6 +196,8 @@ pub struct LoadReport {
     /// `window.requests / duration_s`.
     pub rps: f64,
     pub latency_us: Latency,
+    /// The window's latencies (µs), for merging a cell's rounds.
+    pub histogram: hdrhistogram::Histogram<u64>,
     /// CPUs the load generator ran on.
     pub loadgen_cpus: Vec<usize>,
     /// CPU the load generator's threads used during the window, as a share of one core.
@@ -223,21 +225,9 @@ impl LoadReport {
         (self.window.requests > 0).then(|| cpu_s * 1e6 / self.window.requests as f64)
     }
 
-    /// The results-file record: window figures; `errors` and `non_2xx` over all phases.
-    pub fn to_result(&self) -> LoadResult {
-        LoadResult {
-            endpoint: self.endpoint.clone(),
-            concurrency: self.concurrency,
-            rate_rps: self.rate_rps,
-            duration_s: self.duration_s,
-            requests: self.window.requests,
-            errors: self.errors(),
-            non_2xx: self.warmup.non_2xx + self.window.non_2xx + self.drain.non_2xx,
-            rps: self.rps,
-            latency_us: self.latency_us,
-            loadgen_cpu_percent: self.loadgen_cpu_percent,
-            loadgen_bound: self.loadgen_bound,
-        }
+    /// Responses with an unexpected status, all phases.
+    pub fn non_2xx(&self) -> u64 {
+        self.warmup.non_2xx + self.window.non_2xx + self.drain.non_2xx
     }
 }
 
@@ -377,14 +367,7 @@ fn report(
     cpu_percent: f64,
 ) -> LoadReport {
     let duration_s = (timeline.end - timeline.warm_end).as_secs_f64();
-    let h = &tally.histogram;
-    let at = |q: f64| {
-        if h.is_empty() {
-            0
-        } else {
-            h.value_at_quantile(q)
-        }
-    };
+    let latency_us = latency_of(&tally.histogram);
     LoadReport {
         endpoint: spec.endpoint.name.clone(),
         concurrency: spec.concurrency,
@@ -396,16 +379,29 @@ fn report(
         rate_backlog,
         duration_s,
         rps: tally.window.requests as f64 / duration_s,
-        latency_us: Latency {
-            p50: at(0.5),
-            p90: at(0.9),
-            p99: at(0.99),
-            p999: at(0.999),
-            max: h.max(),
-        },
+        latency_us,
+        histogram: tally.histogram,
         loadgen_cpus: cpus.to_vec(),
         loadgen_cpu_percent: cpu_percent,
         loadgen_bound: cpu_percent >= LOADGEN_BOUND_SHARE * 100.0 * cpus.len().max(1) as f64,
         first_error: tally.first_error,
+    }
+}
+
+/// The latency quantiles of a histogram (all 0 when it is empty).
+pub fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Latency {
+    let at = |q: f64| {
+        if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(q)
+        }
+    };
+    Latency {
+        p50: at(0.5),
+        p90: at(0.9),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: h.max(),
     }
 }

@@ -8,7 +8,7 @@
 //! the 0.5 percentile. Latency percentiles of load windows come from hdrhistogram instead
 //! (see `loadgen`); this module does not measure anything itself.
 
-use crate::results::Summary;
+use crate::results::{Ratio, Summary};
 use workloads::dataset::SplitMix64;
 
 /// Bootstrap resamples behind every median confidence interval.
@@ -87,6 +87,57 @@ pub fn interleaved_order<T>(variants: &[T], runs: u32) -> Vec<(u32, &T)> {
     (0..runs)
         .flat_map(|run| variants.iter().map(move |v| (run, v)))
         .collect()
+}
+
+/// `items` in a seeded random order (Fisher–Yates on SplitMix64): round `r` of a run uses
+/// seed `r`, so the order differs between rounds and is the same in every run.
+pub fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
+    let mut out = items.to_vec();
+    let mut rng = SplitMix64::new(0x0ade_5f1e_0000_0000 ^ seed);
+    for i in (1..out.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
+/// The median and 95% bootstrap interval of per-round ratios `sample ÷ baseline`, pairing
+/// each round's sample with the baseline's sample of the same round (`(round, value)`);
+/// rounds missing on either side, and non-positive baselines, are left out. Pairing cancels
+/// what drifts between rounds (other load on the machine), which affects both alike.
+pub fn paired_ratio(samples: &[(u32, f64)], baseline: &[(u32, f64)]) -> Option<Ratio> {
+    let ratios: Vec<f64> = samples
+        .iter()
+        .filter_map(|(round, x)| {
+            let (_, b) = baseline.iter().find(|(r, _)| r == round)?;
+            (*b > 0.0 && x.is_finite()).then(|| x / b)
+        })
+        .collect();
+    let summary = summarize(&ratios)?;
+    Some(Ratio {
+        n: summary.n,
+        median: summary.median,
+        ci_low: summary.median_ci_low,
+        ci_high: summary.median_ci_high,
+    })
+}
+
+/// The coefficient of variation (sample standard deviation ÷ mean) of `samples`; `None`
+/// for fewer than two samples or a zero mean.
+pub fn coefficient_of_variation(samples: &[f64]) -> Option<f64> {
+    let n = samples.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = samples.iter().sum::<f64>() / n as f64;
+    let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (mean != 0.0).then(|| var.sqrt() / mean.abs())
+}
+
+/// Whether an interval lies wholly on one side of `value` (a ratio's interval against 1:
+/// "beyond noise"); touching or containing it is "within noise".
+pub fn excludes(low: f64, high: f64, value: f64) -> bool {
+    high < value || low > value
 }
 
 /// Whether two summaries' medians differ beyond the noise of both: their 95% bootstrap
@@ -169,6 +220,55 @@ mod tests {
         );
         assert!(beyond_noise(&a, &b) && beyond_noise(&b, &a));
         assert!(!beyond_noise(&a, &c));
+    }
+
+    #[test]
+    fn paired_ratios_cancel_drift_that_hits_both() {
+        // The machine's speed halves in the later rounds; the variant is always 0.5x.
+        let base: Vec<(u32, f64)> = (0..6)
+            .map(|r| (r, if r < 3 { 1000.0 } else { 500.0 }))
+            .collect();
+        let variant: Vec<(u32, f64)> = base.iter().map(|(r, x)| (*r, x * 0.5)).collect();
+        let ratio = paired_ratio(&variant, &base).unwrap();
+        assert_eq!(
+            (ratio.n, ratio.median, ratio.ci_low, ratio.ci_high),
+            (6, 0.5, 0.5, 0.5)
+        );
+        // Unpaired, the two would overlap: the drift is larger than the effect.
+        let (a, b) = (
+            summarize(&base.iter().map(|x| x.1).collect::<Vec<_>>()).unwrap(),
+            summarize(&variant.iter().map(|x| x.1).collect::<Vec<_>>()).unwrap(),
+        );
+        assert!(!beyond_noise(&a, &b), "{a:?} {b:?}");
+        // Rounds missing on one side are left out; no pairs, no ratio.
+        let ratio = paired_ratio(&variant[..2], &base[1..]).unwrap();
+        assert_eq!(ratio.n, 1);
+        assert!(paired_ratio(&variant[..1], &base[1..]).is_none());
+        assert!(paired_ratio(&[(0, 1.0)], &[(0, 0.0)]).is_none());
+    }
+
+    #[test]
+    fn shuffles_are_seeded_permutations() {
+        let items: Vec<u32> = (0..6).collect();
+        let a = shuffled(&items, 1);
+        assert_eq!(a, shuffled(&items, 1), "the same seed, the same order");
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, items);
+        assert!(
+            (0..10).any(|seed| shuffled(&items, seed) != a),
+            "seeds differ"
+        );
+        assert!(shuffled::<u32>(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn coefficient_of_variation_and_intervals_against_one() {
+        assert_eq!(coefficient_of_variation(&[5.0]), None);
+        let cv = coefficient_of_variation(&[9.0, 10.0, 11.0]).unwrap();
+        assert!((cv - 0.1).abs() < 1e-12, "{cv}");
+        assert!(excludes(0.3, 0.7, 1.0) && excludes(1.1, 1.3, 1.0));
+        assert!(!excludes(0.9, 1.1, 1.0) && !excludes(0.9, 1.0, 1.0));
     }
 
     proptest! {

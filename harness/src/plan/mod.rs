@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// The most open connections a load window may use.
 pub const MAX_CONCURRENCY: u32 = 4096;
+/// The most load rounds a run may have.
+pub const MAX_ROUNDS: u32 = 100;
 /// The longest load window or warm-up.
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -36,6 +38,13 @@ pub struct RunPlan {
     pub variants: Vec<Variant>,
     pub runtime: Option<String>,
     pub runs: u32,
+    /// Load rounds: every cell once per variant per round.
+    pub rounds: u32,
+    /// `--target-ci`: add rounds until every cell's rps interval half-width is at most this
+    /// percent of its median.
+    pub target_ci: Option<f64>,
+    /// The most rounds `--target-ci` may add up to.
+    pub max_rounds: u32,
     pub warmup: Duration,
     pub duration: Duration,
     pub concurrency: Vec<u32>,
@@ -106,6 +115,20 @@ impl RunPlan {
         })?;
         let requests = choose_requests(&app, &args.endpoints)?;
         let threads = choose_threads(&app, &args.threads)?;
+        if args.rounds == 0 || args.rounds > MAX_ROUNDS || args.max_rounds > MAX_ROUNDS {
+            return Err(usage(format!(
+                "--rounds {} / --max-rounds {}: expected 1 to {MAX_ROUNDS}",
+                args.rounds, args.max_rounds
+            )));
+        }
+        if let Some(p) = args
+            .target_ci
+            .filter(|p| !(p.is_finite() && *p > 0.0 && *p < 100.0))
+        {
+            return Err(usage(format!(
+                "--target-ci {p}: expected a percentage above 0 and below 100"
+            )));
+        }
         if let Some(0) = args.rate {
             return Err(usage("--rate 0: expected at least 1 request/s"));
         }
@@ -120,6 +143,9 @@ impl RunPlan {
             variants,
             runtime,
             runs: args.runs,
+            rounds: args.rounds,
+            target_ci: args.target_ci,
+            max_rounds: args.max_rounds,
             warmup: parse_duration(&args.warmup, "--warmup", true)?,
             duration: parse_duration(&args.duration, "--duration", false)?,
             concurrency,
@@ -149,8 +175,9 @@ impl RunPlan {
     /// `--quick`: the same shape of run, shortened to finish in well under two minutes.
     fn make_quick(&mut self) {
         self.runs = self.runs.min(5);
-        self.warmup = self.warmup.min(Duration::from_millis(300));
-        self.duration = self.duration.min(Duration::from_millis(700));
+        self.rounds = self.rounds.min(3);
+        self.warmup = self.warmup.min(Duration::from_millis(200));
+        self.duration = self.duration.min(Duration::from_millis(500));
         self.concurrency.retain(|&c| c <= 16);
         if self.concurrency.is_empty() {
             self.concurrency.push(16);

@@ -103,7 +103,7 @@ pub fn load_lines(view: &RunView, palette: &Palette, metric: LoadMetric) -> Opti
                         .map(|l| Point {
                             x: f64::from(l.concurrency),
                             y: match metric {
-                                LoadMetric::Rps => l.rps,
+                                LoadMetric::Rps => l.rps.median,
                                 LoadMetric::P99Ms => l.latency_us.p99 as f64 / 1000.0,
                             },
                             ci: None,

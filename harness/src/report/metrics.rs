@@ -34,6 +34,15 @@ impl Estimate {
         Self { value, ci: None }
     }
 
+    /// The median, with its CI when there are at least two samples (one sample has no
+    /// noise estimate).
+    pub fn repeated(s: &Summary) -> Self {
+        Self {
+            value: s.median,
+            ci: (s.n > 1).then_some((s.median_ci_low, s.median_ci_high)),
+        }
+    }
+
     /// The median and its CI.
     pub fn median(s: &Summary) -> Self {
         Self {
@@ -235,7 +244,7 @@ fn alloc_heavy(results: &RunResults, v: &VariantResult) -> (Option<Estimate>, bo
                 .iter()
                 .find(|l| l.endpoint == "/json" && l.concurrency == top)
                 .map_or((None, false), |l| {
-                    (Some(Estimate::exact(l.rps)), l.loadgen_bound)
+                    (Some(Estimate::repeated(&l.rps)), l.loadgen_bound)
                 })
         }
         AppKind::Batch => {

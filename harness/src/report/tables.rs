@@ -129,7 +129,7 @@ pub fn load(view: &RunView, endpoint: &str, p99: bool) -> Table {
         if p99 {
             l.latency_us.p99 as f64 / 1000.0
         } else {
-            l.rps
+            l.rps.median
         }
     };
     let base: Option<&VariantResult> = view.baseline.as_ref().and_then(|b| results.variant(b));

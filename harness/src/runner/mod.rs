@@ -7,6 +7,7 @@
 
 mod batch;
 mod fresh_node;
+mod load;
 mod phases;
 mod setup;
 mod table;
@@ -163,6 +164,8 @@ impl<'a, R: Runtime> Run<'a, R> {
             environment: crate::environment::collect(&plan.machine, docker_version, &root),
             settings: Settings {
                 runs: plan.runs,
+                rounds: if plan.is_server() { plan.rounds } else { 0 },
+                target_ci_percent: plan.target_ci,
                 warmup_s: plan.warmup.as_secs_f64(),
                 duration_s: plan.duration.as_secs_f64(),
                 concurrency: if plan.is_server() {
@@ -351,6 +354,17 @@ impl<'a, R: Runtime> Run<'a, R> {
             if let Err(e) = self.runtime.remove(&id).await {
                 eprintln!("warning: {e:#}");
             }
+        }
+    }
+
+    /// Removes one tracked instance (a failed server mid-phase), reading back what it ran.
+    pub(super) async fn release_one(&self, id: &str) {
+        let variant = self.live.lock().expect("not poisoned").remove(id);
+        if let Some(variant) = variant {
+            self.read_back(id, variant).await;
+        }
+        if let Err(e) = self.runtime.remove(id).await {
+            eprintln!("warning: {e:#}");
         }
     }
 

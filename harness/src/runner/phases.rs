@@ -1,16 +1,15 @@
-//! The measuring phases of a server run, and the cold starts every run has: interleaved cold
-//! starts, then load windows per variant, one per request × concurrency. Each failure marks
-//! only its variant failed, with the reason and the instance's last output, and the run
-//! goes on. Batch jobs are in `batch`.
+//! What every run measures first, and the pieces its phases share: how a variant is
+//! started (`spec`, tracked instances), and cold starts in shuffled rounds. Each failure
+//! marks only its variant failed, with the reason and the instance's last output, and the
+//! run goes on. Load rounds are in `load`, batch jobs in `batch`.
 
 use super::{batch, Run};
-use crate::app::{Drive, RequestSpec, ServerDrive};
+use crate::app::{Drive, ServerDrive};
 use crate::matrix::Variant;
 use crate::measure::cold_start;
-use crate::measure::loadgen::{self, Endpoint, LoadSpec};
 use crate::measure::{pinning, stats};
 use crate::results::ColdStart;
-use crate::runtime::{logs_of, retry, Instance, InstanceFailed, Runtime, StartSpec};
+use crate::runtime::{logs_of, retry, Instance, Runtime, StartSpec};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -97,22 +96,29 @@ impl<R: Runtime> Run<'_, R> {
         Ok((cold, Some(process)))
     }
 
+    /// Cold starts in rounds: one warm-up round (discarded: the first start of an image
+    /// pays for cold page caches), then `--runs` rounds, every variant once per round in a
+    /// seeded shuffled order, so drift and order effects spread over all variants.
     pub(super) async fn cold_starts(&mut self) -> anyhow::Result<()> {
         let variants = self.ok_variants();
-        let order: Vec<Variant> = stats::interleaved_order(&variants, self.plan.runs)
-            .into_iter()
-            .map(|(_, v)| *v)
+        let order: Vec<(u32, Variant)> = (0..=self.plan.runs)
+            .flat_map(|round| {
+                let shuffled = stats::shuffled(&variants, u64::from(round));
+                shuffled.into_iter().map(move |v| (round, v))
+            })
             .collect();
-        let bar = self
-            .progress
-            .bar(order.len() as u64, "cold starts (interleaved)");
+        let bar = self.progress.bar(
+            order.len() as u64,
+            "cold starts (1 warm-up round, then shuffled rounds)",
+        );
         let mut samples: HashMap<Variant, (Vec<f64>, Vec<f64>)> = HashMap::new();
-        for variant in order {
+        for (round, variant) in order {
             bar.inc();
             if !self.result_mut(variant).is_ok() {
                 continue;
             }
             match self.cold_start_pair(variant).await {
+                Ok(_) if round == 0 => {}
                 Ok((cold, process)) => {
                     let entry = samples.entry(variant).or_default();
                     entry.0.push(cold);
@@ -142,144 +148,6 @@ impl<R: Runtime> Run<'_, R> {
         }
         self.save()
     }
-
-    pub(super) async fn loads(&mut self) -> anyhow::Result<()> {
-        for variant in self.ok_variants() {
-            let outcome = self.load_variant(variant).await;
-            let peak = match &outcome {
-                Ok(instance) => Some(self.runtime.peak_memory(instance).await),
-                Err(_) => None,
-            };
-            self.release().await;
-            self.record_launched();
-            match outcome {
-                Ok(_) if !self.result_mut(variant).is_ok() => {}
-                Ok(_) => {
-                    let peak = peak.expect("read for every measured server");
-                    let result = self.result_mut(variant);
-                    if let Some(warning) = result.record_memory(&peak.process, &peak.container) {
-                        self.progress.println(format!("warning: {warning}"));
-                    }
-                }
-                Err(e) if retry::is_api_failure(&e) => return Err(e),
-                Err(e) => {
-                    self.progress
-                        .println(format!("{variant}: load failed: {e:#}"));
-                    self.result_mut(variant)
-                        .fail("load", format!("{e:#}"), logs_of(&e));
-                }
-            }
-            self.save()?;
-        }
-        Ok(())
-    }
-
-    /// Starts one server and runs every request × concurrency window against it.
-    async fn load_variant(&mut self, variant: Variant) -> anyhow::Result<Instance> {
-        let server = self.plan.app.server().context("not a server")?.clone();
-        let addr = free_addr()?;
-        let spec = self.spec(
-            variant,
-            listen_on(&server, addr),
-            &self.server_cpus.clone(),
-            "load",
-        )?;
-        let instance = self.runtime.start(&spec).await?;
-        self.tracker()(&instance);
-        if let Err(e) = cold_start::wait_ready(
-            self.runtime,
-            &instance,
-            addr,
-            &server.ready_path,
-            self.plan.ready_timeout,
-        )
-        .await
-        {
-            let logs = self.runtime.logs(&instance, 20).await;
-            return Err(e.with_logs(&logs));
-        }
-        let windows: Vec<(&RequestSpec, u32)> = self
-            .plan
-            .requests
-            .iter()
-            .flat_map(|r| self.plan.concurrency.iter().map(move |&c| (r, c)))
-            .collect();
-        let bar = self
-            .progress
-            .bar(windows.len() as u64, format!("load on {variant}"));
-        for (request, concurrency) in windows {
-            let endpoint = &request.name;
-            bar.set_message(format!(
-                "{variant}: {endpoint} at {concurrency} connections"
-            ));
-            let spec = LoadSpec {
-                addr,
-                endpoint: Endpoint::from_request(request)?,
-                concurrency,
-                warmup: self.plan.warmup,
-                duration: self.plan.duration,
-                rate: self.plan.rate,
-                cpus: (!self.loadgen_cpus.is_empty()).then(|| self.loadgen_cpus.clone()),
-            };
-            let report = tokio::task::spawn_blocking(move || loadgen::run_load(&spec)).await??;
-            bar.inc();
-            self.check_window(&instance, request, &report).await?;
-            self.result_mut(variant).load.push(report.to_result());
-        }
-        Ok(instance)
-    }
-
-    /// Fails the variant when the server died during a window or answered every request
-    /// with an unexpected status; warns when the load generator was the bottleneck.
-    async fn check_window(
-        &mut self,
-        instance: &Instance,
-        request: &RequestSpec,
-        report: &loadgen::LoadReport,
-    ) -> anyhow::Result<()> {
-        let (variant, endpoint, concurrency) =
-            (instance.variant, &request.name, report.concurrency);
-        if report.errors() > 0 {
-            let window = report.to_result();
-            let died = !self.runtime.is_running(instance).await?;
-            // Dead, or alive and hung: either way the window measured nothing.
-            if died || window.requests == 0 {
-                // The window is kept: its error count is the evidence.
-                self.result_mut(variant).load.push(window);
-                let what = if died {
-                    "the server died"
-                } else {
-                    "the server answered no request"
-                };
-                return Err(InstanceFailed {
-                    reason: format!(
-                        "{what} during {endpoint} at {concurrency} connections ({} errors, first: {})",
-                        report.errors(),
-                        report.first_error.as_deref().unwrap_or("-"),
-                    ),
-                    logs: self.runtime.logs(instance, 20).await,
-                }
-                .into());
-            }
-        }
-        if report.loadgen_bound {
-            self.progress.println(format!(
-                "warning: {variant} {endpoint} c={concurrency}: the load generator used {:.0}% CPU and was probably the bottleneck",
-                report.loadgen_cpu_percent
-            ));
-        }
-        let unexpected = report.to_result().non_2xx;
-        if unexpected > 0 && unexpected == report.completed() {
-            anyhow::bail!(
-                "every response to {} {} was unexpected: expected status {} ({unexpected} of {}); check `path`/`expect_status` in [package.metadata.harness.requests]",
-                request.method,
-                request.path,
-                request.expect_status,
-                report.completed()
-            );
-        }
-        Ok(())
-    }
 }
 
 /// The arguments and environment that make `server` listen on `addr`.
@@ -291,7 +159,7 @@ pub(super) fn listen_on(
 }
 
 /// A free loopback address: bind port 0, read it, release it.
-fn free_addr() -> anyhow::Result<SocketAddr> {
+pub(super) fn free_addr() -> anyhow::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .context("cannot find a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?)

@@ -67,7 +67,7 @@ fn metric_columns(results: &RunResults) -> Vec<Column> {
                     let endpoint = e.clone();
                     Column {
                         title: format!("{e} rps @{top}"),
-                        value: Box::new(move |v| load(v, &endpoint, top).map(|l| l.rps)),
+                        value: Box::new(move |v| load(v, &endpoint, top).map(|l| l.rps.median)),
                     }
                 })
                 .collect();

@@ -109,6 +109,56 @@ impl Cgroup {
     }
 }
 
+/// How a server's CPU time is read: its container's cgroup, or (native) the sum of its
+/// threads' on-CPU time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CpuMeter {
+    Cgroup(Cgroup),
+    Threads(u32),
+}
+
+impl CpuMeter {
+    /// CPU time used so far, ns.
+    pub fn read_ns(&self) -> Result<u64, String> {
+        match self {
+            CpuMeter::Cgroup(cgroup) => cgroup.cpu_usage_ns(),
+            CpuMeter::Threads(pid) => threads_cpu_ns(*pid),
+        }
+    }
+
+    /// Where the figure comes from, for the results file.
+    pub fn method(&self) -> String {
+        match self {
+            CpuMeter::Cgroup(c) if c.cpu_version == 1 => {
+                "cgroup v1 cpuacct.usage of the container".into()
+            }
+            CpuMeter::Cgroup(_) => "cgroup v2 cpu.stat usage_usec of the container".into(),
+            CpuMeter::Threads(_) => {
+                "the process's threads' on-CPU time (/proc/<pid>/task/*/schedstat)".into()
+            }
+        }
+    }
+}
+
+/// On-CPU time of every live thread of `pid`, ns (`/proc/<pid>/task/*/schedstat`).
+fn threads_cpu_ns(pid: u32) -> Result<u64, String> {
+    let dir = format!("/proc/{pid}/task");
+    let tasks = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {dir}: {e}"))?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let path = task.path().join("schedstat");
+        // A thread that exited between the listing and the read is simply gone.
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            total += text
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .ok_or_else(|| format!("{} holds no number", path.display()))?;
+        }
+    }
+    Ok(total)
+}
+
 /// The peak resident set of process `pid` itself (`VmHWM` in `/proc/<pid>/status`), bytes.
 pub fn process_peak(pid: u32) -> Reading {
     let path = format!("/proc/{pid}/status");
@@ -206,9 +256,18 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_a_peak_and_a_cgroup() {
+    fn this_process_has_a_peak_and_cpu_time() {
         let (bytes, _) = process_peak(std::process::id()).unwrap();
         assert!(bytes > 0);
         assert!(process_peak(u32::MAX).is_err());
+        let meter = CpuMeter::Threads(std::process::id());
+        let before = meter.read_ns().unwrap();
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(30) {
+            std::hint::black_box(0u64);
+        }
+        assert!(meter.read_ns().unwrap() > before);
+        let gone = CpuMeter::Threads(u32::MAX).read_ns().unwrap_err();
+        assert!(gone.contains("cannot read /proc/"), "{gone}");
     }
 }

@@ -246,6 +246,13 @@ impl Runtime for DockerRuntime {
         })
     }
 
+    async fn cpu_meter(&self, instance: &Instance) -> Result<cgroup::CpuMeter, String> {
+        let pid = self.main_pid(&instance.id).await?;
+        let meter = cgroup::CpuMeter::Cgroup(cgroup::Cgroup::of_pid(pid)?);
+        meter.read_ns()?;
+        Ok(meter)
+    }
+
     async fn peak_memory(&self, instance: &Instance) -> PeakMemory {
         match self.main_pid(&instance.id).await {
             Ok(pid) => PeakMemory {

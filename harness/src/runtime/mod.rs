@@ -105,6 +105,12 @@ pub trait Runtime: Send + Sync {
         timeout: Duration,
     ) -> impl Future<Output = anyhow::Result<Exit>> + Send;
 
+    /// How to read its CPU time while it runs (the reason when it cannot be read).
+    fn cpu_meter(
+        &self,
+        instance: &Instance,
+    ) -> impl Future<Output = Result<cgroup::CpuMeter, String>> + Send;
+
     /// Its peak memory so far: the process's own and its container's.
     fn peak_memory(&self, instance: &Instance) -> impl Future<Output = PeakMemory> + Send;
 

@@ -135,6 +135,16 @@ impl Runtime for NativeRuntime {
         })
     }
 
+    async fn cpu_meter(&self, instance: &Instance) -> Result<cgroup::CpuMeter, String> {
+        let pid: u32 = instance
+            .id
+            .parse()
+            .map_err(|_| format!("{} is not a process id", instance.id))?;
+        let meter = cgroup::CpuMeter::Threads(pid);
+        meter.read_ns()?;
+        Ok(meter)
+    }
+
     async fn peak_memory(&self, instance: &Instance) -> PeakMemory {
         let process = match instance.id.parse() {
             Ok(pid) => cgroup::process_peak(pid),

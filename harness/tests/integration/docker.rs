@@ -140,7 +140,7 @@ fn quick_run_writes_a_results_file_that_passes_the_schema() {
         assert_eq!(v.load.len(), 3, "one window per endpoint");
         for l in &v.load {
             assert!(
-                l.rps > 0.0 && l.requests > 0 && l.latency_us.p99 > 0,
+                l.rps.median > 0.0 && l.rps.n == 3 && l.requests > 0 && l.latency_us.p99 > 0,
                 "{l:?}"
             );
             assert_eq!((l.errors, l.non_2xx), (0, 0), "{l:?}");

@@ -1,0 +1,314 @@
+//! The load phase of a server run, in rounds: every variant's server is started once (own
+//! port, the same server CPUs, host network; an idle server costs nothing), then each
+//! round measures every (request, concurrency) cell once for every variant, the variants
+//! in a seeded shuffled order per round. Rounds go on until `--rounds`, or with
+//! `--target-ci` until every cell is precise enough (at most `--max-rounds`). The results
+//! are rewritten after every round; a server that fails fails only its variant.
+
+use super::phases::{free_addr, listen_on};
+use super::Run;
+use crate::app::RequestSpec;
+use crate::matrix::{Variant, BASELINE};
+use crate::measure::loadgen::{self, Endpoint, LoadReport, LoadSpec};
+use crate::measure::rounds::{self, ServerCpu, Window};
+use crate::measure::{cold_start, stats};
+use crate::runtime::cgroup::CpuMeter;
+use crate::runtime::{logs_of, retry, Instance, InstanceFailed, Runtime};
+use anyhow::Context;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// A variant's server, up for the whole load phase.
+struct Server {
+    instance: Instance,
+    addr: SocketAddr,
+    meter: Result<CpuMeter, String>,
+}
+
+/// The cells of the phase: every request at every concurrency.
+type Cells = Vec<(RequestSpec, u32)>;
+/// Windows measured so far, per variant and cell index.
+type Windows = HashMap<(Variant, usize), Vec<Window>>;
+
+impl<R: Runtime> Run<'_, R> {
+    pub(super) async fn loads(&mut self) -> anyhow::Result<()> {
+        let cells: Cells = self
+            .plan
+            .requests
+            .iter()
+            .flat_map(|r| self.plan.concurrency.iter().map(move |&c| (r.clone(), c)))
+            .collect();
+        let mut servers = self.start_servers().await?;
+        let mut windows = Windows::new();
+        let max_rounds = self.plan.max_rounds.max(self.plan.rounds);
+        let planned = u64::from(self.plan.rounds) * (cells.len() * servers.len()) as u64;
+        let bar = self.progress.bar(planned, "load rounds");
+        let mut round = 0;
+        while round < max_rounds && !self.enough_rounds(round) {
+            let order = stats::shuffled(&self.ok_variants(), u64::from(round));
+            for (index, (request, concurrency)) in cells.iter().enumerate() {
+                for &variant in &order {
+                    let Some(server) = servers.get(&variant) else {
+                        continue;
+                    };
+                    bar.set_message(format!(
+                        "round {}: {variant} {} at {concurrency}",
+                        round + 1,
+                        request.name
+                    ));
+                    let measured = self.window(server, request, *concurrency, round).await;
+                    bar.inc();
+                    match measured {
+                        Ok(window) => windows.entry((variant, index)).or_default().push(window),
+                        Err(e) if retry::is_api_failure(&e) => return Err(e),
+                        Err(e) => {
+                            self.progress
+                                .println(format!("{variant}: load failed: {e:#}"));
+                            self.result_mut(variant)
+                                .fail("load", format!("{e:#}"), logs_of(&e));
+                            if let Some(server) = servers.remove(&variant) {
+                                self.release_one(&server.instance.id).await;
+                            }
+                        }
+                    }
+                }
+            }
+            round += 1;
+            self.record_cells(&cells, &windows, &servers);
+            self.save()?;
+        }
+        drop(bar);
+        self.finish_servers(servers).await;
+        self.save()
+    }
+
+    /// Whether the rounds so far suffice: `--rounds` done and, with `--target-ci`, every
+    /// cell's interval within it.
+    fn enough_rounds(&self, done: u32) -> bool {
+        if done < self.plan.rounds {
+            return false;
+        }
+        let Some(target) = self.plan.target_ci else {
+            return true;
+        };
+        let cells: Vec<_> = self
+            .results
+            .variants
+            .iter()
+            .filter(|v| v.is_ok())
+            .flat_map(|v| v.load.iter().cloned())
+            .collect();
+        rounds::precise_enough(&cells, target)
+    }
+
+    /// Starts every ok variant's server and waits until it answers; a server that does not
+    /// fails its variant.
+    async fn start_servers(&mut self) -> anyhow::Result<HashMap<Variant, Server>> {
+        let server = self.plan.app.server().context("not a server")?.clone();
+        let mut servers = HashMap::new();
+        for variant in self.ok_variants() {
+            let step = self.progress.step(format!("starting the {variant} server"));
+            let addr = free_addr()?;
+            let spec = self.spec(
+                variant,
+                listen_on(&server, addr),
+                &self.server_cpus.clone(),
+                "load",
+            )?;
+            let started = async {
+                let instance = self.runtime.start(&spec).await?;
+                self.tracker()(&instance);
+                let ready = cold_start::wait_ready(
+                    self.runtime,
+                    &instance,
+                    addr,
+                    &server.ready_path,
+                    self.plan.ready_timeout,
+                )
+                .await;
+                if let Err(e) = ready {
+                    let logs = self.runtime.logs(&instance, 20).await;
+                    return Err(e.with_logs(&logs));
+                }
+                Ok(instance)
+            }
+            .await;
+            match started {
+                Ok(instance) => {
+                    let meter = self.runtime.cpu_meter(&instance).await;
+                    step.done(format!("{variant} serves on {addr}"));
+                    servers.insert(
+                        variant,
+                        Server {
+                            instance,
+                            addr,
+                            meter,
+                        },
+                    );
+                }
+                Err(e) if retry::is_api_failure(&e) => return Err(e),
+                Err(e) => {
+                    step.done(format!("{variant}: load failed: {e:#}"));
+                    self.result_mut(variant)
+                        .fail("load", format!("{e:#}"), logs_of(&e));
+                }
+            }
+        }
+        Ok(servers)
+    }
+
+    /// One window of `request` at `concurrency` against `server`, with the server's CPU
+    /// read around it; an error when the server died or answered nothing.
+    async fn window(
+        &self,
+        server: &Server,
+        request: &RequestSpec,
+        concurrency: u32,
+        round: u32,
+    ) -> anyhow::Result<Window> {
+        let spec = LoadSpec {
+            addr: server.addr,
+            endpoint: Endpoint::from_request(request)?,
+            concurrency,
+            warmup: self.plan.warmup,
+            duration: self.plan.duration,
+            rate: self.plan.rate,
+            cpus: (!self.loadgen_cpus.is_empty()).then(|| self.loadgen_cpus.clone()),
+        };
+        let read = || {
+            server
+                .meter
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|m| m.read_ns())
+        };
+        let before = (Instant::now(), read());
+        let report = tokio::task::spawn_blocking(move || loadgen::run_load(&spec)).await??;
+        let after = (Instant::now(), read());
+        let server_cpu = match (before.1, after.1) {
+            (Ok(a), Ok(b)) => Ok(ServerCpu {
+                cpu_ns: b.saturating_sub(a),
+                wall_s: (after.0 - before.0).as_secs_f64(),
+                cores: self.server_cpus.len().max(1),
+            }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        self.check_window(&server.instance, request, &report)
+            .await?;
+        Ok(Window {
+            round,
+            report,
+            server_cpu,
+        })
+    }
+
+    /// Fails the window when the server died during it or answered every request with an
+    /// unexpected status, or answered nothing; warns when the load generator was the
+    /// bottleneck.
+    async fn check_window(
+        &self,
+        instance: &Instance,
+        request: &RequestSpec,
+        report: &LoadReport,
+    ) -> anyhow::Result<()> {
+        let (endpoint, concurrency) = (&request.name, report.concurrency);
+        if report.errors() > 0 {
+            let died = !self.runtime.is_running(instance).await?;
+            // Dead, or alive and hung: either way the window measured nothing.
+            if died || report.window.requests == 0 {
+                let what = if died {
+                    "the server died"
+                } else {
+                    "the server answered no request"
+                };
+                return Err(InstanceFailed {
+                    reason: format!(
+                        "{what} during {endpoint} at {concurrency} connections ({} errors, first: {})",
+                        report.errors(),
+                        report.first_error.as_deref().unwrap_or("-"),
+                    ),
+                    logs: self.runtime.logs(instance, 20).await,
+                }
+                .into());
+            }
+        }
+        let unexpected = report.non_2xx();
+        if unexpected > 0 && unexpected == report.completed() {
+            anyhow::bail!(
+                "every response to {} {} was unexpected: expected status {} ({unexpected} of {}); check `path`/`expect_status` in [package.metadata.harness.requests]",
+                request.method,
+                request.path,
+                request.expect_status,
+                report.completed()
+            );
+        }
+        Ok(())
+    }
+
+    /// Rewrites every ok variant's cells from the windows so far, paired with the baseline.
+    fn record_cells(
+        &mut self,
+        cells: &Cells,
+        windows: &Windows,
+        servers: &HashMap<Variant, Server>,
+    ) {
+        let baseline = self.baseline_variant();
+        for variant in self.ok_variants() {
+            // An unreadable meter shows in every window's reading, with its reason.
+            let method = servers
+                .get(&variant)
+                .and_then(|s| s.meter.as_ref().ok())
+                .map_or_else(String::new, CpuMeter::method);
+            let mut load = Vec::new();
+            for index in 0..cells.len() {
+                let Some(own) = windows.get(&(variant, index)).filter(|w| !w.is_empty()) else {
+                    continue;
+                };
+                let paired = baseline
+                    .filter(|&b| b != variant)
+                    .and_then(|b| windows.get(&(b, index)))
+                    .map(Vec::as_slice);
+                load.push(rounds::cell(own, paired, &method));
+            }
+            self.result_mut(variant).load = load;
+        }
+    }
+
+    /// The variant ratios are against: the baseline when it is measured, else the first.
+    fn baseline_variant(&self) -> Option<Variant> {
+        let variants: Vec<Variant> = self.results.variants.iter().map(|v| v.variant).collect();
+        variants
+            .iter()
+            .copied()
+            .find(|v| v.name() == BASELINE)
+            .or_else(|| variants.first().copied())
+    }
+
+    /// After the rounds: each server's peak memory (process and container), warnings for
+    /// load-generator-bound cells, and the servers removed.
+    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) {
+        for (variant, server) in servers {
+            let peak = self.runtime.peak_memory(&server.instance).await;
+            self.release_one(&server.instance.id).await;
+            let result = self.result_mut(variant);
+            let memory_warning = result.record_memory(&peak.process, &peak.container);
+            let bound: Vec<String> = result
+                .load
+                .iter()
+                .filter(|c| c.bound == crate::results::Bound::Loadgen)
+                .map(|c| format!("{} c={}", c.endpoint, c.concurrency))
+                .collect();
+            if let Some(warning) = memory_warning {
+                self.progress.println(format!("warning: {warning}"));
+            }
+            if !bound.is_empty() {
+                self.progress.println(format!(
+                    "warning: {variant}: the load generator was the bottleneck in {}: their rps measure it, not the server (server CPU per request still compares)",
+                    bound.join(", ")
+                ));
+            }
+        }
+        self.record_launched();
+    }
+}
