@@ -270,12 +270,15 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
     let inputs = if args.files.is_empty() {
         let (inputs, skipped) = crate::report::discover(Path::new("results"))?;
         for s in skipped {
-            eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+            eprintln!("note: left out {}: {}", s.path.display(), s.reason);
         }
         inputs
     } else {
         crate::report::load_files(&args.files)?
     };
+    for warning in crate::report::warnings(&inputs) {
+        eprintln!("warning: {warning}");
+    }
     let rendered = crate::report::render(&inputs, &args.out)?;
     println!(
         "wrote {}, {} and {} plots (SVG + PNG) in {}",
@@ -284,6 +287,11 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
         rendered.plots.len(),
         args.out.join("plots").display()
     );
+    let readme = crate::report::readme_beside(&args.out);
+    let blocks = crate::report::update_readme(&inputs, &readme)?;
+    if blocks > 0 {
+        println!("regenerated {blocks} block(s) in {}", readme.display());
+    }
     Ok(())
 }
 
@@ -405,15 +413,12 @@ fn compare(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
 
 fn bench(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     let plan = crate::bench::plan::BenchPlan::from_args(args)?;
-    let outcome = crate::bench::run(&plan, &crate::app::workspace_root())?;
+    let outcome = crate::bench::run(&plan, &crate::app::workspace()?)?;
     println!("{}", crate::bench::compare::table(&outcome.results));
     for line in crate::bench::compare::headline(&outcome.results) {
         println!("{line}");
     }
-    println!(
-        "significant: the two 95% confidence intervals of the mean do not overlap; ratio > 1: slower than {}",
-        outcome.results.baseline
-    );
+    println!("{}", crate::bench::compare::reading_note(&outcome.results));
     println!("results: {}", outcome.paths());
     Ok(())
 }

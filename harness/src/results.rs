@@ -624,6 +624,46 @@ pub struct BenchEstimate {
     pub mean_ns: f64,
     pub mean_ci_low_ns: f64,
     pub mean_ci_high_ns: f64,
+    /// How many samples criterion took (100 by default; quick mode may stop at 2); absent
+    /// in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
+}
+
+/// Below this many samples an interval says nothing: no CI and no significance verdict.
+pub const MIN_BENCH_SAMPLES: u64 = 10;
+
+impl BenchResults {
+    /// True when the file was written by `harness bench --quick`.
+    pub fn is_quick(&self) -> bool {
+        self.command_line.iter().any(|a| a == "--quick")
+    }
+
+    /// Whether `estimate`'s interval can carry a verdict: at least `MIN_BENCH_SAMPLES`
+    /// samples, or, in an older file that did not record them, not a `--quick` run.
+    pub fn judgeable(&self, estimate: &BenchEstimate) -> bool {
+        estimate
+            .samples
+            .map_or(!self.is_quick(), |n| n >= MIN_BENCH_SAMPLES)
+    }
+
+    /// True when any estimate in the file is too thin for a verdict: the file's ratios are
+    /// indicative only.
+    pub fn indicative_only(&self) -> bool {
+        self.benches
+            .iter()
+            .flat_map(|b| &b.estimates)
+            .any(|e| !self.judgeable(e))
+    }
+
+    /// The fewest samples any estimate has, when every estimate records its count.
+    pub fn min_samples(&self) -> Option<u64> {
+        let all = self.benches.iter().flat_map(|b| &b.estimates);
+        all.map(|e| e.samples)
+            .collect::<Option<Vec<u64>>>()?
+            .into_iter()
+            .min()
+    }
 }
 
 #[cfg(test)]

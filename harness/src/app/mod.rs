@@ -6,6 +6,7 @@
 //! the table's fields live in `metadata`. It does not build or run anything.
 
 pub mod metadata;
+pub mod workspace;
 
 use crate::error::usage;
 use crate::matrix::Allocator;
@@ -14,6 +15,7 @@ pub use metadata::{BatchDrive, Drive, PortArg, RequestSpec, ServerDrive};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+pub use workspace::{workspace, workspace_root};
 
 /// An app the harness can build and drive.
 #[derive(Debug, Clone)]
@@ -67,14 +69,6 @@ struct BinTarget {
     name: Option<String>,
 }
 
-/// The repository root (where the workspace Cargo.toml is).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("harness/ has a parent")
-        .to_path_buf()
-}
-
 impl AppSpec {
     /// Resolves `http` or `json` to the sample app it names, or a path to the crate there.
     pub fn resolve(app: &str, bin: Option<&str>) -> anyhow::Result<AppSpec> {
@@ -82,10 +76,14 @@ impl AppSpec {
     }
 
     /// As `resolve`, with `--set KEY=VALUE` overrides laid over the crate's harness table.
+    ///
+    /// Fails first when this binary belongs to another checkout than the one it runs in
+    /// (see `workspace`): every crate is built with the checkout's profile and toolchain.
     pub fn resolve_with(app: &str, bin: Option<&str>, sets: &[String]) -> anyhow::Result<AppSpec> {
+        let root = workspace()?;
         let (name, dir) = match app {
-            "http" => (Some(app), workspace_root().join("sample-apps/http-server")),
-            "json" => (Some(app), workspace_root().join("sample-apps/json-cruncher")),
+            "http" => (Some(app), root.join("sample-apps/http-server")),
+            "json" => (Some(app), root.join("sample-apps/json-cruncher")),
             path if Path::new(path).join("Cargo.toml").is_file() => (None, PathBuf::from(path)),
             other => {
                 return Err(usage(format!(

@@ -4,10 +4,12 @@
 //! Ratio is the variant's mean time over the baseline's (above 1: slower than the baseline).
 //! "Significant" means the two 95% confidence intervals of the mean do not overlap: a
 //! conservative test (it misses some real differences, it rarely invents one) that needs
-//! nothing but what criterion saved. Everything here is computed from a `BenchResults`, so a
-//! file on disk renders the same as the run that wrote it.
+//! nothing but what criterion saved. With fewer than `MIN_BENCH_SAMPLES` samples (quick mode
+//! can stop at two) the interval is just those values, so there is no verdict at all.
+//! Everything here is computed from a `BenchResults`, so a file on disk renders the same as
+//! the run that wrote it.
 
-use crate::results::{BenchEstimate, BenchResults, BenchRow};
+use crate::results::{BenchEstimate, BenchResults, BenchRow, MIN_BENCH_SAMPLES};
 use comfy_table::{presets, CellAlignment, Table};
 
 /// The variant's mean time over the baseline's.
@@ -18,6 +20,38 @@ pub fn ratio(estimate: &BenchEstimate, baseline: &BenchEstimate) -> f64 {
 /// True when the two means' 95% confidence intervals do not overlap.
 pub fn significant(a: &BenchEstimate, b: &BenchEstimate) -> bool {
     a.mean_ci_high_ns < b.mean_ci_low_ns || b.mean_ci_high_ns < a.mean_ci_low_ns
+}
+
+/// `significant`, when both estimates have samples enough for a verdict.
+pub fn verdict(results: &BenchResults, a: &BenchEstimate, b: &BenchEstimate) -> Option<bool> {
+    (results.judgeable(a) && results.judgeable(b)).then(|| significant(a, b))
+}
+
+/// The verdict as the table and the CSV write it: `yes`, `no`, or `-` without one.
+fn verdict_cell(verdict: Option<bool>) -> &'static str {
+    match verdict {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    }
+}
+
+/// The line under the table: how to read "significant", or why there is no verdict.
+pub fn reading_note(results: &BenchResults) -> String {
+    if results.indicative_only() {
+        let fewest = results
+            .min_samples()
+            .map_or("an unrecorded number of".into(), |n| n.to_string());
+        format!(
+            "quick: indicative only. Some benches have {fewest} samples (fewer than {MIN_BENCH_SAMPLES}), so no confidence interval and no significance verdict (`-`); ratio > 1: slower than {}",
+            results.baseline
+        )
+    } else {
+        format!(
+            "significant: the two 95% confidence intervals of the mean do not overlap; ratio > 1: slower than {}",
+            results.baseline
+        )
+    }
 }
 
 /// One variant's estimate in a row, if it was measured.
@@ -69,7 +103,7 @@ pub fn table(results: &BenchResults) -> Table {
             match (estimate(row, v), baseline) {
                 (Some(e), Some(b)) => {
                     cells.push(format!("{:.2}×", ratio(e, b)));
-                    cells.push(if significant(e, b) { "yes" } else { "no" }.into());
+                    cells.push(verdict_cell(verdict(results, e, b)).into());
                 }
                 _ => cells.extend(["-".to_string(), "-".to_string()]),
             }
@@ -85,7 +119,7 @@ pub fn table(results: &BenchResults) -> Table {
 /// One line per bench and variant: the long form that spreadsheets and plotting tools want.
 pub fn csv(results: &BenchResults) -> String {
     let mut out = String::from(
-        "bench,variant,mean_ns,mean_ci_low_ns,mean_ci_high_ns,throughput_unit,throughput_per_iteration,ratio_vs_baseline,significant\n",
+        "bench,variant,mean_ns,mean_ci_low_ns,mean_ci_high_ns,throughput_unit,throughput_per_iteration,ratio_vs_baseline,significant,samples\n",
     );
     for row in &results.benches {
         let baseline = estimate(row, &results.baseline);
@@ -97,10 +131,12 @@ pub fn csv(results: &BenchResults) -> String {
             });
         for e in &row.estimates {
             let (r, sig) = baseline.map_or((String::new(), String::new()), |b| {
-                (ratio(e, b).to_string(), significant(e, b).to_string())
+                let sig = verdict(results, e, b).map_or(String::new(), |s| s.to_string());
+                (ratio(e, b).to_string(), sig)
             });
+            let samples = e.samples.map_or(String::new(), |n| n.to_string());
             out.push_str(&format!(
-                "{},{},{},{},{},{unit},{per_iteration},{r},{sig}\n",
+                "{},{},{},{},{},{unit},{per_iteration},{r},{sig},{samples}\n",
                 row.bench, e.variant, e.mean_ns, e.mean_ci_low_ns, e.mean_ci_high_ns
             ));
         }
@@ -130,10 +166,10 @@ pub fn headline(results: &BenchResults) -> Vec<String> {
     for v in others(results) {
         let at = |&(threads, row): &(u64, &BenchRow)| {
             let (e, b) = (estimate(row, v)?, estimate(row, base)?);
-            let sig = if significant(e, b) {
-                ""
-            } else {
-                ", not significant"
+            let sig = match verdict(results, e, b) {
+                Some(true) => "",
+                Some(false) => ", not significant",
+                None => ", indicative only",
             };
             Some(format!("{:.2}× at {threads} thread(s){sig}", ratio(e, b)))
         };
@@ -155,6 +191,7 @@ mod tests {
             mean_ns: mean,
             mean_ci_low_ns: mean - half_width,
             mean_ci_high_ns: mean + half_width,
+            samples: Some(100),
         }
     }
 
@@ -219,9 +256,62 @@ mod tests {
         let csv = csv(&r);
         assert_eq!(csv.lines().count(), 1 + 3);
         assert!(
-            csv.contains("alloc/small_churn/10000,musl-system,300,297,303,elements,10,3,true"),
+            csv.contains("alloc/small_churn/10000,musl-system,300,297,303,elements,10,3,true,100"),
             "{csv}"
         );
+    }
+
+    #[test]
+    fn two_samples_get_no_verdict_and_say_indicative_only() {
+        // As quick mode saved it: two samples, the "CI" just those two values, far apart.
+        let mut r = results(vec![
+            row("alloc/threaded_churn/1", 100.0, Some(99.0)),
+            row("alloc/threaded_churn/2", 100.0, Some(150.0)),
+        ]);
+        assert!(!r.indicative_only());
+        assert_eq!(
+            verdict(&r, &r.benches[1].estimates[1], &r.benches[1].estimates[0]),
+            Some(true)
+        );
+        r.benches[1].estimates[1].samples = Some(2);
+        assert!(r.indicative_only());
+        assert_eq!(r.min_samples(), Some(2));
+        let (musl, glibc) = (&r.benches[1].estimates[1], &r.benches[1].estimates[0]);
+        assert!(
+            significant(musl, glibc),
+            "the intervals alone would say yes"
+        );
+        assert_eq!(verdict(&r, musl, glibc), None);
+        let text = table(&r).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.contains("threaded_churn/2"))
+            .unwrap();
+        assert!(
+            line.contains("1.50×") && line.trim_end().ends_with("- │"),
+            "{line}"
+        );
+        assert!(!line.contains("yes") && !line.contains("no"), "{line}");
+        assert!(csv(&r)
+            .contains("alloc/threaded_churn/2,musl-system,150,148.5,151.5,elements,10,1.5,,2\n"));
+        assert!(reading_note(&r).starts_with("quick: indicative only. Some benches have 2 samples"));
+        assert_eq!(
+            headline(&r),
+            ["alloc/threaded_churn, musl-system / glibc-system: 0.99× at 1 thread(s), not significant; 1.50× at 2 thread(s), indicative only"]
+        );
+    }
+
+    #[test]
+    fn an_older_quick_file_without_sample_counts_gets_no_verdict() {
+        let mut r = results(vec![row("alloc/small_churn/10000", 100.0, Some(300.0))]);
+        for e in &mut r.benches[0].estimates {
+            e.samples = None;
+        }
+        assert!(!r.indicative_only(), "a full run of an older harness");
+        assert_eq!(r.min_samples(), None);
+        r.command_line = vec!["harness".into(), "bench".into(), "--quick".into()];
+        assert!(r.indicative_only());
+        assert!(reading_note(&r).contains("an unrecorded number of samples"));
     }
 
     #[test]

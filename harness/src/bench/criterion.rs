@@ -2,7 +2,8 @@
 //!
 //! Criterion 0.8 writes `<home>/<group>/<function>/<parameter>/<baseline>/` per bench (each
 //! part made file-name safe), holding `benchmark.json` (the id and the throughput) and
-//! `estimates.json` (bootstrap estimates in ns, with their confidence intervals). This module
+//! `estimates.json` (bootstrap estimates in ns, with their confidence intervals) and
+//! `sample.json` (one iteration count and total time per sample). This module
 //! owns that layout and its JSON; it knows nothing of cargo, variants or comparisons.
 
 use crate::results::{BenchEstimate, Throughput};
@@ -37,6 +38,12 @@ enum CriterionThroughput {
     Elements(u64),
     // Its `bytes` field is not read: elements are the primary unit.
     ElementsAndBytes { elements: u64 },
+}
+
+/// Criterion's saved samples: only how many there were is read.
+#[derive(Deserialize)]
+struct Samples {
+    iters: Vec<f64>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +84,7 @@ impl From<CriterionThroughput> for Throughput {
 pub fn read_saved(dir: &Path, variant: &str) -> anyhow::Result<Saved> {
     let id: SavedId = read_json(&dir.join("benchmark.json"))?;
     let estimates: Estimates = read_json(&dir.join("estimates.json"))?;
+    let samples: Samples = read_json(&dir.join("sample.json"))?;
     let mean = estimates.mean;
     let ci = mean.confidence_interval;
     if (ci.confidence_level - 0.95).abs() > 1e-9 {
@@ -94,6 +102,7 @@ pub fn read_saved(dir: &Path, variant: &str) -> anyhow::Result<Saved> {
             mean_ns: mean.point_estimate,
             mean_ci_low_ns: ci.lower_bound,
             mean_ci_high_ns: ci.upper_bound,
+            samples: Some(samples.iters.len() as u64),
         },
     })
 }
@@ -164,6 +173,8 @@ mod tests {
             assert_eq!(e.variant, "glibc-system");
             assert!(e.mean_ns > 0.0, "{s:?}");
             assert!(e.mean_ci_low_ns <= e.mean_ns && e.mean_ns <= e.mean_ci_high_ns);
+            // Quick-mode baselines: two samples each.
+            assert_eq!(e.samples, Some(2), "{s:?}");
         }
         let memcpy = &saved[0];
         assert_eq!(
@@ -200,6 +211,19 @@ mod tests {
         std::fs::write(base.join("benchmark.json"), "{\"full_id\": 3}").unwrap();
         let err = read_baseline(dir.path(), "v").unwrap_err();
         assert!(format!("{err:#}").contains("benchmark.json"), "{err:#}");
+    }
+
+    #[test]
+    fn a_missing_sample_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = fixtures().join("memory/memcpy/4KiB/glibc-system");
+        let base = dir.path().join("memory/memcpy/4KiB/glibc-system");
+        std::fs::create_dir_all(&base).unwrap();
+        for file in ["benchmark.json", "estimates.json"] {
+            std::fs::copy(from.join(file), base.join(file)).unwrap();
+        }
+        let err = read_baseline(dir.path(), "glibc-system").unwrap_err();
+        assert!(format!("{err:#}").contains("sample.json"), "{err:#}");
     }
 
     const FIXTURE_IDS: [&str; 2] = ["memory/memcpy/4KiB", "startup/instant_now/1000"];

@@ -14,6 +14,9 @@ use std::path::PathBuf;
 /// The variant every other is compared against when it is measured.
 pub const BASELINE: &str = "glibc-system";
 
+/// What `harness bench` measures without `--variants` (the CLI's default says the same).
+pub const DEFAULT_VARIANTS: [&str; 3] = ["glibc-system", "musl-system", "musl-mimalloc"];
+
 /// One libc linkage and one allocator: the build a bench binary is made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BenchVariant {
@@ -155,7 +158,7 @@ mod tests {
     #[test]
     fn default_set_has_glibc_system_as_baseline() {
         let p = plan(&[]).unwrap();
-        assert_eq!(names(&p), ["glibc-system", "musl-system", "musl-mimalloc"]);
+        assert_eq!(names(&p), DEFAULT_VARIANTS);
         assert_eq!(p.baseline.name(), "glibc-system");
         assert_eq!(
             p.command_line()[3],

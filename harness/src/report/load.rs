@@ -1,8 +1,9 @@
 //! Which results files a report reads, and reading them.
 //!
-//! Owns telling a bench file (`"kind": "bench"`) from a run file and finding the newest files
-//! when none are named. Parsing and schema checks are `results`' job; rendering is not here.
+//! Owns telling a bench file (`"kind": "bench"`) from a run file and finding the newest full
+//! runs when none are named (what counts as full is `select`'s). Parsing and schema checks are `results`' job; rendering is not here.
 
+use super::select;
 use crate::error::usage;
 use crate::results::{BenchResults, RunResults};
 use std::path::{Path, PathBuf};
@@ -66,60 +67,87 @@ pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
     Ok(inputs)
 }
 
-/// The newest run file per app in `dir/runs/` and the newest bench file in `dir/bench/`.
+/// The newest full run per app in `dir/runs/` and the newest full bench file in `dir/bench/`
+/// (see `select`: finished, not `--quick`, every default variant).
 ///
-/// "Newest" is by `started_at`; files that cannot be read are returned as skipped, not fatal,
-/// so one stale file in the directory does not block the report.
+/// "Newest" is by `started_at`. Files that cannot be read, and files newer than the one
+/// chosen that are not full runs, are returned as skipped with the reason, not fatal, so one
+/// stale or partial file in the directory does not block the report.
 pub fn discover(dir: &Path) -> anyhow::Result<(Inputs, Vec<Skipped>)> {
-    let mut inputs = Inputs::default();
     let mut skipped = Vec::new();
+    let mut runs = Vec::new();
     for path in json_files(&dir.join("runs"))? {
         match RunResults::load(&path) {
-            Ok(results) => {
-                let slot = inputs
-                    .runs
-                    .iter_mut()
-                    .find(|r| r.results.app == results.app);
-                match slot {
-                    Some(old) if old.results.started_at >= results.started_at => {}
-                    Some(old) => *old = RunFile { path, results },
-                    None => inputs.runs.push(RunFile { path, results }),
-                }
-            }
+            Ok(results) => runs.push(RunFile { path, results }),
             Err(e) => skipped.push(Skipped {
                 path,
                 reason: e.to_string(),
             }),
         }
     }
+    let mut benches = Vec::new();
     for path in json_files(&dir.join("bench"))? {
         match BenchResults::load(&path) {
-            Ok(results) => {
-                let newer = inputs
-                    .bench
-                    .as_ref()
-                    .is_none_or(|old| old.results.started_at < results.started_at);
-                if newer {
-                    inputs.bench = Some(BenchFile { path, results });
-                }
-            }
+            Ok(results) => benches.push(BenchFile { path, results }),
             Err(e) => skipped.push(Skipped {
                 path,
                 reason: e.to_string(),
             }),
         }
     }
+    let mut inputs = Inputs::default();
+    let mut apps: Vec<String> = runs.iter().map(|r| r.results.app.clone()).collect();
+    apps.sort();
+    apps.dedup();
+    for app in apps {
+        let of_app = runs.iter().filter(|r| r.results.app == app);
+        let (chosen, passed) = newest_full(
+            of_app,
+            |r| &r.results.started_at,
+            |r| select::run_shortfalls(&r.results),
+            |r| &r.path,
+        );
+        inputs.runs.extend(chosen.cloned());
+        skipped.extend(passed);
+    }
+    let (chosen, passed) = newest_full(
+        benches.iter(),
+        |b| &b.results.started_at,
+        |b| select::bench_shortfalls(&b.results),
+        |b| &b.path,
+    );
+    inputs.bench = chosen.cloned();
+    skipped.extend(passed);
     if inputs.runs.is_empty() && inputs.bench.is_none() {
         return Err(usage(format!(
-            "no usable results files in {0}/runs or {0}/bench: run `harness run --app http` (or name the files)",
+            "no usable results files in {0}/runs or {0}/bench (a report picks finished runs of the default variants, without --quick): run `harness run --app http` (or name the files)",
             dir.display()
         )));
     }
-    // Stable section order: by app name.
-    inputs
-        .runs
-        .sort_by(|a, b| a.results.app.cmp(&b.results.app));
     Ok((inputs, skipped))
+}
+
+/// The newest file with no shortfall, and the files newer than it that were passed over.
+fn newest_full<'a, T>(
+    files: impl Iterator<Item = &'a T>,
+    started_at: impl Fn(&T) -> &String,
+    shortfalls: impl Fn(&T) -> Vec<select::Shortfall>,
+    path: impl Fn(&T) -> &PathBuf,
+) -> (Option<&'a T>, Vec<Skipped>) {
+    let mut files: Vec<&T> = files.collect();
+    files.sort_by(|a, b| started_at(b).cmp(started_at(a)));
+    let mut passed = Vec::new();
+    for file in files {
+        let short = shortfalls(file);
+        if short.is_empty() {
+            return (Some(file), passed);
+        }
+        passed.push(Skipped {
+            path: path(file).clone(),
+            reason: format!("not a full run: {}", select::describe(&short)),
+        });
+    }
+    (None, passed)
 }
 
 /// True when the file says it is a bench file; anything unreadable is left to the run loader,

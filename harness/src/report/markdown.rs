@@ -5,8 +5,13 @@ use super::doc::{Block, Doc, Table};
 use std::fmt::Write;
 
 pub fn render(doc: &Doc) -> String {
-    let mut out = format!("# {}\n\n", doc.title);
-    for block in &doc.blocks {
+    format!("# {}\n\n{}", doc.title, render_blocks(&doc.blocks))
+}
+
+/// The blocks alone, with no title: what a generated README block holds.
+pub fn render_blocks(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for block in blocks {
         match block {
             Block::Heading { level, text } => {
                 let hashes = "#".repeat(usize::from(*level).clamp(2, 6));

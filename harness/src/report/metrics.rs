@@ -281,7 +281,8 @@ pub fn slugs(runs: &[RunFile]) -> Vec<String> {
     out
 }
 
-/// Each bench's time for `variant` relative to the baseline, with a conservative interval;
+/// Each bench's time for `variant` relative to the baseline, with a conservative interval
+/// (none when either side has too few samples for one: see `BenchResults::judgeable`);
 /// benches missing either estimate are left out.
 pub fn bench_ratios<'a>(bench: &'a BenchResults, variant: &str) -> Vec<(&'a str, Estimate)> {
     let estimate = |row: &crate::results::BenchRow, name: &str| {
@@ -290,7 +291,9 @@ pub fn bench_ratios<'a>(bench: &'a BenchResults, variant: &str) -> Vec<(&'a str,
             .find(|e| e.variant == name)
             .map(|e| Estimate {
                 value: e.mean_ns,
-                ci: Some((e.mean_ci_low_ns, e.mean_ci_high_ns)),
+                ci: bench
+                    .judgeable(e)
+                    .then_some((e.mean_ci_low_ns, e.mean_ci_high_ns)),
             })
     };
     bench

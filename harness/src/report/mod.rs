@@ -15,7 +15,11 @@ mod markdown;
 pub mod metrics;
 pub mod plots;
 mod posture;
+pub mod provenance;
+mod readme;
 mod sections;
+pub mod select;
+mod summary;
 mod tables;
 mod verdict;
 
@@ -58,6 +62,65 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         index_html,
         plots: builder.plots,
     })
+}
+
+/// The README a report in `out` keeps up to date: `README.md` beside `out` (`results` →
+/// `README.md`), used only when it has generated blocks.
+pub fn readme_beside(out: &Path) -> PathBuf {
+    out.parent().unwrap_or(Path::new("")).join("README.md")
+}
+
+/// Re-renders the generated blocks of the Markdown file `readme` from `inputs` (see
+/// `readme`: `summary`, and `bench ID…`); returns how many there were, 0 when the file does
+/// not exist or has none. Files are named relative to the README's directory.
+pub fn update_readme(inputs: &Inputs, readme: &Path) -> anyhow::Result<usize> {
+    let text = match std::fs::read_to_string(readme) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => anyhow::bail!("{}: cannot read: {e}", readme.display()),
+    };
+    let dir = match readme.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = |path: &Path| relative_name(path, dir);
+    let views = views(inputs);
+    let sources = provenance::sources(inputs, name);
+    let (spliced, blocks) = readme::splice(&text, &readme.display().to_string(), |block, args| {
+        let blocks = match (block, &inputs.bench) {
+            ("summary", _) => summary::summary(inputs, &views, &sources),
+            ("bench", Some(bench)) => {
+                let source = sources.last().expect("the bench file is a source");
+                summary::bench(&bench.results, source, args)
+            }
+            ("bench", None) => anyhow::bail!("no bench results file among the inputs"),
+            (other, _) => {
+                anyhow::bail!("unknown block {other:?}: expected `summary` or `bench ID…`")
+            }
+        };
+        Ok(markdown::render_blocks(&blocks))
+    })?;
+    if blocks > 0 && spliced != text {
+        write_atomically(readme, spliced.as_bytes())?;
+    }
+    Ok(blocks)
+}
+
+/// `path` relative to `dir` when it lies below it, else its file name: never an absolute
+/// path, so the text does not depend on where the checkout is.
+fn relative_name(path: &Path, dir: &Path) -> String {
+    let (Ok(path_abs), Ok(dir_abs)) = (std::path::absolute(path), std::path::absolute(dir)) else {
+        return provenance::file_name(path);
+    };
+    match path_abs.strip_prefix(&dir_abs) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => provenance::file_name(path),
+    }
+}
+
+/// What a reader must know before comparing the inputs' figures: other machines, dirty code.
+pub fn warnings(inputs: &Inputs) -> Vec<String> {
+    provenance::warnings(&provenance::sources(inputs, |p| p.display().to_string()))
 }
 
 /// The verdict alone, as the report states it.

@@ -4,7 +4,7 @@
 use super::doc::Table;
 use super::fmt::{factor, noise_mark, num, ratio_ci, value_ci};
 use super::metrics::{bench_ratios, Estimate, Noise, RunView, VariantRow};
-use crate::results::{BenchResults, LoadResult, VariantResult};
+use crate::results::{BenchResults, LoadResult, VariantResult, MIN_BENCH_SAMPLES};
 
 const DASH: &str = "—";
 
@@ -272,11 +272,15 @@ pub fn bench(bench: &BenchResults) -> Table {
         }
         t.row(cells);
     }
-    t.note("Time per iteration: > 1× is slower than the baseline. ≈: within noise (the ratio's interval includes 1).")
+    let how = "Time per iteration: > 1× is slower than the baseline. ≈: within noise (the ratio's interval includes 1).";
+    match bench.indicative_only() {
+        true => t.note(format!("{how} quick: indicative only: benches with fewer than {MIN_BENCH_SAMPLES} samples have no interval and no noise mark.")),
+        false => t.note(how),
+    }
 }
 
 /// `812 ns`, `3.41 µs`, `12.0 ms`.
-fn duration_ns(ns: f64) -> String {
+pub fn duration_ns(ns: f64) -> String {
     if ns >= 1e6 {
         format!("{} ms", num(ns / 1e6))
     } else if ns >= 1e3 {

@@ -2,10 +2,12 @@
 //! the numbers so it changes when they do.
 //!
 //! Each sentence compares the winner with the baseline and says when the difference is within
-//! the noise (95% CIs overlap) or when there is no interval to tell.
+//! the noise (95% CIs overlap) or when there is no interval to tell. A file that is not a
+//! full run (unfinished, `--quick`, a partial set) opens its group saying so.
 
 use super::fmt::{factor, num};
 use super::metrics::{Estimate, Noise, RunView, VariantRow};
+use super::select;
 use crate::results::BenchResults;
 
 /// A titled group of verdict sentences: one per run, one for the benches.
@@ -19,15 +21,23 @@ pub struct VerdictGroup {
 pub fn groups(views: &[RunView], bench: Option<&BenchResults>) -> Vec<VerdictGroup> {
     let mut out: Vec<VerdictGroup> = views
         .iter()
-        .map(|view| VerdictGroup {
-            title: format!("{} run", view.results().app),
-            sentences: run_verdict(view),
+        .map(|view| {
+            let short = select::run_shortfalls(view.results());
+            let mut sentences: Vec<String> = select::verdict_sentence(&short).into_iter().collect();
+            sentences.extend(run_verdict(view));
+            VerdictGroup {
+                title: format!("{} run", view.results().app),
+                sentences,
+            }
         })
         .collect();
     if let Some(bench) = bench {
+        let short = select::bench_shortfalls(bench);
+        let mut sentences: Vec<String> = select::verdict_sentence(&short).into_iter().collect();
+        sentences.extend(bench_verdict(bench));
         out.push(VerdictGroup {
             title: format!("Criterion benches (against {})", bench.baseline),
-            sentences: bench_verdict(bench),
+            sentences,
         });
     }
     out.retain(|g| !g.sentences.is_empty());
@@ -293,6 +303,12 @@ fn frontier_sentence(view: &RunView) -> Option<String> {
 /// ratios and the bench with the largest ratio.
 fn bench_verdict(bench: &BenchResults) -> Vec<String> {
     let mut out = Vec::new();
+    if bench.indicative_only() {
+        out.push(format!(
+            "**Quick: indicative only**: some benches have fewer than {} samples, so their ratios carry no interval and no noise verdict.",
+            crate::results::MIN_BENCH_SAMPLES
+        ));
+    }
     for variant in bench.variants.iter().filter(|v| **v != bench.baseline) {
         let ratios: Vec<(&str, Estimate)> = super::metrics::bench_ratios(bench, variant);
         if ratios.is_empty() {

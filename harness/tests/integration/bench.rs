@@ -62,7 +62,13 @@ fn quick_bench_compares_musl_with_glibc() {
             e.mean_ns > 0.0 && e.mean_ci_low_ns <= e.mean_ci_high_ns,
             "{e:?}"
         );
+        assert!(e.samples.is_some_and(|n| n >= 2), "{e:?}");
     }
+    let thin = row
+        .estimates
+        .iter()
+        .any(|e| e.samples < Some(harness::results::MIN_BENCH_SAMPLES));
+    assert_eq!(results.indicative_only(), thin);
 
     let table = compare::table(&results).to_string();
     let line = table
@@ -70,12 +76,24 @@ fn quick_bench_compares_musl_with_glibc() {
         .find(|l| l.contains(&row.bench))
         .expect(&table);
     assert!(table.contains("musl-system / glibc-system"), "{table}");
-    assert!(
-        line.contains('×') && (line.contains("yes") || line.contains("no")),
-        "{line}"
-    );
+    // Quick mode often stops at two samples: then there is no verdict, only "indicative".
+    let verdict = if thin {
+        line.contains("- │")
+    } else {
+        line.contains("yes") || line.contains("no")
+    };
+    assert!(line.contains('×') && verdict, "{line}");
+    let note = compare::reading_note(&results);
+    assert_eq!(note.starts_with("quick: indicative only"), thin, "{note}");
     let csv = std::fs::read_to_string(csv_path).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2, "{csv}");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",significant,samples"),
+        "{csv}"
+    );
 }
 
 #[test]

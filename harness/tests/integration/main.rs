@@ -15,4 +15,6 @@ mod input;
 mod loadgen;
 mod posture;
 mod report;
+mod report_inputs;
 mod support;
+mod workspace;

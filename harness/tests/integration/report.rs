@@ -325,42 +325,6 @@ fn a_malformed_file_names_the_file_and_the_field() {
 }
 
 #[test]
-fn without_files_the_newest_run_per_app_is_used() {
-    let dir = tempfile::tempdir().unwrap();
-    let runs = dir.path().join("runs");
-    std::fs::create_dir_all(&runs).unwrap();
-    std::fs::create_dir_all(dir.path().join("bench")).unwrap();
-    let mut older = fixture_json("http-run.json");
-    older["started_at"] = Value::from("2026-01-01T00:00:00Z");
-    older["variants"].as_array_mut().unwrap().truncate(2);
-    write_json(&runs, "a-older-http.json", &older);
-    write_json(&runs, "b-http.json", &fixture_json("http-run.json"));
-    write_json(&runs, "c-json.json", &fixture_json("json-run.json"));
-    std::fs::write(runs.join("d-broken.json"), "not json").unwrap();
-    write_json(
-        &dir.path().join("bench"),
-        "bench.json",
-        &fixture_json("bench.json"),
-    );
-
-    let (inputs, skipped) = report::discover(dir.path()).unwrap();
-    let apps: Vec<&str> = inputs.runs.iter().map(|r| r.results.app.as_str()).collect();
-    assert_eq!(apps, ["http", "json"]);
-    assert_eq!(
-        inputs.runs[0].results.variants.len(),
-        6,
-        "took the older http run"
-    );
-    assert!(inputs.bench.is_some());
-    assert_eq!(skipped.len(), 1);
-    assert!(skipped[0].path.ends_with("d-broken.json"));
-
-    let empty = tempfile::tempdir().unwrap();
-    let err = report::discover(empty.path()).unwrap_err();
-    assert!(format!("{err}").contains("harness run --app http"), "{err}");
-}
-
-#[test]
 fn the_cli_renders_into_out() {
     use clap::Parser;
     let out = tempfile::tempdir().unwrap();

@@ -1,0 +1,359 @@
+//! The README's generated blocks: `summary` (where the files come from, the warnings, and one
+//! table of headline figures for glibc in debian against musl in scratch) and `bench` (the
+//! criterion rows the README names). Rendered from the files only, with no time stamp, so the
+//! same files always give the same text.
+//!
+//! `readme` splices these into the README; the full report is `sections`'.
+
+use super::doc::{Block, Table};
+use super::fmt::{factor, num};
+use super::load::Inputs;
+use super::metrics::{bench_ratios, Estimate, Noise, RunView, VariantRow};
+use super::provenance::{self, Source};
+use super::tables::duration_ns;
+use crate::matrix::{Variant, BASELINE};
+use crate::results::{AppKind, BenchResults, RunResults};
+
+/// The summary's columns: the baseline and the two scratch images the README asks about.
+pub const COLUMNS: [&str; 3] = [BASELINE, "musl-system-scratch", "musl-mimalloc-scratch"];
+
+/// One table row: a label and a cell per column (`None`: not measured).
+type Row = (String, Vec<Option<String>>);
+
+/// Where the files come from, what to beware of, and the headline table.
+pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Block> {
+    let mut blocks = vec![
+        Block::Paragraph("From these files (command, start to finish):".into()),
+        Block::List(
+            sources
+                .iter()
+                .map(|s| format!("`{}`: `{}`, {}", s.name, s.command(), s.took()))
+                .collect(),
+        ),
+        Block::Paragraph(provenance::facts_line(&provenance::facts(sources))),
+    ];
+    let warnings = provenance::warnings(sources);
+    if !warnings.is_empty() {
+        blocks.push(Block::List(
+            warnings
+                .iter()
+                .map(|w| format!("**Warning**: {w}"))
+                .collect(),
+        ));
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for view in views {
+        rows.extend(run_rows(view));
+    }
+    rows.extend(views.iter().find_map(posture_row));
+    let bench = inputs.bench.as_ref().map(|b| &b.results);
+    let churn = bench.map(churn_rows).unwrap_or_default();
+    let mut note = vec![format!("Medians where a figure is repeated; in brackets: × {BASELINE}. ≈ and n.s.: within noise (the 95% CIs overlap).")];
+    if rows
+        .iter()
+        .any(|(_, cells)| cells.iter().flatten().any(|c| c.contains(" rps")))
+    {
+        note.push("rps: one load window per cell, so no CI; †: the load generator was the bottleneck, so a bound.".into());
+    }
+    if !churn.is_empty() {
+        note.push("Criterion rows: in-process time per iteration of the same link and allocator (no image).".into());
+    }
+    if !churn.is_empty() && bench.is_some_and(BenchResults::indicative_only) {
+        note.push("\"indicative\": quick mode, too few samples for a CI.".into());
+    }
+    rows.extend(churn);
+    rows.retain(|(_, cells)| cells.iter().any(Option::is_some));
+    if rows.is_empty() {
+        return blocks;
+    }
+    let mut t = Table::new([String::new()].into_iter().chain(COLUMNS.map(String::from)));
+    for (label, cells) in rows {
+        let cells = cells.into_iter().map(|c| c.unwrap_or_else(|| "—".into()));
+        t.row([label].into_iter().chain(cells));
+    }
+    blocks.push(Block::Table(t.note(note.join(" "))));
+    blocks
+}
+
+fn run_rows(view: &RunView) -> Vec<Row> {
+    let results = view.results();
+    let app = &results.app;
+    let base = view.baseline_row();
+    let cells = |f: &dyn Fn(&VariantRow) -> Option<String>| -> Vec<Option<String>> {
+        COLUMNS
+            .iter()
+            .map(|c| view.rows.iter().find(|r| r.name == *c).and_then(f))
+            .collect()
+    };
+    let mut rows = vec![
+        (
+            format!("{app} image"),
+            cells(&|r| r.image_mb.map(|mb| format!("{} MB", num(mb)))),
+        ),
+        (
+            format!("{app} cold start (median of {})", results.settings.runs),
+            cells(&|r| r.cold_start_ms.map(|e| format!("{} ms", num(e.value)))),
+        ),
+    ];
+    rows.extend(fresh_node_rows(results));
+    match results.app_kind {
+        AppKind::Server => {
+            let Some(w) = &view.workload else { return rows };
+            let base_value = base.and_then(|b| b.alloc_heavy);
+            rows.push((
+                format!("{app} {}", w.label),
+                cells(&|r| {
+                    let e = r.alloc_heavy?;
+                    let bound = if r.loadgen_bound { " †" } else { "" };
+                    Some(format!(
+                        "{} rps{}{bound}",
+                        num(e.value),
+                        versus(&e, base_value, r)
+                    ))
+                }),
+            ));
+        }
+        AppKind::Batch => rows.extend(crunch_rows(view)),
+    }
+    rows
+}
+
+/// ` (0.45×)` against the baseline's value, ` ≈` added when the CIs overlap; nothing for the
+/// baseline itself.
+fn versus(e: &Estimate, base: Option<Estimate>, row: &VariantRow) -> String {
+    match base {
+        Some(b) if row.name != BASELINE && b.value > 0.0 => {
+            let within = e.noise_against(&b) == Noise::WithinNoise;
+            format!(
+                " ({}{})",
+                factor(e.value / b.value),
+                if within { " ≈" } else { "" }
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+fn fresh_node_rows(results: &RunResults) -> Vec<Row> {
+    let fresh = |name: &str| results.variant(name).and_then(|v| v.fresh_node.as_ref());
+    let Some(n) = COLUMNS
+        .iter()
+        .find_map(|c| fresh(c))
+        .map(|f| f.first_response_ms.n)
+    else {
+        return Vec::new();
+    };
+    let ms = |v: f64| format!("{} ms", num(v));
+    vec![
+        (
+            format!(
+                "{} first response on a fresh node (pull + start, median of {n})",
+                results.app
+            ),
+            COLUMNS
+                .iter()
+                .map(|c| fresh(c).map(|f| ms(f.first_response_ms.median)))
+                .collect(),
+        ),
+        (
+            "the same, modelled for a 100 Mbit/s link".into(),
+            COLUMNS
+                .iter()
+                .map(|c| fresh(c).map(|f| ms(f.modelled_first_response_100mbit_ms)))
+                .collect(),
+        ),
+    ]
+}
+
+/// The batch app's throughput at the fewest and the most threads.
+fn crunch_rows(view: &RunView) -> Vec<Row> {
+    let results = view.results();
+    let mut threads: Vec<u32> = results
+        .variants
+        .iter()
+        .flat_map(|v| &v.crunch)
+        .map(|c| c.threads)
+        .collect();
+    threads.sort_unstable();
+    threads.dedup();
+    let ends: Vec<u32> = match threads.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![*one],
+        [lo, .., hi] => vec![*lo, *hi],
+    };
+    let unit = results.throughput_unit();
+    let at = |name: &str, n: u32| {
+        let v = results.variant(name)?;
+        v.crunch
+            .iter()
+            .find(|c| c.threads == n)
+            .map(|c| Estimate::median(&c.mb_per_s))
+    };
+    ends.into_iter()
+        .map(|n| {
+            let label = format!(
+                "{}, {n} thread{}",
+                results.app,
+                if n == 1 { "" } else { "s" }
+            );
+            let base = at(BASELINE, n);
+            let cells = COLUMNS
+                .iter()
+                .map(|c| {
+                    let e = at(c, n)?;
+                    let row = view.rows.iter().find(|r| r.name == *c)?;
+                    Some(format!("{} {unit}{}", num(e.value), versus(&e, base, row)))
+                })
+                .collect();
+            (label, cells)
+        })
+        .collect()
+}
+
+fn posture_row(view: &RunView) -> Option<Row> {
+    let results = view.results();
+    let cells: Vec<Option<String>> = COLUMNS
+        .iter()
+        .map(|c| {
+            let p = results
+                .variant(c)?
+                .build
+                .as_ref()?
+                .image
+                .as_ref()?
+                .posture
+                .as_ref()?;
+            Some(format!(
+                "{}, {}, {}, {}+{}",
+                super::fmt::thousands(p.file_count as f64),
+                p.package_count,
+                p.shells.len(),
+                p.setuid_files.len(),
+                p.setgid_files.len()
+            ))
+        })
+        .collect();
+    cells.iter().any(Option::is_some).then(|| {
+        let label = format!(
+            "{} image: files, packages, shells, setuid+setgid",
+            results.app
+        );
+        (label, cells)
+    })
+}
+
+/// `alloc/threaded_churn` at one thread and at the most threads measured.
+fn churn_rows(bench: &BenchResults) -> Vec<Row> {
+    let mut threads: Vec<u64> = bench
+        .benches
+        .iter()
+        .filter_map(|b| b.bench.strip_prefix("alloc/threaded_churn/")?.parse().ok())
+        .collect();
+    threads.sort_unstable();
+    threads.dedup();
+    let ends: Vec<u64> = match threads.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![*one],
+        [lo, .., hi] => vec![*lo, *hi],
+    };
+    ends.into_iter()
+        .map(|n| {
+            let id = format!("alloc/threaded_churn/{n}");
+            let cells = COLUMNS
+                .iter()
+                .map(|c| bench_cell(bench, &id, &bench_variant(c)))
+                .collect();
+            (format!("criterion `{id}`"), cells)
+        })
+        .collect()
+}
+
+/// A run variant's link and allocator: the bench variant that times the same code.
+fn bench_variant(name: &str) -> String {
+    name.parse::<Variant>().map_or(name.to_string(), |v| {
+        format!("{}-{}", v.link.name(), v.allocator.name())
+    })
+}
+
+/// `14.8 ms (10×)`, `1.58 ms (1.08×, n.s.)`, `1.58 ms (1.08×, indicative)`.
+fn bench_cell(bench: &BenchResults, id: &str, variant: &str) -> Option<String> {
+    let row = bench.benches.iter().find(|b| b.bench == id)?;
+    let e = row.estimates.iter().find(|e| e.variant == variant)?;
+    let time = duration_ns(e.mean_ns);
+    if variant == bench.baseline {
+        return Some(time);
+    }
+    let (_, ratio) = bench_ratios(bench, variant)
+        .into_iter()
+        .find(|(b, _)| *b == id)?;
+    Some(format!(
+        "{time} ({}{})",
+        factor(ratio.value),
+        ratio_mark(&ratio)
+    ))
+}
+
+fn ratio_mark(ratio: &Estimate) -> &'static str {
+    match ratio.ci {
+        None => ", indicative",
+        Some((lo, hi)) if lo <= 1.0 && hi >= 1.0 => ", n.s.",
+        Some(_) => "",
+    }
+}
+
+/// The criterion rows the README names, per variant and as ratios to the baseline.
+pub fn bench(bench: &BenchResults, source: &Source, ids: &[String]) -> Vec<Block> {
+    let others: Vec<&String> = bench
+        .variants
+        .iter()
+        .filter(|v| **v != bench.baseline)
+        .collect();
+    let samples = match bench.min_samples() {
+        Some(n) => format!("at least {n} samples per bench"),
+        None => "sample counts not recorded".into(),
+    };
+    let mut blocks = vec![Block::Paragraph(format!(
+        "From `{}` (`{}`, {}), {samples}. {} Mean time per iteration; ratio = variant ÷ {}; n.s.: the ratio's 95% interval includes 1 (not significant).",
+        source.name,
+        source.command(),
+        source.took(),
+        provenance::facts_line(&provenance::facts(std::slice::from_ref(source))),
+        bench.baseline
+    ))];
+    blocks.extend(
+        provenance::warnings(std::slice::from_ref(source))
+            .into_iter()
+            .map(|w| Block::Paragraph(format!("**Warning**: {w}"))),
+    );
+    let mut header = vec!["bench".to_string()];
+    header.extend(bench.variants.iter().cloned());
+    header.extend(others.iter().map(|v| format!("{v} ÷ {}", bench.baseline)));
+    let mut t = Table::new(header);
+    let mut absent = Vec::new();
+    for id in ids {
+        let Some(row) = bench.benches.iter().find(|b| &b.bench == id) else {
+            absent.push(format!("`{id}`"));
+            continue;
+        };
+        let mut cells = vec![id.clone()];
+        for v in &bench.variants {
+            let e = row.estimates.iter().find(|e| &e.variant == v);
+            cells.push(e.map_or("—".into(), |e| duration_ns(e.mean_ns)));
+        }
+        for v in &others {
+            let ratio = bench_ratios(bench, v).into_iter().find(|(b, _)| b == id);
+            cells.push(ratio.map_or("—".into(), |(_, r)| {
+                format!("{}{}", factor(r.value), ratio_mark(&r).replace(", ", " "))
+            }));
+        }
+        t.row(cells);
+    }
+    blocks.push(Block::Table(t));
+    if !absent.is_empty() {
+        blocks.push(Block::Paragraph(format!(
+            "Not in this file: {}.",
+            absent.join(", ")
+        )));
+    }
+    blocks
+}
