@@ -3,7 +3,7 @@
 //! round measures every (request, concurrency) cell once for every variant, the variants
 //! in a seeded shuffled order per round. Rounds go on until `--rounds`, or with
 //! `--target-ci` until every cell is precise enough (at most `--max-rounds`). The results
-//! are rewritten after every round; a server that fails fails only its variant.
+//! are rewritten after every window; a server that fails fails only its variant.
 
 use super::phases::{free_addr, listen_on};
 use super::Run;
@@ -53,14 +53,19 @@ impl<R: Runtime> Run<'_, R> {
                         continue;
                     };
                     bar.set_message(format!(
-                        "round {}: {variant} {} at {concurrency}",
+                        "round {}: {variant}: {} at {concurrency} connections",
                         round + 1,
                         request.name
                     ));
                     let measured = self.window(server, request, *concurrency, round).await;
                     bar.inc();
                     match measured {
-                        Ok(window) => windows.entry((variant, index)).or_default().push(window),
+                        Ok(window) => {
+                            windows.entry((variant, index)).or_default().push(window);
+                            // Every finished window reaches the file: an interrupt keeps it.
+                            self.record_cells(&cells, &windows, &servers);
+                            self.save()?;
+                        }
                         Err(e) if retry::is_api_failure(&e) => return Err(e),
                         Err(e) => {
                             self.progress
@@ -75,8 +80,6 @@ impl<R: Runtime> Run<'_, R> {
                 }
             }
             round += 1;
-            self.record_cells(&cells, &windows, &servers);
-            self.save()?;
         }
         drop(bar);
         self.finish_servers(servers).await;
