@@ -57,15 +57,20 @@ impl<R: Runtime> Run<'_, R> {
                         round + 1,
                         request.name
                     ));
-                    let measured = self.window(server, request, *concurrency, round).await;
+                    let (measured, verdict) =
+                        match self.window(server, request, *concurrency, round).await {
+                            Ok((window, verdict)) => (Some(window), verdict),
+                            Err(e) => (None, Err(e)),
+                        };
                     bar.inc();
-                    match measured {
-                        Ok(window) => {
-                            windows.entry((variant, index)).or_default().push(window);
-                            // Every finished window reaches the file: an interrupt keeps it.
-                            self.record_cells(&cells, &windows, &servers);
-                            self.save()?;
-                        }
+                    // Every window reaches the file as it finishes, a failed one too (its
+                    // error count is the evidence): an interrupt keeps what was measured.
+                    if let Some(window) = measured {
+                        windows.entry((variant, index)).or_default().push(window);
+                        self.record_cells(&cells, &windows, &servers);
+                    }
+                    match verdict {
+                        Ok(()) => {}
                         Err(e) if retry::is_api_failure(&e) => return Err(e),
                         Err(e) => {
                             self.progress
@@ -77,6 +82,7 @@ impl<R: Runtime> Run<'_, R> {
                             }
                         }
                     }
+                    self.save()?;
                 }
             }
             round += 1;
@@ -162,14 +168,15 @@ impl<R: Runtime> Run<'_, R> {
     }
 
     /// One window of `request` at `concurrency` against `server`, with the server's CPU
-    /// read around it; an error when the server died or answered nothing.
+    /// read around it, and whether it counts: an error when the server died or answered
+    /// nothing (the window is still returned, as evidence).
     async fn window(
         &self,
         server: &Server,
         request: &RequestSpec,
         concurrency: u32,
         round: u32,
-    ) -> anyhow::Result<Window> {
+    ) -> anyhow::Result<(Window, anyhow::Result<()>)> {
         let spec = LoadSpec {
             addr: server.addr,
             endpoint: Endpoint::from_request(request)?,
@@ -197,13 +204,13 @@ impl<R: Runtime> Run<'_, R> {
             }),
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
-        self.check_window(&server.instance, request, &report)
-            .await?;
-        Ok(Window {
+        let verdict = self.check_window(&server.instance, request, &report).await;
+        let window = Window {
             round,
             report,
             server_cpu,
-        })
+        };
+        Ok((window, verdict))
     }
 
     /// Fails the window when the server died during it or answered every request with an
