@@ -44,6 +44,9 @@ pub struct VariantsArgs {
     /// Also say which variants this app offers: `http`, `json`, or a crate directory.
     #[arg(long)]
     pub app: Option<String>,
+    /// The workspace member, when `--app` is a workspace's directory.
+    #[arg(long, short = 'p', requires = "app")]
+    pub package: Option<String>,
     /// The binary, when the crate has several.
     #[arg(long, requires = "app")]
     pub bin: Option<String>,
@@ -56,11 +59,14 @@ pub struct Selection {
     /// crate (driven by its `[package.metadata.harness]` table, or by defaults).
     #[arg(long)]
     pub app: String,
+    /// The workspace member to build, when `--app` is a workspace's directory.
+    #[arg(long, short = 'p')]
+    pub package: Option<String>,
     /// The binary to build, when the crate has several.
     #[arg(long)]
     pub bin: Option<String>,
     /// A `[package.metadata.harness]` field, over the crate's own table (repeatable):
-    /// `--set port_env=HTTP_PORT`, `--set ready_path=/healthz`,
+    /// `--set port=8080`, `--set 'env={ ADDR = "127.0.0.1:{port}" }'`, `--set ready_path=/healthz`,
     /// `--set 'requests=[{ method = "POST", path = "/items", expect_status = 201 }]'`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,

@@ -18,8 +18,12 @@ use std::path::Path;
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Variants(args) => {
+            let which = crate::app::Which {
+                package: args.package.clone(),
+                bin: args.bin.clone(),
+            };
             let app = match &args.app {
-                Some(app) => Some(crate::app::AppSpec::resolve(app, args.bin.as_deref())?),
+                Some(app) => Some(crate::app::AppSpec::resolve_with(app, &which, &[])?),
                 None => None,
             };
             println!("{}", variants_text(app.as_ref()));
@@ -114,9 +118,10 @@ async fn build(args: BuildArgs) -> anyhow::Result<()> {
                     crate::build::artifact::Kept::New => "",
                 };
                 step.done(format!(
-                    "built {variant} in {:.1} s (sha256 {}{reused})",
+                    "built {variant} in {:.1} s (sha256 {}{}{reused})",
                     built.record.compile_s,
                     crate::digest::short(&built.artifact.sha256),
+                    build::allocator_note(variant, &built.record),
                 ));
                 rows.push((variant, Ok(built.record)));
             }
@@ -154,6 +159,7 @@ fn build_table(rows: &[(Variant, Result<BuildRecord, String>)]) -> Table {
         "variant",
         "binary",
         "linking",
+        "allocator",
         "image",
         "compile",
         "image build",
@@ -170,6 +176,9 @@ fn build_table(rows: &[(Variant, Result<BuildRecord, String>)]) -> Table {
                     } else {
                         format!("dynamic ({} libs)", r.needed_libraries.len())
                     },
+                    r.allocator_source
+                        .map_or("libc", crate::matrix::AllocatorSource::name)
+                        .to_string(),
                     image.map_or("-".into(), |i| mb(i.image_bytes)),
                     format!(
                         "{:.1} s{}",
@@ -184,6 +193,7 @@ fn build_table(rows: &[(Variant, Result<BuildRecord, String>)]) -> Table {
                     variant.name(),
                     "failed".into(),
                     e.clone(),
+                    String::new(),
                     String::new(),
                     String::new(),
                     String::new(),
@@ -229,46 +239,52 @@ async fn doctor(fix: bool) -> anyhow::Result<()> {
     }
 }
 
-/// The matrix table; with an app, which variants it offers and why some are not.
+/// The matrix table; with an app, where each variant's allocator comes from (the libc, the
+/// crate's feature, or injected at link time).
 pub fn variants_text(app: Option<&crate::app::AppSpec>) -> String {
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     let mut header = vec!["variant", "valid", "default"];
     if app.is_some() {
-        header.push("offered");
+        header.push("allocator");
     }
     header.push("note");
     table.set_header(header);
     for v in Variant::all() {
         let reason = v.invalid_reason();
-        let missing = app.and_then(|a| a.allocator_missing(v.allocator));
         let mut row = vec![
             v.name(),
             if reason.is_none() { "yes" } else { "no" }.to_string(),
             if v.is_default() { "yes" } else { "" }.to_string(),
         ];
-        if app.is_some() {
-            let offered = reason.is_none() && missing.is_none();
-            row.push(if offered { "yes" } else { "no" }.to_string());
+        if let Some(app) = app {
+            row.push(app.allocator_note(v.allocator).to_string());
         }
-        row.push(reason.map(str::to_string).or(missing).unwrap_or_default());
+        row.push(reason.unwrap_or_default().to_string());
         table.add_row(row);
     }
     let Some(app) = app else {
         return table.to_string();
     };
-    let mut notes: Vec<String> = crate::matrix::Allocator::ALL
+    let injected: Vec<&str> = crate::matrix::Allocator::ALL
         .iter()
-        .filter_map(|&a| app.allocator_missing(a))
+        .filter(|&&a| app.allocator_source(a) == Some(crate::matrix::AllocatorSource::Injected))
+        .map(|a| a.name())
         .collect();
-    notes.dedup();
     let head = format!("app {} ({})", app.name, app.manifest_path().display());
-    let notes = if notes.is_empty() {
-        String::new()
-    } else {
-        format!("\n{}", notes.join("\n"))
+    let note = match injected.as_slice() {
+        [] => String::new(),
+        names => format!(
+            "\n{} has no {} feature: {} linked into the unchanged crate at build time, from the allocator's C sources (built once per target under target/harness/allocators)",
+            app.manifest_path().display(),
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "),
+            match names {
+                [one] => format!("{one} is"),
+                _ => format!("{} are", names.join(" and ")),
+            }
+        ),
     };
-    format!("{head}\n{table}{notes}")
+    format!("{head}\n{table}{note}")
 }
 
 fn report(args: &ReportArgs) -> anyhow::Result<()> {

@@ -29,6 +29,17 @@ pub enum Allocator {
     Jemalloc,
 }
 
+/// Where a variant's allocator comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllocatorSource {
+    /// The crate's own cargo feature of that name (`--features mimalloc`).
+    Feature,
+    /// Linked into the final binary from the allocator's C library, the crate unchanged: its
+    /// `malloc` and `free` replace the libc's.
+    Injected,
+}
+
 /// The image the binary is packaged into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -88,6 +99,15 @@ impl Allocator {
         match self {
             Allocator::System => None,
             other => Some(other.name()),
+        }
+    }
+}
+
+impl AllocatorSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            AllocatorSource::Feature => "feature",
+            AllocatorSource::Injected => "injected",
         }
     }
 }

@@ -166,6 +166,18 @@ pub struct BuildRecord {
     /// SHA-256 (hex) of the binary as built; absent in files written before it was recorded.
     #[serde(default)]
     pub binary_sha256: Option<String>,
+    /// Where a non-libc allocator came from: the crate's own cargo feature, or `injected`
+    /// at link time into the unchanged crate. Absent for the libc's allocator (and in files
+    /// written before it was recorded).
+    #[serde(default)]
+    pub allocator_source: Option<crate::matrix::AllocatorSource>,
+    /// The C sources of an injected allocator: crate, version and features.
+    #[serde(default)]
+    pub allocator_library: Option<String>,
+    /// How the binary was shown to contain its allocator (a string only it has), e.g.
+    /// `"mimalloc: " found in the binary`.
+    #[serde(default)]
+    pub allocator_check: Option<String>,
     pub static_binary: bool,
     /// The ELF interpreter (`/lib64/ld-linux-x86-64.so.2`) of a dynamic binary.
     pub interpreter: Option<String>,

@@ -6,35 +6,11 @@
 //! silently falls back to a default. This module reads body files named by the table; it
 //! does not read Cargo.toml itself (see `app`).
 
+use super::launch::{self, Launch, LaunchFields};
 use crate::results::AppKind;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
-
-/// `--set KEY=VALUE` flags as a table to lay over the crate's: VALUE is TOML (`201`,
-/// `["--x"]`, `[{ path = "/a" }]`), or else taken as a plain string (`ready_path=/healthz`).
-pub fn overrides(sets: &[String]) -> Result<toml::Table, String> {
-    let mut table = toml::Table::new();
-    for set in sets {
-        let Some((key, value)) = set.split_once('=') else {
-            return Err(format!(
-                "--set {set:?}: expected KEY=VALUE, a field of [package.metadata.harness] such as ready_path=/healthz"
-            ));
-        };
-        let key = key.trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "--set {set:?}: {key:?} is not a field name of [package.metadata.harness]"
-            ));
-        }
-        let value = value.trim();
-        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.to_string()));
-        table.insert(key.to_string(), parsed);
-    }
-    Ok(table)
-}
 
 /// The table as written, before defaults and checks.
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +18,8 @@ pub fn overrides(sets: &[String]) -> Result<toml::Table, String> {
 pub struct HarnessTable {
     kind: Option<String>,
     version_arg: Option<String>,
+    env: Option<BTreeMap<String, String>>,
+    port: Option<i64>,
     port_env: Option<String>,
     addr_flag: Option<String>,
     port_flag: Option<String>,
@@ -74,22 +52,12 @@ pub enum Drive {
 
 #[derive(Debug, Clone)]
 pub struct ServerDrive {
-    pub port: PortArg,
+    /// How it is told where to listen.
+    pub launch: Launch,
     /// Polled with `GET` until it answers 200.
     pub ready_path: String,
     /// The workload: one load window per request and concurrency.
     pub requests: Vec<RequestSpec>,
-}
-
-/// How the server learns which port to listen on.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PortArg {
-    /// An environment variable set to the port number.
-    Env(String),
-    /// A flag followed by `127.0.0.1:PORT`.
-    AddrFlag(String),
-    /// A flag followed by the port number.
-    PortFlag(String),
 }
 
 /// One workload request, sent over and over on keep-alive connections.
@@ -110,6 +78,8 @@ pub struct BatchDrive {
     pub args: Vec<String>,
     /// Arguments of the job timed as the cold start (default: `args`).
     pub cold_args: Vec<String>,
+    /// Environment variables every job gets.
+    pub env: Vec<(String, String)>,
     /// Picks the throughput out of stdout; absent: the metric is 1 / wall time.
     pub throughput: Option<regex::Regex>,
     pub throughput_unit: String,
@@ -125,25 +95,6 @@ pub const WALL_TIME_UNIT: &str = "jobs/s (1 / wall time)";
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const SERVER_ONLY: &str = "applies to kind = \"server\" only";
 const BATCH_ONLY: &str = "applies to kind = \"batch\" only";
-
-impl PortArg {
-    /// The arguments that pass `addr` to the app.
-    pub fn args(&self, addr: std::net::SocketAddr) -> Vec<String> {
-        match self {
-            PortArg::Env(_) => Vec::new(),
-            PortArg::AddrFlag(flag) => vec![flag.clone(), addr.to_string()],
-            PortArg::PortFlag(flag) => vec![flag.clone(), addr.port().to_string()],
-        }
-    }
-
-    /// The environment that passes `addr` to the app.
-    pub fn env(&self, addr: std::net::SocketAddr) -> Vec<(String, String)> {
-        match self {
-            PortArg::Env(name) => vec![(name.clone(), addr.port().to_string())],
-            PortArg::AddrFlag(_) | PortArg::PortFlag(_) => Vec::new(),
-        }
-    }
-}
 
 impl HarnessTable {
     /// Checks the table and fills in defaults; `crate_dir` anchors `body_file`.
@@ -169,6 +120,7 @@ impl HarnessTable {
 
     fn server_fields(&self) -> Vec<(&'static str, bool)> {
         vec![
+            ("port", self.port.is_some()),
             ("port_env", self.port_env.is_some()),
             ("addr_flag", self.addr_flag.is_some()),
             ("port_flag", self.port_flag.is_some()),
@@ -179,7 +131,6 @@ impl HarnessTable {
 
     fn batch_fields(&self) -> Vec<(&'static str, bool)> {
         vec![
-            ("args", self.args.is_some()),
             ("cold_args", self.cold_args.is_some()),
             ("throughput_regex", self.throughput_regex.is_some()),
             ("throughput_unit", self.throughput_unit.is_some()),
@@ -196,17 +147,14 @@ impl HarnessTable {
     }
 
     fn server(&self, crate_dir: &Path) -> Result<ServerDrive, String> {
-        let port = match (&self.port_env, &self.addr_flag, &self.port_flag) {
-            (None, None, None) => PortArg::Env("PORT".into()),
-            (Some(env), None, None) => PortArg::Env(non_empty("port_env", env)?),
-            (None, Some(flag), None) => PortArg::AddrFlag(non_empty("addr_flag", flag)?),
-            (None, None, Some(flag)) => PortArg::PortFlag(non_empty("port_flag", flag)?),
-            _ => {
-                return Err(
-                    "give at most one of `port_env`, `addr_flag` and `port_flag`".to_string(),
-                )
-            }
-        };
+        let launch = Launch::from_fields(&LaunchFields {
+            port: self.port,
+            env: self.env.as_ref(),
+            args: self.args.as_deref(),
+            port_env: self.port_env.as_deref(),
+            addr_flag: self.addr_flag.as_deref(),
+            port_flag: self.port_flag.as_deref(),
+        })?;
         let ready_path = self.ready_path.clone().unwrap_or_else(|| "/".into());
         check_path("ready_path", &ready_path)?;
         let requests = match &self.requests {
@@ -236,7 +184,7 @@ impl HarnessTable {
             }
         }
         Ok(ServerDrive {
-            port,
+            launch,
             ready_path,
             requests,
         })
@@ -244,6 +192,13 @@ impl HarnessTable {
 
     fn batch(&self) -> Result<BatchDrive, String> {
         let args = self.args.clone().unwrap_or_default();
+        let cold_args = self.cold_args.clone().unwrap_or_else(|| args.clone());
+        let env: Vec<(String, String)> = self.env.clone().unwrap_or_default().into_iter().collect();
+        let batch = launch::BATCH_PLACEHOLDERS;
+        launch::check_placeholders("args", args.iter(), &batch, "batch jobs")?;
+        launch::check_placeholders("cold_args", cold_args.iter(), &batch, "batch jobs")?;
+        launch::check_placeholders("env", env.iter().map(|(_, v)| v), &[], "a batch job's env")?;
+        launch::check_env(&env)?;
         let throughput = self
             .throughput_regex
             .as_deref()
@@ -253,8 +208,9 @@ impl HarnessTable {
             return Err("`throughput_unit` needs `throughput_regex`".into());
         }
         Ok(BatchDrive {
-            cold_args: self.cold_args.clone().unwrap_or_else(|| args.clone()),
+            cold_args,
             args,
+            env,
             throughput_unit: match &throughput {
                 Some(_) => self
                     .throughput_unit
@@ -316,13 +272,6 @@ impl RequestTable {
             expect_status,
         })
     }
-}
-
-fn non_empty(field: &str, value: &str) -> Result<String, String> {
-    if value.trim().is_empty() {
-        return Err(format!("`{field}` is empty"));
-    }
-    Ok(value.to_string())
 }
 
 fn check_path(field: &str, path: &str) -> Result<(), String> {

@@ -1,21 +1,34 @@
 //! Which app is measured and how to drive it: a sample app by its short name (`http`,
-//! `json`) or any binary crate by its directory, read from its Cargo.toml.
+//! `json`) or any binary crate by its directory (a workspace member by its own directory, or
+//! the workspace's with `--package`), read through `cargo metadata`.
 //!
 //! The sample apps carry the same `[package.metadata.harness]` table any user crate can, so
-//! there is one code path. This module owns finding the crate, its binary and its features;
-//! the table's fields live in `metadata`. It does not build or run anything.
+//! there is one code path. This module owns choosing the package and binary and which
+//! allocators it offers; cargo's view of the package is in `package`, the table's fields in
+//! `metadata`, `--set` in `overrides`. It does not build or run anything.
 
+pub mod launch;
 pub mod metadata;
+pub mod overrides;
+pub mod package;
 pub mod workspace;
 
 use crate::error::usage;
-use crate::matrix::Allocator;
+use crate::matrix::{Allocator, AllocatorSource};
 use crate::results::AppKind;
-pub use metadata::{BatchDrive, Drive, PortArg, RequestSpec, ServerDrive};
+pub use launch::Launch;
+pub use metadata::{BatchDrive, Drive, RequestSpec, ServerDrive};
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 pub use workspace::{workspace, workspace_root};
+
+/// Which package and binary of a crate directory: `--package` and `--bin`.
+#[derive(Debug, Clone, Default)]
+pub struct Which {
+    pub package: Option<String>,
+    pub bin: Option<String>,
+}
 
 /// An app the harness can build and drive.
 #[derive(Debug, Clone)]
@@ -35,51 +48,30 @@ pub struct AppSpec {
     /// The argument that makes it print a line and exit, for the bare process-start time;
     /// without one that measurement is skipped.
     pub version_arg: Option<String>,
-    /// The package's cargo features (the allocator axis uses `mimalloc` and `jemalloc`).
+    /// The package's cargo features, implicit ones of optional dependencies included (the
+    /// allocator axis uses `mimalloc` and `jemalloc` when it has them).
     pub features: BTreeSet<String>,
     /// A crate of this repository's workspace: built `--locked` with the workspace's
     /// `dist` profile. Any other crate may have no Cargo.lock and no `dist` profile.
     pub in_workspace: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    package: Package,
-    #[serde(default)]
-    features: BTreeMap<String, toml::Value>,
-    #[serde(default)]
-    bin: Vec<BinTarget>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Package {
-    name: String,
-    #[serde(default)]
-    metadata: Option<Metadata>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Metadata {
-    /// Kept as TOML until `--set` overrides are laid over it.
-    harness: Option<toml::Table>,
-}
-
-#[derive(Debug, Deserialize)]
-struct BinTarget {
-    name: Option<String>,
-}
-
 impl AppSpec {
     /// Resolves `http` or `json` to the sample app it names, or a path to the crate there.
     pub fn resolve(app: &str, bin: Option<&str>) -> anyhow::Result<AppSpec> {
-        AppSpec::resolve_with(app, bin, &[])
+        let which = Which {
+            package: None,
+            bin: bin.map(str::to_string),
+        };
+        AppSpec::resolve_with(app, &which, &[])
     }
 
-    /// As `resolve`, with `--set KEY=VALUE` overrides laid over the crate's harness table.
+    /// As `resolve`, for the package and binary `which` names, with `--set KEY=VALUE`
+    /// overrides laid over the crate's harness table.
     ///
     /// Fails first when this binary belongs to another checkout than the one it runs in
     /// (see `workspace`): every crate is built with the checkout's profile and toolchain.
-    pub fn resolve_with(app: &str, bin: Option<&str>, sets: &[String]) -> anyhow::Result<AppSpec> {
+    pub fn resolve_with(app: &str, which: &Which, sets: &[String]) -> anyhow::Result<AppSpec> {
         let root = workspace()?;
         let (name, dir) = match app {
             "http" => (Some(app), root.join("sample-apps/http-server")),
@@ -93,42 +85,43 @@ impl AppSpec {
         };
         let dir = std::path::absolute(&dir)
             .map_err(|e| usage(format!("--app {app}: cannot resolve the path: {e}")))?;
-        let overrides = metadata::overrides(sets).map_err(usage)?;
-        AppSpec::from_manifest_with(name, &dir, bin, overrides)
+        let overrides = overrides::overrides(sets).map_err(usage)?;
+        AppSpec::read(name, &dir, which, overrides)
     }
 
-    /// Reads a crate's Cargo.toml and its optional harness table; `name` overrides the
+    /// Reads a crate through cargo, with its optional harness table; `name` overrides the
     /// package (or bin) name used in results.
     pub fn from_manifest(
         name: Option<&str>,
         manifest_dir: &Path,
         bin: Option<&str>,
     ) -> anyhow::Result<AppSpec> {
-        AppSpec::from_manifest_with(name, manifest_dir, bin, toml::Table::new())
+        let which = Which {
+            package: None,
+            bin: bin.map(str::to_string),
+        };
+        AppSpec::read(name, manifest_dir, &which, toml::Table::new())
     }
 
-    fn from_manifest_with(
+    fn read(
         name: Option<&str>,
-        manifest_dir: &Path,
-        bin: Option<&str>,
+        dir: &Path,
+        which: &Which,
         overrides: toml::Table,
     ) -> anyhow::Result<AppSpec> {
-        let path = manifest_dir.join("Cargo.toml");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            usage(format!(
-                "{}: cannot read: {e} (expected a Rust binary crate)",
-                path.display()
-            ))
-        })?;
-        let mut spec = parse_manifest(manifest_dir, &text, bin, overrides)
+        let path = dir.join("Cargo.toml");
+        let found = package::read(dir, which.package.as_deref(), &workspace_root())
             .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+        let mut spec = from_package(found, which.bin.as_deref(), overrides)
+            .map_err(|e| usage(format!("{}: {e}", dir.join("Cargo.toml").display())))?;
         if let Some(name) = name {
             spec.name = name.to_string();
         }
         let root = workspace_root()
             .canonicalize()
             .unwrap_or_else(|_| workspace_root());
-        spec.in_workspace = manifest_dir
+        spec.in_workspace = spec
+            .manifest_dir
             .canonicalize()
             .is_ok_and(|dir| dir.starts_with(&root));
         Ok(spec)
@@ -150,25 +143,21 @@ impl AppSpec {
         }
     }
 
-    /// Why `allocator` is not offered for this crate: it has no cargo feature of that name.
-    pub fn allocator_missing(&self, allocator: Allocator) -> Option<String> {
+    /// Where `allocator` comes from for this crate: its own cargo feature when it has one,
+    /// else linked in at build time; `None` for the libc's own.
+    pub fn allocator_source(&self, allocator: Allocator) -> Option<AllocatorSource> {
         let feature = allocator.feature()?;
-        if self.features.contains(feature) {
-            return None;
-        }
-        let offered: Vec<&str> = Allocator::ALL
-            .iter()
-            .filter(|a| a.feature().is_none_or(|f| self.features.contains(f)))
-            .map(|a| a.name())
-            .collect();
-        let only = match offered.as_slice() {
-            [one] => format!("only the {one} allocator"),
-            many => format!("only the {} allocators", many.join(", ")),
-        };
-        Some(format!(
-            "no `{feature}` feature in {}: {only}",
-            self.manifest_path().display()
-        ))
+        Some(match self.features.contains(feature) {
+            true => AllocatorSource::Feature,
+            false => AllocatorSource::Injected,
+        })
+    }
+
+    /// Where the variant's allocator comes from, for tables: `libc`, or the
+    /// `allocator_source` results record (`feature`, `injected`).
+    pub fn allocator_note(&self, allocator: Allocator) -> &'static str {
+        self.allocator_source(allocator)
+            .map_or("libc", AllocatorSource::name)
     }
 
     /// The path of its Cargo.toml, for messages.
@@ -177,19 +166,13 @@ impl AppSpec {
     }
 }
 
-fn parse_manifest(
-    manifest_dir: &Path,
-    text: &str,
+/// The spec of a package cargo described, its table overlaid with `overrides`.
+fn from_package(
+    found: package::Package,
     bin: Option<&str>,
     overrides: toml::Table,
 ) -> Result<AppSpec, String> {
-    let manifest: Manifest =
-        toml::from_str(text).map_err(|e| format!("not a crate manifest: {}", e.message()))?;
-    let mut table = manifest
-        .package
-        .metadata
-        .and_then(|m| m.harness)
-        .unwrap_or_default();
+    let mut table = found.harness;
     let overridden: Vec<String> = overrides.keys().cloned().collect();
     table.extend(overrides);
     let table = metadata::HarnessTable::deserialize(table).map_err(|e| {
@@ -201,42 +184,20 @@ fn parse_manifest(
     })?;
     let version_arg = table.version_arg();
     let (kind, drive) = table
-        .into_drive(manifest_dir)
+        .into_drive(&found.manifest_dir)
         .map_err(|e| format!("[package.metadata.harness] {e}"))?;
-    let package = manifest.package.name;
-    let bins = binaries(manifest_dir, &package, &manifest.bin);
-    let bin = choose_bin(&package, &bins, bin)?;
+    let bin = choose_bin(&found.name, &found.bins, bin)?;
     Ok(AppSpec {
         name: bin.to_lowercase(),
-        package,
+        package: found.name,
         bin,
-        manifest_dir: manifest_dir.to_path_buf(),
+        manifest_dir: found.manifest_dir,
         kind,
         drive,
         version_arg,
-        features: manifest.features.into_keys().collect(),
+        features: found.features,
         in_workspace: false,
     })
-}
-
-/// The package's binary targets: `[[bin]]` entries, `src/main.rs`, and `src/bin/*`.
-fn binaries(dir: &Path, package: &str, declared: &[BinTarget]) -> BTreeSet<String> {
-    let mut bins: BTreeSet<String> = declared.iter().filter_map(|b| b.name.clone()).collect();
-    if dir.join("src/main.rs").is_file() {
-        bins.insert(package.to_string());
-    }
-    if let Ok(entries) = std::fs::read_dir(dir.join("src/bin")) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            let is_bin =
-                path.extension().is_some_and(|e| e == "rs") || path.join("main.rs").is_file();
-            if let (true, Some(stem)) = (is_bin, stem) {
-                bins.insert(stem);
-            }
-        }
-    }
-    bins
 }
 
 fn choose_bin(

@@ -3,13 +3,19 @@
 use super::*;
 use crate::app::metadata::{last_capture, WALL_TIME_UNIT};
 
+/// A crate named `svc` with `table` after its `[package]` lines, read through cargo.
 fn parse(table: &str) -> Result<AppSpec, String> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("src")).unwrap();
-    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}").unwrap();
+    parse_with(table, &[])
+}
+
+fn parse_with(table: &str, sets: &[&str]) -> Result<AppSpec, String> {
+    let dir = fixture_crate(&format!(
+        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{table}"
+    ));
     std::fs::write(dir.path().join("body.json"), b"{\"a\":1}").unwrap();
-    let text = format!("[package]\nname = \"svc\"\n{table}");
-    parse_manifest(dir.path(), &text, None, toml::Table::new())
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    AppSpec::resolve_with(dir.path().to_str().unwrap(), &Which::default(), &sets)
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -21,7 +27,7 @@ fn sample_apps_resolve_from_their_own_tables() {
     );
     let server = http.server().unwrap();
     assert_eq!(server.ready_path, "/plaintext");
-    assert_eq!(server.port, PortArg::AddrFlag("--addr".into()));
+    assert_eq!(server.launch.args, ["--addr", "{addr}"]);
     let paths: Vec<_> = server
         .requests
         .iter()
@@ -74,7 +80,7 @@ fn no_table_means_a_server_on_port_answering_get_root() {
     let spec = parse("").unwrap();
     assert_eq!((spec.name.as_str(), spec.kind), ("svc", AppKind::Server));
     let server = spec.server().unwrap();
-    assert_eq!(server.port, PortArg::Env("PORT".into()));
+    assert_eq!(server.launch.env, [("PORT".into(), "{port}".into())]);
     assert_eq!(server.ready_path, "/");
     assert_eq!(
         server.requests,
@@ -98,7 +104,7 @@ fn every_server_field_is_read() {
     )
     .unwrap();
     let server = spec.server().unwrap();
-    assert_eq!(server.port, PortArg::PortFlag("-p".into()));
+    assert_eq!(server.launch.args, ["-p", "{port}"]);
     assert_eq!(server.ready_path, "/health");
     assert_eq!(spec.version_arg.as_deref(), Some("-V"));
     let r = &server.requests[0];
@@ -119,8 +125,22 @@ fn every_server_field_is_read() {
     );
     let env = parse("[package.metadata.harness]\nport_env = \"LISTEN_PORT\"\n").unwrap();
     assert_eq!(
-        env.server().unwrap().port,
-        PortArg::Env("LISTEN_PORT".into())
+        env.server().unwrap().launch.env,
+        [("LISTEN_PORT".into(), "{port}".into())]
+    );
+    let general = parse(
+        "[package.metadata.harness]\nport = 8080\nenv = { ADDR = \"127.0.0.1:{port}\", RUST_LOG = \"warn\" }\nargs = [\"serve\"]\n",
+    )
+    .unwrap();
+    let launch = &general.server().unwrap().launch;
+    assert_eq!(launch.fixed_port, Some(8080));
+    assert_eq!(launch.args, ["serve"]);
+    assert_eq!(
+        launch.env,
+        [
+            ("ADDR".into(), "127.0.0.1:{port}".into()),
+            ("RUST_LOG".into(), "warn".into())
+        ]
     );
 }
 
@@ -160,7 +180,12 @@ fn bad_tables_are_named_with_the_field() {
         ("kind = \"cron\"", "kind \"cron\""),
         ("colour = \"blue\"", "unknown field `colour`"),
         ("kind = \"batch\"\nready_path = \"/\"", "`ready_path` applies to kind = \"server\" only"),
-        ("args = [\"x\"]", "`args` applies to kind = \"batch\" only"),
+        ("cold_args = [\"x\"]", "`cold_args` applies to kind = \"batch\" only"),
+        ("kind = \"batch\"\nport = 80", "`port` applies to kind = \"server\" only"),
+        ("args = [\"-t\", \"{threads}\"]", "{threads} is not filled in for servers"),
+        ("kind = \"batch\"\nargs = [\"{addr}\"]", "{addr} is not filled in for batch jobs"),
+        ("port = 70000", "`port` 70000"),
+        ("env = { A = 1 }", "invalid type"),
         ("port_env = \"P\"\naddr_flag = \"--addr\"", "at most one of"),
         ("ready_path = \"health\"", "`ready_path` \"health\""),
         ("requests = []", "`requests` is empty"),
@@ -186,29 +211,31 @@ fn bad_tables_are_named_with_the_field() {
 
 #[test]
 fn binaries_are_chosen_or_asked_for() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture_crate("[package]\nname = \"Multi\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[features]\nmimalloc = []\n");
+    std::fs::remove_file(dir.path().join("src/main.rs")).unwrap();
     std::fs::create_dir_all(dir.path().join("src/bin")).unwrap();
     std::fs::write(dir.path().join("src/bin/a.rs"), "fn main() {}").unwrap();
     std::fs::write(dir.path().join("src/bin/b.rs"), "fn main() {}").unwrap();
-    let text = "[package]\nname = \"Multi\"\n[features]\nmimalloc = []\n";
-    let err = parse_manifest(dir.path(), text, None, toml::Table::new()).unwrap_err();
+    let path = dir.path().to_str().unwrap();
+    let err = AppSpec::resolve(path, None).unwrap_err().to_string();
     assert!(
         err.contains("several binaries (a, b): pick one with --bin"),
         "{err}"
     );
-    let err = parse_manifest(dir.path(), text, Some("c"), toml::Table::new()).unwrap_err();
+    let err = AppSpec::resolve(path, Some("c")).unwrap_err().to_string();
     assert!(err.contains("--bin c: no such binary"), "{err}");
-    let spec = parse_manifest(dir.path(), text, Some("b"), toml::Table::new()).unwrap();
+    let spec = AppSpec::resolve(path, Some("b")).unwrap();
     assert_eq!(
         (spec.name.as_str(), spec.bin.as_str(), spec.package.as_str()),
         ("b", "b", "Multi")
     );
-    assert!(spec.allocator_missing(Allocator::Mimalloc).is_none());
-    let why = spec.allocator_missing(Allocator::Jemalloc).unwrap();
-    assert!(
-        why.contains("no `jemalloc` feature in")
-            && why.ends_with("only the system, mimalloc allocators"),
-        "{why}"
+    assert_eq!(
+        spec.allocator_source(Allocator::Mimalloc),
+        Some(AllocatorSource::Feature)
+    );
+    assert_eq!(
+        spec.allocator_source(Allocator::Jemalloc),
+        Some(AllocatorSource::Injected)
     );
     assert!(AppSpec::resolve("grpc", None)
         .unwrap_err()
@@ -217,40 +244,88 @@ fn binaries_are_chosen_or_asked_for() {
 }
 
 #[test]
-fn a_crate_without_allocator_features_offers_only_system() {
+fn allocators_come_from_features_cargo_knows_else_are_injected() {
     let spec = parse("").unwrap();
-    assert!(spec.allocator_missing(Allocator::System).is_none());
-    let why = spec.allocator_missing(Allocator::Mimalloc).unwrap();
-    assert!(
-        why.starts_with("no `mimalloc` feature in ")
-            && why.ends_with("Cargo.toml: only the system allocator"),
-        "{why}"
+    assert_eq!(spec.allocator_source(Allocator::System), None);
+    for allocator in [Allocator::Mimalloc, Allocator::Jemalloc] {
+        assert_eq!(
+            spec.allocator_source(allocator),
+            Some(AllocatorSource::Injected)
+        );
+    }
+    assert_eq!(spec.allocator_note(Allocator::Mimalloc), "injected");
+    // The implicit feature of an optional dependency is a feature, as cargo says.
+    let spec =
+        parse("[dependencies]\nmimalloc = { version = \"0.1\", optional = true }\n").unwrap();
+    assert!(spec.features.contains("mimalloc"), "{:?}", spec.features);
+    assert_eq!(
+        spec.allocator_source(Allocator::Mimalloc),
+        Some(AllocatorSource::Feature)
     );
+    assert_eq!(spec.allocator_note(Allocator::Mimalloc), "feature");
+}
+
+#[test]
+fn workspace_members_are_found_by_directory_or_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"svc\", \"tool\"]\nresolver = \"2\"\n[workspace.package]\nversion = \"2.0.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    for (name, table) in [
+        ("svc", "[package.metadata.harness]\nport = 8080\n"),
+        ("tool", "[features]\njemalloc = []\n"),
+    ] {
+        std::fs::create_dir_all(root.join(name).join("src")).unwrap();
+        std::fs::write(root.join(name).join("src/main.rs"), "fn main() {}").unwrap();
+        std::fs::write(
+            root.join(name).join("Cargo.toml"),
+            format!("[package]\nname = \"{name}\"\nversion.workspace = true\nedition.workspace = true\n{table}"),
+        )
+        .unwrap();
+    }
+    let at = |path: &Path, package: Option<&str>| {
+        let which = Which {
+            package: package.map(str::to_string),
+            bin: None,
+        };
+        AppSpec::resolve_with(path.to_str().unwrap(), &which, &[]).map_err(|e| e.to_string())
+    };
+    let err = at(root, None).unwrap_err();
+    assert!(
+        err.contains("members: svc, tool): pick one with --package NAME"),
+        "{err}"
+    );
+    let svc = at(root, Some("svc")).unwrap();
+    assert_eq!(svc.server().unwrap().launch.fixed_port, Some(8080));
+    assert!(svc.manifest_dir.ends_with("svc"));
+    let tool = at(&root.join("tool"), None).unwrap();
+    assert_eq!(tool.package, "tool");
+    assert_eq!(
+        tool.allocator_source(Allocator::Jemalloc),
+        Some(AllocatorSource::Feature)
+    );
+    let err = at(root, Some("nope")).unwrap_err();
+    assert!(err.contains("--package nope: no such package"), "{err}");
 }
 
 #[test]
 fn set_flags_override_the_table_and_are_checked_like_it() {
-    let text = "[package]\nname = \"svc\"\n[package.metadata.harness]\nready_path = \"/a\"\n";
-    let dir = fixture_crate(text);
-    let sets = |s: &[&str]| {
-        let sets: Vec<String> = s.iter().map(|s| s.to_string()).collect();
-        metadata::overrides(&sets)
-    };
-    let spec = parse_manifest(
-        dir.path(),
-        text,
-        None,
-        sets(&[
+    let table = "[package.metadata.harness]\nready_path = \"/a\"\n";
+    let spec = parse_with(
+        table,
+        &[
             "ready_path=/healthz",
             "port_env = HTTP_PORT",
             r#"requests=[{ method = "POST", path = "/items", expect_status = 201 }]"#,
-        ])
-        .unwrap(),
+        ],
     )
     .unwrap();
     let server = spec.server().unwrap();
     assert_eq!(server.ready_path, "/healthz");
-    assert_eq!(server.port, PortArg::Env("HTTP_PORT".into()));
+    assert_eq!(server.launch.env, [("HTTP_PORT".into(), "{port}".into())]);
     assert_eq!(
         (
             server.requests[0].method.as_str(),
@@ -258,13 +333,17 @@ fn set_flags_override_the_table_and_are_checked_like_it() {
         ),
         ("POST", 201)
     );
-    let err = parse_manifest(dir.path(), text, None, sets(&["ready_pth=/x"]).unwrap()).unwrap_err();
+    let spec = parse_with("", &["port=9000", r#"env={ADDR="127.0.0.1:{port}"}"#]).unwrap();
+    let launch = &spec.server().unwrap().launch;
+    assert_eq!(launch.fixed_port, Some(9000));
+    assert_eq!(launch.env, [("ADDR".into(), "127.0.0.1:{port}".into())]);
+    let err = parse_with(table, &["ready_pth=/x"]).unwrap_err();
     assert!(
         err.contains("--set ready_pth") && err.contains("ready_pth"),
         "{err}"
     );
-    assert!(sets(&["ready_path"])
-        .unwrap_err()
-        .contains("expected KEY=VALUE"));
-    assert!(sets(&["a.b=1"]).unwrap_err().contains("not a field name"));
+    let err = parse_with(table, &["ready_path"]).unwrap_err();
+    assert!(err.contains("expected KEY=VALUE"), "{err}");
+    let err = parse_with(table, &["a.b=1"]).unwrap_err();
+    assert!(err.contains("not a field name"), "{err}");
 }

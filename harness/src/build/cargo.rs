@@ -5,11 +5,15 @@
 //! repository gets its own dirs (`target/apps/<package>-<hash of its path>/<link>`): its
 //! first build then counts as cold, and removing one crate's builds touches no other's. It
 //! is built without `--locked` (it may have no Cargo.lock) and with the `dist` profile given
-//! on the command line (it has no such profile). This module owns the cargo command line and
-//! its timing; it does not package images.
+//! on the command line (it has no such profile). An allocator the crate has no feature for is
+//! linked into the final binary only, by `cargo rustc … -- -l static:+whole-archive=…`
+//! (through RUSTFLAGS every crate would carry it, and the link would see it twice); the
+//! library comes from `inject`. This module owns the cargo command line and its timing; it
+//! does not package images.
 
+use super::inject;
 use crate::app::AppSpec;
-use crate::matrix::{Link, Variant};
+use crate::matrix::{AllocatorSource, Link, Variant};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,7 +73,11 @@ pub fn compile(
     variant: Variant,
     cold: bool,
 ) -> anyhow::Result<Compiled> {
-    let (mut command, prepared) = prepare(root, app, variant, cold)?;
+    anyhow::ensure!(
+        app.allocator_source(variant.allocator) != Some(AllocatorSource::Injected),
+        "{variant}: an injected allocator is built through `build::compile_variant`"
+    );
+    let (mut command, prepared) = prepare(root, app, variant, cold, None)?;
     let start = Instant::now();
     let output = command
         .stdout(Stdio::null())
@@ -87,15 +95,23 @@ pub async fn compile_cancellable(
     app: &AppSpec,
     variant: Variant,
     cold: bool,
+    injected: Option<&inject::Library>,
 ) -> anyhow::Result<Compiled> {
-    let (command, prepared) = prepare(root, app, variant, cold)?;
+    let (mut command, prepared) = prepare(root, app, variant, cold, injected)?;
+    command.stdout(Stdio::null());
+    let start = Instant::now();
+    let output = output_cancellable(command).await?;
+    finish(root, app, variant, prepared, &output, start.elapsed())
+}
+
+/// Runs a cargo `command` (stderr captured, and stdout unless the caller set it) in a
+/// process group of its own that is killed when the future is dropped.
+pub async fn output_cancellable(command: Command) -> anyhow::Result<std::process::Output> {
     let mut command = tokio::process::Command::from(command);
     command
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let start = Instant::now();
     let child = command
         .spawn()
         .context("cannot run cargo: is it on PATH?")?;
@@ -105,7 +121,7 @@ pub async fn compile_cancellable(
         .await
         .context("waiting for cargo failed")?;
     std::mem::forget(group);
-    finish(root, app, variant, prepared, &output, start.elapsed())
+    Ok(output)
 }
 
 fn prepare(
@@ -113,6 +129,7 @@ fn prepare(
     app: &AppSpec,
     variant: Variant,
     cold: bool,
+    injected: Option<&inject::Library>,
 ) -> anyhow::Result<(Command, Prepared)> {
     let link = variant.link;
     let (dir, scratch_dir) = if cold {
@@ -125,7 +142,7 @@ fn prepare(
         (app_target_dir(root, app, link), None)
     };
     let was_cold = cold || !dir.join(link.target()).join(PROFILE).exists();
-    let command = cargo_command(root, app, variant, &dir);
+    let command = cargo_command(root, app, variant, &dir, injected);
     Ok((
         command,
         Prepared {
@@ -193,11 +210,18 @@ impl Drop for KillGroup {
     }
 }
 
-fn cargo_command(root: &Path, app: &AppSpec, variant: Variant, target_dir: &Path) -> Command {
+fn cargo_command(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    target_dir: &Path,
+    injected: Option<&inject::Library>,
+) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let subcommand = if injected.is_some() { "rustc" } else { "build" };
     command
         .current_dir(root)
-        .args(["build", "--profile", PROFILE])
+        .args([subcommand, "--profile", PROFILE])
         .arg("--manifest-path")
         .arg(app.manifest_dir.join("Cargo.toml"))
         .args(["--bin", &app.bin, "--target", variant.link.target()])
@@ -214,8 +238,12 @@ fn cargo_command(root: &Path, app: &AppSpec, variant: Variant, target_dir: &Path
             command.args(["--config", setting]);
         }
     }
-    if let Some(feature) = variant.allocator.feature() {
-        command.args(["--features", feature]);
+    if app.allocator_source(variant.allocator) == Some(AllocatorSource::Feature) {
+        command.args(["--features", variant.allocator.name()]);
+    }
+    if let Some(library) = injected {
+        // Last: what follows `--` goes to rustc, for the final binary only.
+        command.arg("--").args(library.rustc_args());
     }
     command
 }

@@ -9,10 +9,11 @@ pub mod base;
 pub mod cargo;
 pub mod elf;
 pub mod image;
+pub mod inject;
 pub mod posture;
 
 use crate::app::AppSpec;
-use crate::matrix::{Base, Variant};
+use crate::matrix::{AllocatorSource, Base, Variant};
 use crate::results::{BuildRecord, ImageRecord};
 use anyhow::Context;
 use bollard::Docker;
@@ -62,14 +63,27 @@ pub async fn compile_variant(
     cold: bool,
 ) -> Result<Built, (String, anyhow::Error)> {
     let build_step = |e| ("build".to_string(), e);
-    let compiled = cargo::compile_cancellable(root, app, variant, cold)
+    let source = app.allocator_source(variant.allocator);
+    let injected = match source {
+        Some(AllocatorSource::Injected) => Some(
+            inject::ensure(root, variant.allocator, variant.link)
+                .await
+                .map_err(build_step)?,
+        ),
+        _ => None,
+    };
+    let compiled = cargo::compile_cancellable(root, app, variant, cold, injected.as_ref())
         .await
         .map_err(build_step)?;
     // Right away: the next variant of this link kind overwrites cargo's output path.
     let (artifact, kept) =
         artifact::keep(root, app, variant, &compiled.path).map_err(build_step)?;
     let elf = elf::inspect(&artifact.path).map_err(build_step)?;
+    let allocator_check = check_allocator(variant, source, &artifact).map_err(build_step)?;
     let record = BuildRecord {
+        allocator_source: source,
+        allocator_library: injected.map(|l| l.source),
+        allocator_check,
         binary_sha256: Some(artifact.sha256.clone()),
         compile_s: compiled.compile_s,
         compile_cold: compiled.cold,
@@ -85,6 +99,42 @@ pub async fn compile_variant(
         record,
         elf,
     })
+}
+
+/// How a built variant got its allocator, for progress lines: `, mimalloc injected` (or
+/// `from its feature`); empty for the libc's.
+pub fn allocator_note(variant: Variant, record: &BuildRecord) -> String {
+    match record.allocator_source {
+        None => String::new(),
+        Some(AllocatorSource::Feature) => {
+            format!(", {} from its feature", variant.allocator.name())
+        }
+        Some(AllocatorSource::Injected) => format!(", {} injected", variant.allocator.name()),
+    }
+}
+
+/// Checks that a binary built with an allocator contains it (its marker string, see
+/// `inject::marker`), and says so for the record; an error when it does not.
+fn check_allocator(
+    variant: Variant,
+    source: Option<AllocatorSource>,
+    artifact: &artifact::Artifact,
+) -> anyhow::Result<Option<String>> {
+    let (Some(source), Some(marker)) = (source, inject::marker(variant.allocator)) else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(&artifact.path)
+        .with_context(|| format!("cannot read {}", artifact.path.display()))?;
+    anyhow::ensure!(
+        inject::contains(&bytes, variant.allocator),
+        "the {variant} binary does not contain {} (no {marker:?} in it): the {} did not take effect",
+        variant.allocator.name(),
+        match source {
+            AllocatorSource::Feature => "cargo feature",
+            AllocatorSource::Injected => "injection",
+        }
+    );
+    Ok(Some(format!("{marker:?} found in the binary")))
 }
 
 /// The second half of `build_variant`: build the image of a compiled variant.

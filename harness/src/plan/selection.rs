@@ -1,21 +1,24 @@
-//! The app and what of it a run takes: the variants it offers (its allocator features), the
+//! The app and what of it a run takes: the variants (every valid one: an allocator the crate
+//! has no feature for is injected at link time), the
 //! requests `--endpoints` keeps and the thread counts its args can take.
 //!
 //! Part of planning: every mistake is a usage error naming the value, before anything runs.
 
 use super::{available_cpus, parse_list, resolve_variants};
-use crate::app::{AppSpec, RequestSpec};
+use crate::app::{AppSpec, RequestSpec, Which};
 use crate::cli::Selection;
 use crate::error::usage;
 use crate::matrix::Variant;
 
-/// The app and the variants a selection names, checked. Variants whose allocator the
-/// crate has no feature for are left out of sets and globs, and an error when named.
+/// The app and the variants a selection names, checked.
 pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> {
-    let app = AppSpec::resolve_with(&selection.app, selection.bin.as_deref(), &selection.sets)?;
-    let offered = |v: &Variant| app.allocator_missing(v.allocator).is_none();
+    let which = Which {
+        package: selection.package.clone(),
+        bin: selection.bin.clone(),
+    };
+    let app = AppSpec::resolve_with(&selection.app, &which, &selection.sets)?;
     let variants = if selection.variants.is_empty() {
-        let set = match selection.matrix.as_str() {
+        match selection.matrix.as_str() {
             "default" => Variant::default_set(),
             "full" => Variant::all_valid(),
             other => {
@@ -23,26 +26,9 @@ pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> 
                     "unknown --matrix {other:?}: expected `default` or `full`"
                 )))
             }
-        };
-        set.into_iter().filter(offered).collect()
+        }
     } else {
-        for raw in &selection.variants {
-            if let Ok(named) = raw.trim().parse::<Variant>() {
-                if let Some(why) = app.allocator_missing(named.allocator) {
-                    return Err(usage(format!("variant {named} is not offered: {why}")));
-                }
-            }
-        }
-        let all = resolve_variants(&selection.variants).map_err(usage)?;
-        let kept: Vec<Variant> = all.iter().copied().filter(offered).collect();
-        if kept.is_empty() {
-            let why = app.allocator_missing(all[0].allocator).unwrap_or_default();
-            return Err(usage(format!(
-                "--variants {} selects no variant this app offers: {why}",
-                selection.variants.join(",")
-            )));
-        }
-        kept
+        resolve_variants(&selection.variants).map_err(usage)?
     };
     Ok((app, variants))
 }

@@ -50,7 +50,7 @@ impl<R: Runtime> Run<'_, R> {
                     continue;
                 }
                 let args = fill(&batch.args, threads, self.plan.dataset_mb);
-                let spec = self.spec(variant, (args, Vec::new()), &cpus, "crunch")?;
+                let spec = self.spec(variant, (args, batch.env.clone()), &cpus, "crunch")?;
                 let outcome = {
                     let track = self.tracker();
                     cold_start::exit_once(self.runtime, &spec, timeout, &track).await

@@ -3,7 +3,7 @@
 //! an empty data root, and record the figures per variant. A failure marks only its variant.
 
 use super::batch;
-use super::phases::listen_on;
+use super::phases::{listen_on, server_addr};
 use super::Run;
 use crate::app::Drive;
 use crate::freshnode::model::Sizes;
@@ -149,14 +149,14 @@ impl<R: Runtime> Run<'_, R> {
         let timeout = self.plan.ready_timeout;
         let outcome = match &self.plan.app.drive {
             Drive::Server(server) => {
-                let addr = freshnode::registry::free_loopback_addr()?;
+                let addr = server_addr(server)?;
                 let spec = self.fresh_spec(variant, reference, listen_on(server, addr))?;
                 let path = &server.ready_path;
                 cold_start::server_once(&runtime, &spec, addr, path, timeout, &track).await
             }
             Drive::Batch(job) => {
                 let args = batch::fill(&job.cold_args, 1, self.plan.dataset_mb);
-                let spec = self.fresh_spec(variant, reference, (args, Vec::new()))?;
+                let spec = self.fresh_spec(variant, reference, (args, job.env.clone()))?;
                 cold_start::exit_once(&runtime, &spec, timeout, &track)
                     .await
                     .map(|(ms, _)| ms)

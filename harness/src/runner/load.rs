@@ -3,9 +3,12 @@
 //! round measures every (request, concurrency) cell once for every variant, the variants
 //! in a seeded shuffled order per round. Rounds go on until `--rounds`, or with
 //! `--target-ci` until every cell is precise enough (at most `--max-rounds`). The results
-//! are rewritten after every window; a server that fails fails only its variant.
+//! are rewritten after every window; a server that fails fails only its variant. An app
+//! that binds a fixed port has its servers up one at a time instead (`one_at_a_time`).
 
-use super::phases::{free_addr, listen_on};
+mod one_at_a_time;
+
+use super::phases::{listen_on, server_addr};
 use super::Run;
 use crate::app::RequestSpec;
 use crate::matrix::{Variant, BASELINE};
@@ -39,6 +42,14 @@ impl<R: Runtime> Run<'_, R> {
             .iter()
             .flat_map(|r| self.plan.concurrency.iter().map(move |&c| (r.clone(), c)))
             .collect();
+        if self
+            .plan
+            .app
+            .server()
+            .is_some_and(|s| s.launch.fixed_port.is_some())
+        {
+            return self.loads_one_at_a_time(&cells).await;
+        }
         let mut servers = self.start_servers().await?;
         let mut windows = Windows::new();
         let max_rounds = self.plan.max_rounds.max(self.plan.rounds);
@@ -67,7 +78,7 @@ impl<R: Runtime> Run<'_, R> {
                     // error count is the evidence): an interrupt keeps what was measured.
                     if let Some(window) = measured {
                         windows.entry((variant, index)).or_default().push(window);
-                        self.record_cells(&cells, &windows, &servers);
+                        self.record_cells(&cells, &windows, &meter_methods(&servers));
                     }
                     match verdict {
                         Ok(()) => {}
@@ -114,57 +125,63 @@ impl<R: Runtime> Run<'_, R> {
     /// Starts every ok variant's server and waits until it answers; a server that does not
     /// fails its variant.
     async fn start_servers(&mut self) -> anyhow::Result<HashMap<Variant, Server>> {
-        let server = self.plan.app.server().context("not a server")?.clone();
         let mut servers = HashMap::new();
         for variant in self.ok_variants() {
-            let step = self.progress.step(format!("starting the {variant} server"));
-            let addr = free_addr()?;
-            let spec = self.spec(
-                variant,
-                listen_on(&server, addr),
-                &self.server_cpus.clone(),
-                "load",
-            )?;
-            let started = async {
-                let instance = self.runtime.start(&spec).await?;
-                self.tracker()(&instance);
-                let ready = cold_start::wait_ready(
-                    self.runtime,
-                    &instance,
-                    addr,
-                    &server.ready_path,
-                    self.plan.ready_timeout,
-                )
-                .await;
-                if let Err(e) = ready {
-                    let logs = self.runtime.logs(&instance, 20).await;
-                    return Err(e.with_logs(&logs));
-                }
-                Ok(instance)
-            }
-            .await;
-            match started {
-                Ok(instance) => {
-                    let meter = self.runtime.cpu_meter(&instance).await;
-                    step.done(format!("{variant} serves on {addr}"));
-                    servers.insert(
-                        variant,
-                        Server {
-                            instance,
-                            addr,
-                            meter,
-                        },
-                    );
-                }
-                Err(e) if retry::is_api_failure(&e) => return Err(e),
-                Err(e) => {
-                    step.done(format!("{variant}: load failed: {e:#}"));
-                    self.result_mut(variant)
-                        .fail("load", format!("{e:#}"), logs_of(&e));
-                }
+            if let Some(server) = self.start_server(variant).await? {
+                servers.insert(variant, server);
             }
         }
         Ok(servers)
+    }
+
+    /// Starts `variant`'s server and waits until it answers; `None` (its variant failed,
+    /// with the reason) when it does not.
+    async fn start_server(&mut self, variant: Variant) -> anyhow::Result<Option<Server>> {
+        let server = self.plan.app.server().context("not a server")?.clone();
+        let step = self.progress.step(format!("starting the {variant} server"));
+        let addr = server_addr(&server)?;
+        let spec = self.spec(
+            variant,
+            listen_on(&server, addr),
+            &self.server_cpus.clone(),
+            "load",
+        )?;
+        let started = async {
+            let instance = self.runtime.start(&spec).await?;
+            self.tracker()(&instance);
+            let ready = cold_start::wait_ready(
+                self.runtime,
+                &instance,
+                addr,
+                &server.ready_path,
+                self.plan.ready_timeout,
+            )
+            .await;
+            if let Err(e) = ready {
+                let logs = self.runtime.logs(&instance, 20).await;
+                return Err(e.with_logs(&logs));
+            }
+            Ok(instance)
+        }
+        .await;
+        match started {
+            Ok(instance) => {
+                let meter = self.runtime.cpu_meter(&instance).await;
+                step.done(format!("{variant} serves on {addr}"));
+                Ok(Some(Server {
+                    instance,
+                    addr,
+                    meter,
+                }))
+            }
+            Err(e) if retry::is_api_failure(&e) => Err(e),
+            Err(e) => {
+                step.done(format!("{variant}: load failed: {e:#}"));
+                self.result_mut(variant)
+                    .fail("load", format!("{e:#}"), logs_of(&e));
+                Ok(None)
+            }
+        }
     }
 
     /// One window of `request` at `concurrency` against `server`, with the server's CPU
@@ -261,15 +278,12 @@ impl<R: Runtime> Run<'_, R> {
         &mut self,
         cells: &Cells,
         windows: &Windows,
-        servers: &HashMap<Variant, Server>,
+        methods: &HashMap<Variant, String>,
     ) {
         let baseline = self.baseline_variant();
         for variant in self.ok_variants() {
             // An unreadable meter shows in every window's reading, with its reason.
-            let method = servers
-                .get(&variant)
-                .and_then(|s| s.meter.as_ref().ok())
-                .map_or_else(String::new, CpuMeter::method);
+            let method = methods.get(&variant).cloned().unwrap_or_default();
             let mut load = Vec::new();
             for index in 0..cells.len() {
                 let Some(own) = windows.get(&(variant, index)).filter(|w| !w.is_empty()) else {
@@ -299,26 +313,54 @@ impl<R: Runtime> Run<'_, R> {
     /// load-generator-bound cells, and the servers removed.
     async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) {
         for (variant, server) in servers {
-            let peak = self.runtime.peak_memory(&server.instance).await;
-            self.release_one(&server.instance.id).await;
-            let result = self.result_mut(variant);
-            let memory_warning = result.record_memory(&peak.process, &peak.container);
+            self.stop_server(variant, server).await;
+        }
+        self.warn_loadgen_bound();
+        self.record_launched();
+    }
+
+    /// Records a server's peak memory (process and container) and removes it.
+    async fn stop_server(&mut self, variant: Variant, server: Server) {
+        let peak = self.runtime.peak_memory(&server.instance).await;
+        self.release_one(&server.instance.id).await;
+        let result = self.result_mut(variant);
+        if let Some(warning) = result.record_memory(&peak.process, &peak.container) {
+            self.progress.println(format!("warning: {warning}"));
+        }
+    }
+
+    /// Warns, per variant, of the cells where the load generator was the bottleneck.
+    fn warn_loadgen_bound(&self) {
+        for result in self.results.variants.iter().filter(|v| v.is_ok()) {
             let bound: Vec<String> = result
                 .load
                 .iter()
                 .filter(|c| c.bound == crate::results::Bound::Loadgen)
                 .map(|c| format!("{} c={}", c.endpoint, c.concurrency))
                 .collect();
-            if let Some(warning) = memory_warning {
-                self.progress.println(format!("warning: {warning}"));
-            }
             if !bound.is_empty() {
                 self.progress.println(format!(
-                    "warning: {variant}: the load generator was the bottleneck in {}: their rps measure it, not the server (server CPU per request still compares)",
+                    "warning: {}: the load generator was the bottleneck in {}: their rps measure it, not the server (server CPU per request still compares)",
+                    result.variant,
                     bound.join(", ")
                 ));
             }
         }
-        self.record_launched();
+    }
+}
+
+/// How each server's CPU is read (empty where it cannot be).
+fn meter_methods(servers: &HashMap<Variant, Server>) -> HashMap<Variant, String> {
+    servers
+        .iter()
+        .map(|(v, s)| (*v, s.meter_method()))
+        .collect()
+}
+
+impl Server {
+    fn meter_method(&self) -> String {
+        self.meter
+            .as_ref()
+            .map_or_else(|_| String::new(), CpuMeter::method)
     }
 }

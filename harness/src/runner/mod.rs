@@ -295,7 +295,8 @@ impl<'a, R: Runtime> Run<'a, R> {
                         Kept::New => "",
                         Kept::Reused => ", reusing the earlier build",
                     };
-                    step.done(format!("built {variant} (sha256 {digest}{how})"));
+                    let allocator = build::allocator_note(variant, &built.record);
+                    step.done(format!("built {variant} (sha256 {digest}{allocator}{how})"));
                     self.artifacts.insert(
                         variant,
                         Launchable {

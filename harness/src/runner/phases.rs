@@ -59,7 +59,7 @@ impl<R: Runtime> Run<'_, R> {
         let track = self.tracker();
         let cold = match &self.plan.app.drive {
             Drive::Server(server) => {
-                let addr = free_addr()?;
+                let addr = server_addr(server)?;
                 let spec = self.spec(variant, listen_on(server, addr), &cpus, "cold-start")?;
                 let ms = cold_start::server_once(
                     self.runtime,
@@ -75,7 +75,7 @@ impl<R: Runtime> Run<'_, R> {
             }
             Drive::Batch(batch) => {
                 let args = batch::fill(&batch.cold_args, 1, self.plan.dataset_mb);
-                let spec = self.spec(variant, (args, Vec::new()), &cpus, "cold-start")?;
+                let spec = self.spec(variant, (args, batch.env.clone()), &cpus, "cold-start")?;
                 let outcome = cold_start::exit_once(self.runtime, &spec, timeout, &track).await;
                 self.release().await;
                 outcome?.0
@@ -155,37 +155,50 @@ pub(super) fn listen_on(
     server: &ServerDrive,
     addr: SocketAddr,
 ) -> (Vec<String>, Vec<(String, String)>) {
-    (server.port.args(addr), server.port.env(addr))
+    (server.launch.args_for(addr), server.launch.env_for(addr))
 }
 
-/// A free loopback address: bind port 0, read it, release it.
-pub(super) fn free_addr() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .context("cannot find a free port on 127.0.0.1")?;
-    Ok(listener.local_addr()?)
+/// Where `server` is started: its fixed port, or a free loopback port (bind port 0, read
+/// it, release it).
+pub(super) fn server_addr(server: &ServerDrive) -> anyhow::Result<SocketAddr> {
+    server
+        .launch
+        .addr()
+        .with_context(|| match server.launch.fixed_port {
+            Some(port) => format!("cannot use 127.0.0.1:{port}"),
+            None => "cannot find a free port on 127.0.0.1".into(),
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::PortArg;
+    use crate::app::launch::{Launch, LaunchFields};
 
     #[test]
-    fn each_port_setting_reaches_the_app() {
+    fn each_launch_setting_reaches_the_app() {
         let addr: SocketAddr = "127.0.0.1:4321".parse().unwrap();
-        let server = |port| ServerDrive {
-            port,
+        let server = |fields: LaunchFields| ServerDrive {
+            launch: Launch::from_fields(&fields).unwrap(),
             ready_path: "/".into(),
             requests: Vec::new(),
         };
-        let env = listen_on(&server(PortArg::Env("PORT".into())), addr);
+        let env = listen_on(&server(LaunchFields::default()), addr);
         assert_eq!(env, (vec![], vec![("PORT".into(), "4321".into())]));
-        let flag = listen_on(&server(PortArg::AddrFlag("--listen".into())), addr);
-        assert_eq!(flag.0, ["--listen", "127.0.0.1:4321"]);
-        let port = listen_on(&server(PortArg::PortFlag("-p".into())), addr);
-        assert_eq!(
-            (port.0.as_slice(), port.1.is_empty()),
-            (&["-p".to_string(), "4321".to_string()][..], true)
+        let flag = listen_on(
+            &server(LaunchFields {
+                addr_flag: Some("--listen"),
+                ..Default::default()
+            }),
+            addr,
         );
+        assert_eq!(flag.0, ["--listen", "127.0.0.1:4321"]);
+        let fixed = server(LaunchFields {
+            port: Some(8080),
+            ..Default::default()
+        });
+        let addr = server_addr(&fixed).unwrap();
+        assert_eq!(addr.port(), 8080);
+        assert_eq!(listen_on(&fixed, addr), (vec![], vec![]));
     }
 }

@@ -7,7 +7,7 @@
 //! owner). Every API call goes through `retry`.
 
 use super::retry::{self, Call, Policy};
-use super::{cgroup, Exit, Instance, PeakMemory, Runtime, StartSpec};
+use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
 use crate::labels;
 use anyhow::Context;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -215,6 +215,25 @@ impl Runtime for DockerRuntime {
                 status_code: 404, ..
             }) => Ok(false),
             Err(e) => Err(e).context("cannot inspect the container"),
+        }
+    }
+
+    async fn liveness(&self, instance: &Instance) -> Liveness {
+        let inspected = retry::run_call("inspect a container", Call::Read, || {
+            self.docker.inspect_container(&instance.id, None)
+        })
+        .await;
+        let state = match inspected {
+            Ok(info) => info.state.unwrap_or_default(),
+            Err(e) => return Liveness::Unknown(format!("cannot inspect the container: {e:#}")),
+        };
+        match state.running {
+            Some(true) => Liveness::Running {
+                pid: self.main_pid(&instance.id).await,
+            },
+            _ => Liveness::Exited {
+                code: state.exit_code,
+            },
         }
     }
 

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod docker_client;
 pub mod native;
 pub mod retry;
+pub mod sockets;
 
 use crate::matrix::Variant;
 use std::future::Future;
@@ -60,6 +61,17 @@ pub struct PeakMemory {
     pub container: cgroup::Reading,
 }
 
+/// What an instance is doing, for saying why it did not become ready.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Liveness {
+    /// Running, with its main process's pid on this machine (or why that is unknown).
+    Running { pid: Result<u32, String> },
+    /// Gone, with its exit status when the runtime kept it.
+    Exited { code: Option<i64> },
+    /// The runtime could not tell.
+    Unknown(String),
+}
+
 /// An instance failed (exited, never became ready, died under load): the reason and its
 /// last output, which the runner records in the variant's `logs`.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +109,9 @@ pub trait Runtime: Send + Sync {
 
     /// Whether it is still running; an error when the runtime cannot tell (its API failed).
     fn is_running(&self, instance: &Instance) -> impl Future<Output = anyhow::Result<bool>> + Send;
+
+    /// Whether it runs (and its pid here) or exited (and with which status).
+    fn liveness(&self, instance: &Instance) -> impl Future<Output = Liveness> + Send;
 
     /// Waits (up to `timeout`) for it to exit and collects its output.
     fn wait(

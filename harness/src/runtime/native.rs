@@ -4,7 +4,7 @@
 //! Peak memory is the process's VmHWM (peak resident set) from /proc while it runs; there is
 //! no image, so image size and the container runtime's share of cold start are absent.
 
-use super::{cgroup, Exit, Instance, PeakMemory, Runtime, StartSpec};
+use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
 use crate::measure::pinning::CpuSet;
 use anyhow::Context;
 use std::collections::HashMap;
@@ -119,6 +119,20 @@ impl Runtime for NativeRuntime {
         Ok(children
             .get_mut(&instance.id)
             .is_some_and(|c| matches!(c.try_wait(), Ok(None))))
+    }
+
+    async fn liveness(&self, instance: &Instance) -> Liveness {
+        let mut children = self.children.lock().expect("not poisoned");
+        match children.get_mut(&instance.id).map(Child::try_wait) {
+            None => Liveness::Exited { code: None },
+            Some(Ok(None)) => Liveness::Running {
+                pid: instance.id.parse().map_err(|_| "not a process id".into()),
+            },
+            Some(Ok(Some(status))) => Liveness::Exited {
+                code: status.code().map(i64::from),
+            },
+            Some(Err(e)) => Liveness::Unknown(format!("cannot wait for the child: {e}")),
+        }
     }
 
     async fn wait(&self, instance: &Instance, timeout: Duration) -> anyhow::Result<Exit> {

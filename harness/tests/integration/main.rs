@@ -3,6 +3,7 @@
 //! Tests that need the Docker daemon fail under `CI=true` when it is unreachable and skip
 //! loudly elsewhere (see `support::docker_or_skip`).
 
+mod any_crate;
 mod artifacts;
 mod bench;
 mod byo;
