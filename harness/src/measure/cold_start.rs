@@ -158,6 +158,7 @@ async fn diagnose<R: Runtime>(
         Liveness::Running { pid: Err(why) } => {
             format!("it is running; where it listens is unknown: {why}")
         }
+        Liveness::Paused => "it is paused (its container is frozen)".into(),
         Liveness::Exited { code } => format!("it exited{}", exit_status(code)),
         Liveness::Unknown(_) => String::new(),
     }

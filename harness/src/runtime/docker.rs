@@ -227,11 +227,12 @@ impl Runtime for DockerRuntime {
             Ok(info) => info.state.unwrap_or_default(),
             Err(e) => return Liveness::Unknown(format!("cannot inspect the container: {e:#}")),
         };
-        match state.running {
-            Some(true) => Liveness::Running {
+        match (state.running, state.paused) {
+            (Some(true), Some(true)) => Liveness::Paused,
+            (Some(true), _) => Liveness::Running {
                 pid: self.main_pid(&instance.id).await,
             },
-            _ => Liveness::Exited {
+            (_, _) => Liveness::Exited {
                 code: state.exit_code,
             },
         }

@@ -66,6 +66,8 @@ pub struct PeakMemory {
 pub enum Liveness {
     /// Running, with its main process's pid on this machine (or why that is unknown).
     Running { pid: Result<u32, String> },
+    /// Paused by the container runtime (frozen): it cannot answer anything.
+    Paused,
     /// Gone, with its exit status when the runtime kept it.
     Exited { code: Option<i64> },
     /// The runtime could not tell.

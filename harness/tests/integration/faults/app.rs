@@ -91,8 +91,7 @@ fn a_server_that_never_answers_fails_only_its_variant_with_its_logs() {
         "{reason}"
     );
     assert!(logs.is_some(), "no logs recorded");
-    let shown =
-        "glibc-system-debian: cold start failed: no 200 from /plaintext within 2s; last output:";
+    let shown = "glibc-system-debian: cold start failed: no 200 from /plaintext within 2s: it is paused (its container is frozen); last output:";
     assert!(stderr.contains(shown), "{stderr}");
     assert!(musl.is_ok() && musl.load.len() == 1, "{musl:?}");
     assert_no_containers_within(&run.run_id(), Duration::from_secs(5));
