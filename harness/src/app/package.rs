@@ -115,11 +115,20 @@ fn pick<'m>(
 fn cargo_error(error: &cargo_metadata::Error) -> String {
     match error {
         cargo_metadata::Error::CargoMetadata { stderr } => {
+            // Cargo's source snippets (`--> file:3:11`, `3 | version = 1`, `^`) add nothing
+            // to one line.
+            let snippet = |l: &str| {
+                l.starts_with("-->")
+                    || l.starts_with('=')
+                    || l.split_once('|')
+                        .is_some_and(|(n, _)| n.trim().chars().all(|c| c.is_ascii_digit()))
+                    || l.chars().all(|c| c == '^' || c == '-' || c.is_whitespace())
+            };
             let lines: Vec<&str> = stderr
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with("warning:") && *l != "Caused by:")
-                .filter(|l| !l.starts_with('|') && !l.starts_with("= note"))
+                .filter(|l| !snippet(l))
                 .take(3)
                 .collect();
             format!("cargo metadata failed: {}", lines.join(" "))
