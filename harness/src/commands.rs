@@ -387,13 +387,25 @@ fn compare(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
     }
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["variant", "metric", "old", "new", "change", "verdict"]);
-    let number = |v: Option<f64>| match v {
-        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.2}"),
-        None => "-".into(),
+    table.set_header([
+        "variant",
+        "metric",
+        "old [95% CI]",
+        "new [95% CI]",
+        "change",
+        "verdict",
+    ]);
+    let number = |v: f64| match v {
+        v if v.abs() >= 100.0 => format!("{v:.0}"),
+        v => format!("{v:.2}"),
     };
-    for row in crate::compare::compare(&old, &new) {
+    let with_ci = |v: Option<f64>, ci: Option<(f64, f64)>| match (v, ci) {
+        (Some(v), Some((lo, hi))) => format!("{} [{}–{}]", number(v), number(lo), number(hi)),
+        (Some(v), None) => number(v),
+        (None, _) => "-".into(),
+    };
+    let rows = crate::compare::compare(&old, &new);
+    for row in &rows {
         let verdict = match row.direction() {
             Some(direction) => format!("{} ({direction})", row.verdict),
             None => row.verdict.to_string(),
@@ -401,13 +413,20 @@ fn compare(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
         table.add_row([
             row.variant.clone(),
             row.metric.clone(),
-            number(row.old),
-            number(row.new),
+            with_ci(row.old, row.old_ci),
+            with_ci(row.new, row.new_ci),
             row.change_pct().map_or("-".into(), |c| format!("{c:+.1}%")),
             verdict,
         ]);
     }
     println!("{table}");
+    let (within, judged) = crate::compare::ratio_tally(&rows);
+    if judged > 0 {
+        println!(
+            "paired ratios to the baseline: {within} of {judged} within noise ({:.0}%)",
+            within as f64 / judged as f64 * 100.0
+        );
+    }
     Ok(())
 }
 

@@ -16,5 +16,6 @@ mod loadgen;
 mod posture;
 mod report;
 mod report_inputs;
+mod report_noise;
 mod support;
 mod workspace;
