@@ -2,14 +2,16 @@
 //! context holding only the binary, built through bollard.
 //!
 //! Nothing is written to disk: the context is the Dockerfile and the binary, and nothing
-//! else can leak into it. This module owns the Dockerfile per base; the debian base image
-//! itself comes from `base`.
+//! else can leak into it. This module owns the Dockerfile per base and the variant tag's
+//! history: a rebuild that moves the tag away from an older harness image removes that
+//! image when nothing else holds it, so rebuilds leave no dangling images. The debian base
+//! image itself comes from `base`.
 
 use crate::build::elf::ElfFacts;
 use crate::labels;
 use crate::matrix::{Base, Variant};
 use anyhow::Context;
-use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::path::Path;
@@ -86,6 +88,7 @@ pub async fn build(
     labels: std::collections::HashMap<String, String>,
 ) -> anyhow::Result<BuiltImage> {
     let context = context_tar(dockerfile, binary)?;
+    let previous = harness_image_at(docker, tag).await;
     let options = BuildImageOptionsBuilder::default()
         .dockerfile("Dockerfile")
         .t(tag)
@@ -108,6 +111,9 @@ pub async fn build(
         .inspect_image(tag)
         .await
         .with_context(|| format!("built {tag} but cannot inspect it"))?;
+    if let Some(old) = previous.filter(|old| Some(old) != inspect.id.as_ref()) {
+        remove_if_dangling(docker, &old).await;
+    }
     Ok(BuiltImage {
         tag: tag.to_string(),
         id: inspect.id.unwrap_or_default(),
@@ -128,6 +134,32 @@ pub fn variant_labels(
         (labels::VARIANT, &variant.name()),
         (labels::RUN_ID, run_id),
     ])
+}
+
+/// The id of the image `tag` names now, if its labels prove the harness made it.
+async fn harness_image_at(docker: &Docker, tag: &str) -> Option<String> {
+    let image = docker.inspect_image(tag).await.ok()?;
+    let labels = image.config.and_then(|c| c.labels).unwrap_or_default();
+    let ours = labels.get(labels::TOOL).map(String::as_str) == Some(labels::TOOL_VALUE);
+    ours.then_some(image.id).flatten()
+}
+
+/// Removes the image `id` if no tag names it any more. Docker itself refuses (409) while a
+/// container uses it, and nothing is forced: such an image stays for `harness clean`.
+/// Best effort: a rebuild never fails over its predecessor.
+async fn remove_if_dangling(docker: &Docker, id: &str) {
+    let Ok(image) = docker.inspect_image(id).await else {
+        return;
+    };
+    let tagged = image
+        .repo_tags
+        .unwrap_or_default()
+        .iter()
+        .any(|t| t != "<none>:<none>");
+    if !tagged {
+        let options = RemoveImageOptionsBuilder::default().force(false).build();
+        let _ = docker.remove_image(id, Some(options), None).await;
+    }
 }
 
 fn last_lines(log: &[String]) -> String {
