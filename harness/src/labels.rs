@@ -79,14 +79,17 @@ pub fn in_namespace(labels: &HashMap<String, String>) -> bool {
     }
 }
 
-/// The tool and namespace labels plus the given pairs.
+/// The tool and namespace labels plus the given pairs. The shared base gets no namespace:
+/// every image built `FROM` it inherits its labels, and would claim the base builder's.
 pub fn with_tool(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     let mut labels: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     labels.insert(TOOL.into(), TOOL_VALUE.into());
-    labels.insert(NAMESPACE.into(), image_namespace().into());
+    if labels.get(ROLE).map(String::as_str) != Some("base") {
+        labels.insert(NAMESPACE.into(), image_namespace().into());
+    }
     labels
 }
 

@@ -14,6 +14,7 @@ use anyhow::Context;
 use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
 use bollard::Docker;
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -87,14 +88,13 @@ pub async fn build(
     binary: &[u8],
     labels: std::collections::HashMap<String, String>,
 ) -> anyhow::Result<BuiltImage> {
-    let context = context_tar(dockerfile, binary)?;
+    let context = context_tar(&labelled(dockerfile, &labels), binary)?;
     let previous = harness_image_at(docker, tag).await;
     let options = BuildImageOptionsBuilder::default()
         .dockerfile("Dockerfile")
         .t(tag)
         .rm(true)
         .forcerm(true)
-        .labels(&labels)
         .build();
     let start = Instant::now();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
@@ -134,6 +134,41 @@ pub fn variant_labels(
         (labels::VARIANT, &variant.name()),
         (labels::RUN_ID, run_id),
     ])
+}
+
+/// `dockerfile` with one `LABEL` line of all `labels` right after its last `FROM`.
+///
+/// Not the build's `labels` option: the classic builder applies those as one step per label
+/// after the last instruction, so a build cut short (Ctrl-C, a signal) leaves a dangling
+/// image with some of them or none, which no label filter finds. Here every layer of the
+/// final stage carries them all, so whatever an interrupted build leaves is found by its
+/// run id and namespace like any finished image.
+pub fn labelled(dockerfile: &str, labels: &HashMap<String, String>) -> String {
+    if labels.is_empty() {
+        return dockerfile.to_string();
+    }
+    let quote = |s: &str| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('\n', " ");
+        format!("\"{escaped}\"")
+    };
+    let mut pairs: Vec<(&String, &String)> = labels.iter().collect();
+    pairs.sort();
+    let line: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect();
+    let label = format!("LABEL {}\n", line.join(" "));
+    let mut lines: Vec<&str> = dockerfile.split_inclusive('\n').collect();
+    let after_from = lines
+        .iter()
+        .rposition(|l| l.starts_with("FROM "))
+        .map_or(0, |i| i + 1);
+    lines.insert(after_from, &label);
+    lines.concat()
 }
 
 /// The id of the image `tag` names now, if its labels prove the harness made it.
@@ -202,6 +237,25 @@ mod tests {
         ));
         assert_eq!(df.matches("COPY --from=libs").count(), 3);
         assert!(df.contains("USER 65534:65534"));
+    }
+
+    #[test]
+    fn labels_follow_the_last_from_and_are_quoted() {
+        let v: Variant = "glibc-system-distroless".parse().unwrap();
+        let df = dockerfile(v, &dynamic(), "base:1").unwrap();
+        let labels = HashMap::from([
+            ("b.key".to_string(), "say \"hi\" $HOME".to_string()),
+            ("a.key".to_string(), "plain".to_string()),
+        ]);
+        let out = labelled(&df, &labels);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "FROM scratch");
+        assert_eq!(
+            lines[2],
+            r#"LABEL "a.key"="plain" "b.key"="say \"hi\" \$HOME""#
+        );
+        assert_eq!(out.replace(&format!("{}\n", lines[2]), ""), df);
+        assert_eq!(labelled(&df, &HashMap::new()), df);
     }
 
     #[test]

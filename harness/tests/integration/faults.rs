@@ -365,11 +365,24 @@ fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
     let made: Vec<_> = std::fs::read_dir(second.out.path()).unwrap().collect();
     assert!(made.is_empty(), "a refused run wrote {made:?}");
 
-    let mut allowed = start(&args(&["--allow-concurrent"]), &[]);
+    // Another app: a run id is the app and the UTC second, and a run of the same app
+    // started in first's second would share first's id, and remove first's containers as
+    // its own when interrupted.
+    let other_app = [
+        "--app",
+        "json",
+        "--quick",
+        "--variants",
+        "musl-system-scratch",
+        "--allow-concurrent",
+    ];
+    let mut allowed = HarnessRun::start(&other_app, &[]);
     let _allowed_cleanup = allowed.cleanup();
-    allowed.wait_for("building musl-system-scratch", MINUTE);
+    allowed.wait_for("building musl-system-scratch", 3 * MINUTE);
     allowed.signal(libc::SIGINT);
-    assert_eq!(allowed.wait_exit(Duration::from_secs(20)), 130);
+    let code = allowed.wait_exit(Duration::from_secs(20));
+    assert_eq!(code, 130, "allowed: {}", allowed.stderr());
     first.signal(libc::SIGINT);
-    assert_eq!(first.wait_exit(Duration::from_secs(20)), 130);
+    let code = first.wait_exit(Duration::from_secs(20));
+    assert_eq!(code, 130, "first: {}", first.stderr());
 }
