@@ -4,7 +4,7 @@
 
 use super::child::assert_no_containers_within;
 use super::proxy::{Mode, Proxy};
-use super::{args, docker_available, start, MINUTE, TWO};
+use super::{args, docker_available, start, LONG_WINDOW, MINUTE, TWO};
 use crate::support::docker_lock;
 use std::time::Duration;
 
@@ -38,12 +38,12 @@ fn a_stalled_docker_api_ends_the_run_cleanly_and_leaks_nothing() {
     }
     let proxy = Proxy::start();
     let host = proxy.docker_host();
-    let mut run = start(
-        &args(&["--variants", TWO, "--docker-timeout", "1s"]),
-        &[("DOCKER_HOST", &host)],
-    );
+    let mut window = LONG_WINDOW.to_vec();
+    window.extend(["--variants", TWO, "--docker-timeout", "1s"]);
+    let mut run = start(&args(&window), &[("DOCKER_HOST", &host)]);
     let _cleanup = run.cleanup();
-    // The first variant's server is live and its window running: stall the daemon.
+    // The first variant's server is live and its window running (long enough that the
+    // stall is in place before it ends): stall the daemon.
     run.wait_for(
         "glibc-system-debian: /plaintext at 1 connections",
         3 * MINUTE,
