@@ -88,7 +88,7 @@ impl<R: Runtime> Run<'_, R> {
             round += 1;
         }
         drop(bar);
-        self.finish_servers(servers).await;
+        self.finish_servers(servers).await?;
         self.save()
     }
 
@@ -297,8 +297,19 @@ impl<R: Runtime> Run<'_, R> {
 
     /// After the rounds: each server's peak memory (process and container), warnings for
     /// load-generator-bound cells, and the servers removed.
-    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) {
+    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) -> anyhow::Result<()> {
         for (variant, server) in servers {
+            // A daemon that stopped answering ends the run here (the caller removes
+            // everything); a server that died after its last window fails its variant.
+            let alive = self.runtime.is_running(&server.instance).await?;
+            if !alive {
+                let logs = self.runtime.logs(&server.instance, 20).await;
+                self.result_mut(variant).fail(
+                    "load",
+                    "the server exited after its last load window",
+                    Some(logs),
+                );
+            }
             let peak = self.runtime.peak_memory(&server.instance).await;
             self.release_one(&server.instance.id).await;
             let result = self.result_mut(variant);
@@ -320,5 +331,6 @@ impl<R: Runtime> Run<'_, R> {
             }
         }
         self.record_launched();
+        Ok(())
     }
 }
