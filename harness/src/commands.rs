@@ -109,9 +109,14 @@ async fn build(args: BuildArgs) -> anyhow::Result<()> {
             build::build_variant(&root, &plan.app, variant, plan.cold, packaging.as_ref()).await;
         match outcome {
             Ok(built) => {
+                let reused = match built.kept {
+                    crate::build::artifact::Kept::Reused => ", reusing the earlier build",
+                    crate::build::artifact::Kept::New => "",
+                };
                 step.done(format!(
-                    "built {variant} in {:.1} s",
-                    built.record.compile_s
+                    "built {variant} in {:.1} s (sha256 {}{reused})",
+                    built.record.compile_s,
+                    crate::digest::short(&built.artifact.sha256),
                 ));
                 rows.push((variant, Ok(built.record)));
             }

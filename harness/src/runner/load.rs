@@ -3,7 +3,7 @@
 //! round measures every (request, concurrency) cell once for every variant, the variants
 //! in a seeded shuffled order per round. Rounds go on until `--rounds`, or with
 //! `--target-ci` until every cell is precise enough (at most `--max-rounds`). The results
-//! are rewritten after every round; a server that fails fails only its variant.
+//! are rewritten after every window; a server that fails fails only its variant.
 
 use super::phases::{free_addr, listen_on};
 use super::Run;
@@ -53,14 +53,24 @@ impl<R: Runtime> Run<'_, R> {
                         continue;
                     };
                     bar.set_message(format!(
-                        "round {}: {variant} {} at {concurrency}",
+                        "round {}: {variant}: {} at {concurrency} connections",
                         round + 1,
                         request.name
                     ));
-                    let measured = self.window(server, request, *concurrency, round).await;
+                    let (measured, verdict) =
+                        match self.window(server, request, *concurrency, round).await {
+                            Ok((window, verdict)) => (Some(window), verdict),
+                            Err(e) => (None, Err(e)),
+                        };
                     bar.inc();
-                    match measured {
-                        Ok(window) => windows.entry((variant, index)).or_default().push(window),
+                    // Every window reaches the file as it finishes, a failed one too (its
+                    // error count is the evidence): an interrupt keeps what was measured.
+                    if let Some(window) = measured {
+                        windows.entry((variant, index)).or_default().push(window);
+                        self.record_cells(&cells, &windows, &servers);
+                    }
+                    match verdict {
+                        Ok(()) => {}
                         Err(e) if retry::is_api_failure(&e) => return Err(e),
                         Err(e) => {
                             self.progress
@@ -72,14 +82,13 @@ impl<R: Runtime> Run<'_, R> {
                             }
                         }
                     }
+                    self.save()?;
                 }
             }
             round += 1;
-            self.record_cells(&cells, &windows, &servers);
-            self.save()?;
         }
         drop(bar);
-        self.finish_servers(servers).await;
+        self.finish_servers(servers).await?;
         self.save()
     }
 
@@ -159,14 +168,15 @@ impl<R: Runtime> Run<'_, R> {
     }
 
     /// One window of `request` at `concurrency` against `server`, with the server's CPU
-    /// read around it; an error when the server died or answered nothing.
+    /// read around it, and whether it counts: an error when the server died or answered
+    /// nothing (the window is still returned, as evidence).
     async fn window(
         &self,
         server: &Server,
         request: &RequestSpec,
         concurrency: u32,
         round: u32,
-    ) -> anyhow::Result<Window> {
+    ) -> anyhow::Result<(Window, anyhow::Result<()>)> {
         let spec = LoadSpec {
             addr: server.addr,
             endpoint: Endpoint::from_request(request)?,
@@ -194,13 +204,13 @@ impl<R: Runtime> Run<'_, R> {
             }),
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
-        self.check_window(&server.instance, request, &report)
-            .await?;
-        Ok(Window {
+        let verdict = self.check_window(&server.instance, request, &report).await;
+        let window = Window {
             round,
             report,
             server_cpu,
-        })
+        };
+        Ok((window, verdict))
     }
 
     /// Fails the window when the server died during it or answered every request with an
@@ -287,8 +297,19 @@ impl<R: Runtime> Run<'_, R> {
 
     /// After the rounds: each server's peak memory (process and container), warnings for
     /// load-generator-bound cells, and the servers removed.
-    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) {
+    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) -> anyhow::Result<()> {
         for (variant, server) in servers {
+            // A daemon that stopped answering ends the run here (the caller removes
+            // everything); a server that died after its last window fails its variant.
+            let alive = self.runtime.is_running(&server.instance).await?;
+            if !alive {
+                let logs = self.runtime.logs(&server.instance, 20).await;
+                self.result_mut(variant).fail(
+                    "load",
+                    "the server exited after its last load window",
+                    Some(logs),
+                );
+            }
             let peak = self.runtime.peak_memory(&server.instance).await;
             self.release_one(&server.instance.id).await;
             let result = self.result_mut(variant);
@@ -310,5 +331,6 @@ impl<R: Runtime> Run<'_, R> {
             }
         }
         self.record_launched();
+        Ok(())
     }
 }

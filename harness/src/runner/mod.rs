@@ -329,7 +329,20 @@ impl<'a, R: Runtime> Run<'a, R> {
     /// one; gives up (loudly) after `CLEANUP_DEADLINE` if the daemon does not answer.
     async fn remove_live(&self) {
         let cleanup = async {
-            self.release().await;
+            // No read-back here: the run is over (or the daemon is failing), and every
+            // call counts against the deadline.
+            let live: Vec<String> = self
+                .live
+                .lock()
+                .expect("not poisoned")
+                .drain()
+                .map(|(id, _)| id)
+                .collect();
+            for id in live {
+                if let Err(e) = self.runtime.remove(&id).await {
+                    eprintln!("warning: {e:#}");
+                }
+            }
             self.runtime.sweep().await
         };
         let hint = "run `harness clean --orphans` once the daemon answers";
