@@ -246,12 +246,13 @@ fn sampled(row: Row, old: Option<Vec<f64>>, new: Option<Vec<f64>>) -> Row {
 }
 
 fn summarized(row: Row, a: Option<&Summary>, b: Option<&Summary>) -> Row {
-    let ci = |s: &Summary| (s.median_ci_low, s.median_ci_high);
+    // One sample has no interval to show.
+    let ci = |s: &Summary| (s.n > 1).then_some((s.median_ci_low, s.median_ci_high));
     Row {
         old: a.map(|s| s.median),
         new: b.map(|s| s.median),
-        old_ci: a.map(ci),
-        new_ci: b.map(ci),
+        old_ci: a.and_then(ci),
+        new_ci: b.and_then(ci),
         ..row
     }
 }
@@ -277,8 +278,8 @@ fn load_figure(row: Row, old: Option<Figure>, new: Option<Figure>, rounds: u32) 
     Some(Row {
         old: old.map(|x| x.1),
         new: new.map(|x| x.1),
-        old_ci: old.map(|x| x.2),
-        new_ci: new.map(|x| x.2),
+        old_ci: old.filter(|x| x.0 > 1).map(|x| x.2),
+        new_ci: new.filter(|x| x.0 > 1).map(|x| x.2),
         verdict,
         ..row
     })

@@ -55,6 +55,11 @@ fn compare_treats_sizes_as_exact_and_single_windows_as_unjudged() {
     assert_eq!(rps.direction(), None, "no direction without a verdict");
     let p99 = find(&rows, "glibc-system-debian", "p99_us /plaintext c16");
     assert_eq!((p99.old, p99.new), (Some(900.0), Some(850.0)));
+    assert_eq!(
+        (p99.old_ci, p99.new_ci),
+        (None, None),
+        "one window, no interval"
+    );
 }
 
 #[test]
