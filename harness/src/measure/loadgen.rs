@@ -12,9 +12,13 @@
 //! in the window's figures). No request is started after the window ends, and every
 //! request started is counted exactly once: completed (by the phase it completed in), an
 //! error, or abandoned at the drain deadline (also an error). So with no errors, the
-//! completed requests of all phases equal what the server answered. Latencies are those of
-//! requests completed inside the window, in µs, from an hdrhistogram (3 significant
-//! digits). This module does not start servers or decide CPU placement.
+//! completed requests of all phases equal what the server answered. Latencies, in µs in an
+//! hdrhistogram (3 significant digits), are those of requests completed inside the window,
+//! plus every request still unanswered at the window's end and (rate mode) every request
+//! due but never sent, each censored at the window's end: recorded as `end - its start`
+//! (wrk2's rule), a lower bound, so that a server that falls behind shows its worst
+//! latencies instead of dropping them. This module does not start servers or decide CPU
+//! placement.
 
 mod conn;
 mod http1;
@@ -39,6 +43,8 @@ pub const DRAIN: Duration = Duration::from_secs(2);
 pub const LOADGEN_BOUND_SHARE: f64 = 0.9;
 /// The highest `--rate` accepted (requests/s).
 pub const MAX_RATE: u64 = 10_000_000;
+/// Under this share of its `--rate`, a window did not keep its rate (`rate_shortfall`).
+pub const RATE_KEPT_SHARE: f64 = 0.95;
 /// The seed of the `/parse` body, so every run posts the same bytes.
 pub const PARSE_BODY_SEED: u64 = 42;
 /// Records in the `/parse` body.
@@ -191,6 +197,9 @@ pub struct LoadReport {
     /// Rate mode: requests due by the schedule but never sent because every connection was
     /// busy (the server, or the load generator, could not keep the rate).
     pub rate_backlog: u64,
+    /// Latencies recorded censored at the window's end (in `histogram`): the `rate_backlog`
+    /// plus the requests in flight when the window ended.
+    pub censored: u64,
     /// The window's length in seconds.
     pub duration_s: f64,
     /// `window.requests / duration_s`.
@@ -228,6 +237,26 @@ impl LoadReport {
     /// Responses with an unexpected status, all phases.
     pub fn non_2xx(&self) -> u64 {
         self.warmup.non_2xx + self.window.non_2xx + self.drain.non_2xx
+    }
+
+    /// Rate mode: a warning when the window completed under `RATE_KEPT_SHARE` of the rate
+    /// asked for, saying what was never sent or answered and that latencies are lower
+    /// bounds; `None` when it kept the rate or ran closed loop.
+    pub fn rate_shortfall(&self) -> Option<String> {
+        let target = self.rate_rps.filter(|&r| r > 0)?;
+        let share = self.rps / target as f64;
+        (share < RATE_KEPT_SHARE).then(|| {
+            format!(
+                "{} at {} connections: {:.0} requests/s completed of the {target} asked for ({:.0}%): {} due were never sent and {} unanswered at the window's end ({} abandoned at the drain deadline); their latencies count up to the window's end, so the latency figures are lower bounds",
+                self.endpoint,
+                self.concurrency,
+                self.rps,
+                share * 100.0,
+                self.rate_backlog,
+                self.censored.saturating_sub(self.rate_backlog),
+                self.abandoned,
+            )
+        })
     }
 }
 
@@ -339,7 +368,11 @@ async fn load(
         tally.merge(task.await?);
     }
     let released = pacer_thread.map_or(0, pacer::PacerThread::join);
-    let backlog = released.saturating_sub(pacer.map_or(0, |p| p.taken())) + tally.unsent_tickets;
+    let untaken = pacer.map_or(0, |p| {
+        p.censor_untaken(released, timeline.end, &mut tally.histogram)
+    });
+    tally.censored += untaken;
+    let backlog = untaken + tally.unsent_tickets;
     let cpu_s = cpu_after.1.saturating_sub(cpu_before.1) as f64 / 1e9;
     let cpu_window_s = (cpu_after.0 - cpu_before.0).as_secs_f64().max(1e-9);
     Ok(report(
@@ -377,6 +410,7 @@ fn report(
         drain: tally.drain,
         abandoned: tally.abandoned,
         rate_backlog,
+        censored: tally.censored,
         duration_s,
         rps: tally.window.requests as f64 / duration_s,
         latency_us,
@@ -405,3 +439,6 @@ pub fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Latency {
         max: h.max(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -196,6 +196,13 @@ impl<R: Runtime> Run<'_, R> {
         };
         self.check_window(&server.instance, request, &report)
             .await?;
+        if let Some(shortfall) = report.rate_shortfall() {
+            let variant = server.instance.variant;
+            self.progress.println(format!(
+                "warning: {variant}, round {}: {shortfall}",
+                round + 1
+            ));
+        }
         Ok(Window {
             round,
             report,
