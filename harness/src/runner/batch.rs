@@ -270,6 +270,33 @@ mod tests {
     }
 
     #[test]
+    fn each_figure_keeps_the_highest_sampled_peak_of_the_jobs() {
+        let job = || JobOutcome {
+            throughput: 1.0,
+            checksum: "c".into(),
+            peak_bytes: None,
+        };
+        let peak = |process: Reading, container: Reading| PeakMemory { process, container };
+        let mut s = VariantSamples::default();
+        s.add(job(), None);
+        s.add(
+            job(),
+            Some(peak(Err("exited too soon".into()), Ok((300, "cg".into())))),
+        );
+        s.add(
+            job(),
+            Some(peak(Ok((100, "hwm".into())), Ok((200, "cg".into())))),
+        );
+        let kept = s.sampled_peak.unwrap();
+        assert_eq!(kept.process, Ok((100, "hwm".into())));
+        assert_eq!(kept.container, Ok((300, "cg".into())));
+        assert_eq!(s.throughputs.len(), 3);
+        // A figure already recorded competes as a reading; a missing one gives way.
+        assert_eq!(recorded(Some(5), &Some("m".into())), Ok((5, "m".into())));
+        assert!(recorded(None, &Some("not available: x".into())).is_err());
+    }
+
+    #[test]
     fn placeholders_are_filled() {
         let args = [
             "-t".to_string(),
