@@ -316,6 +316,12 @@ fn calibrate(args: &crate::cli::CalibrateArgs) -> anyhow::Result<()> {
     if let Some(load) = c.load_average {
         println!("machine load (1-min average) before: {load:.2}");
     }
+    let p = &c.probe;
+    println!(
+        "readiness probe (connect + GET + status line, fresh connection): median {:.0} us, p95 {:.0} us over {} probes ({} failed); polling gap: refused probe {:.0} us + {:?} sleep taking {:.0} us; adds on average {:.0} us to a cold start",
+        p.median_us, p.p95_us, p.probes, p.failed, p.refused_median_us,
+        crate::measure::cold_start::PROBE_INTERVAL, p.sleep_median_us, p.added_us()
+    );
     match c.ratio() {
         Some(ratio) => println!(
             "calibrate: built-in {:.0} rps, wrk {:.0} rps, ratio {ratio:.2} (medians of {} rounds)",

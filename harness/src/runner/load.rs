@@ -205,6 +205,13 @@ impl<R: Runtime> Run<'_, R> {
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let verdict = self.check_window(&server.instance, request, &report).await;
+        if let Some(shortfall) = report.rate_shortfall() {
+            let variant = server.instance.variant;
+            self.progress.println(format!(
+                "warning: {variant}, round {}: {shortfall}",
+                round + 1
+            ));
+        }
         let window = Window {
             round,
             report,

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod docker_client;
 pub mod native;
 pub mod retry;
+pub mod sampler;
 
 use crate::matrix::Variant;
 use std::future::Future;
