@@ -297,6 +297,7 @@ mod tests {
             rate_backlog: 0,
             abandoned: 0,
             drained: 0,
+            censored: 0,
             ratio_to_baseline: Some(BaselineRatios {
                 rps: ratio(0.45, 0.43, 0.47),
                 server_cpu_us_per_request: Some(ratio(1.02, 0.97, 1.06)),
