@@ -390,9 +390,11 @@ fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
     let _allowed_cleanup = allowed.cleanup();
     allowed.wait_for("building musl-system-scratch", 3 * MINUTE);
     allowed.signal(libc::SIGINT);
-    let code = allowed.wait_exit(Duration::from_secs(20));
+    // How fast an interrupted run exits is the signal tests' business; here a generous
+    // deadline, as a daemon or disk busy with other work can slow the exit's cleanup.
+    let code = allowed.wait_exit(2 * MINUTE);
     assert_eq!(code, 130, "allowed: {}", allowed.stderr());
     first.signal(libc::SIGINT);
-    let code = first.wait_exit(Duration::from_secs(20));
+    let code = first.wait_exit(2 * MINUTE);
     assert_eq!(code, 130, "first: {}", first.stderr());
 }
