@@ -238,6 +238,9 @@ impl<'a, R: Runtime> Run<'a, R> {
                 self.save()?;
                 if !self.plan.quiet {
                     println!("{}", summary_table(&self.results));
+                    if let Some(legend) = table::legend(&self.results) {
+                        println!("{legend}");
+                    }
                 }
                 if self.plan.json {
                     println!("{}", serde_json::to_string_pretty(&self.results)?);

@@ -44,13 +44,15 @@ pub fn summary_table(results: &RunResults) -> Table {
         row.push(cell(peak_mb(v), baseline.and_then(peak_mb)));
         table.add_row(row);
     }
-    if results.app_kind == AppKind::Server {
-        table.add_row([LEGEND]);
-    }
     table
 }
 
-/// What the load cells' marks mean, as the table's last row.
+/// What the load cells' marks mean: printed under a server run's table (a row of its own
+/// would widen the first column to the whole sentence).
+pub fn legend(results: &RunResults) -> Option<&'static str> {
+    (results.app_kind == AppKind::Server).then_some(LEGEND)
+}
+
 const LEGEND: &str = "load cells: median over n rounds ±(larger half of its 95% CI); (×paired ratio to the baseline [95% CI]); ≈ within noise; † load-generator-bound: that rps measures the load generator";
 
 /// One column's cell for a variant, given the baseline.
