@@ -438,6 +438,11 @@ fn compare(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
             within as f64 / judged as f64 * 100.0
         );
     }
+    if let Some(note) =
+        crate::compare::small_sample_note(old.settings.rounds.min(new.settings.rounds))
+    {
+        println!("{note}");
+    }
     Ok(())
 }
 

@@ -130,6 +130,32 @@ pub fn compare(old: &RunResults, new: &RunResults) -> Vec<Row> {
     rows
 }
 
+/// Up to this many rounds, a 95% bootstrap interval of a median is the whole range of the
+/// rounds (its lowest and highest sample), whose real coverage is lower than 95%.
+pub const RANGE_INTERVAL_ROUNDS: u32 = 5;
+
+/// What an interval over `rounds` rounds really is, when it is the range of the rounds
+/// (`rounds` ≤ `RANGE_INTERVAL_ROUNDS`): its coverage of the true median (1 − 2·2⁻ⁿ) and the
+/// chance that two runs of the very same servers give disjoint intervals (2 ÷ C(2n, n)),
+/// i.e. the share of cells "beyond noise" to expect from chance alone. `None` for more
+/// rounds, where the bootstrap interval is narrower than the range.
+pub fn small_sample_note(rounds: u32) -> Option<String> {
+    if !(MIN_ROUNDS..=RANGE_INTERVAL_ROUNDS).contains(&rounds) {
+        return None;
+    }
+    let n = f64::from(rounds);
+    let coverage = 1.0 - 2.0 * 0.5f64.powf(n);
+    let choose: f64 = (1..=rounds)
+        .map(|k| f64::from(rounds + k) / f64::from(k))
+        .product();
+    let disjoint = 2.0 / choose;
+    Some(format!(
+        "note: with {rounds} rounds each interval is the range of the rounds, which holds the true median {:.1}% of the time, not 95%; two runs of the same servers give disjoint intervals in {:.1}% of cells by chance, so expect about that share \"beyond noise\" with nothing changed (5 rounds: 0.8%; the default is 5)",
+        coverage * 100.0,
+        disjoint * 100.0
+    ))
+}
+
 /// How many paired-ratio rows were judged, and how many of those are within noise.
 pub fn ratio_tally(rows: &[Row]) -> (usize, usize) {
     let judged = rows.iter().filter(|r| {
@@ -348,4 +374,58 @@ fn load_rows(name: &str, a: &VariantResult, b: &VariantResult, rounds: u32) -> V
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::stats::bootstrap_median_ci;
+
+    #[test]
+    fn the_small_sample_note_gives_the_range_coverage_and_the_chance_of_disjoint_ranges() {
+        let three = small_sample_note(3).unwrap();
+        assert!(three.contains("75.0% of the time"), "{three}");
+        assert!(three.contains("in 10.0% of cells"), "{three}");
+        let five = small_sample_note(5).unwrap();
+        assert!(five.contains("93.8% of the time"), "{five}");
+        assert!(five.contains("in 0.8% of cells"), "{five}");
+        assert_eq!(
+            small_sample_note(2),
+            None,
+            "no verdict at all under 3 rounds"
+        );
+        assert_eq!(small_sample_note(6), None);
+    }
+
+    /// The note's premise, checked against the interval the harness computes: for up to
+    /// `RANGE_INTERVAL_ROUNDS` samples it is their range, and two draws of 3 from one
+    /// distribution are disjoint about 10% of the time.
+    #[test]
+    fn small_sample_intervals_are_the_range_and_disjoint_as_often_as_the_note_says() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for n in 3..=RANGE_INTERVAL_ROUNDS as usize {
+            let samples: Vec<f64> = (0..n).map(|_| next()).collect();
+            let (lo, hi) = bootstrap_median_ci(&samples);
+            let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!((lo, hi), (min, max), "n = {n}");
+        }
+        let trials = 2000;
+        let disjoint = (0..trials)
+            .filter(|_| {
+                let a: Vec<f64> = (0..3).map(|_| next()).collect();
+                let b: Vec<f64> = (0..3).map(|_| next()).collect();
+                let (a, b) = (bootstrap_median_ci(&a), bootstrap_median_ci(&b));
+                a.1 < b.0 || b.1 < a.0
+            })
+            .count();
+        let share = disjoint as f64 / f64::from(trials);
+        assert!((0.07..0.13).contains(&share), "disjoint share {share}");
+    }
 }
