@@ -29,12 +29,23 @@ fn image_id(reference: &str) -> Option<String> {
     docker(&["image", "inspect", "-f", "{{.Id}}", reference])
 }
 
-/// The dangling images of this test process's namespace.
-fn dangling_here() -> Vec<String> {
-    let label = format!("label={}={}", labels::NAMESPACE, test_namespace());
-    let filters = ["-f", "dangling=true", "-f", &label];
-    let listed = docker(&[&["images", "-q", "--no-trunc"][..], &filters].concat()).unwrap();
-    listed.lines().map(str::to_string).collect()
+/// The dangling images of this test process's namespace made by the runs `run_ids`: this
+/// test's own, so what another test of the process may have left (the suite's leak checks
+/// find that) does not decide this one.
+fn dangling_here(run_ids: &[String]) -> Vec<String> {
+    let namespace = format!("label={}={}", labels::NAMESPACE, test_namespace());
+    let mut ids: Vec<String> = run_ids
+        .iter()
+        .flat_map(|run_id| {
+            let run = format!("label={}={run_id}", labels::RUN_ID);
+            let filters = ["-f", "dangling=true", "-f", &namespace, "-f", &run];
+            let listed = docker(&[&["images", "-q", "--no-trunc"][..], &filters].concat()).unwrap();
+            listed.lines().map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// A `harness` as the user runs it: in the default namespace.
@@ -151,14 +162,14 @@ async fn a_users_image_survives_and_the_tests_leave_no_dangling_image() {
     // An image a container still uses outlives the rebuild that replaces it, dangling...
     let holder = Holder::create(&second, &run_ids[1]);
     let (_, third) = build_here(&docker, dir, &app, &run_ids[2]).await;
-    assert_eq!(dangling_here(), std::slice::from_ref(&second));
+    assert_eq!(dangling_here(&run_ids), std::slice::from_ref(&second));
     // ...until `harness clean`, once the container is gone.
     drop(holder);
     let (code, stdout, stderr) = harness_cli(&["clean"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("images"), "{stdout}");
     assert_eq!((image_id(&second), image_id(&third)), (None, None));
-    assert_eq!(dangling_here(), Vec::<String>::new());
+    assert_eq!(dangling_here(&run_ids), Vec::<String>::new());
 
     assert_eq!(
         image_id(&user_tag).as_deref(),
