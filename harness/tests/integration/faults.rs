@@ -388,12 +388,19 @@ fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
     ];
     let mut allowed = HarnessRun::start(&other_app, &[]);
     let _allowed_cleanup = allowed.cleanup();
+    // Past the lock: it builds while first holds the daemon.
     allowed.wait_for("building musl-system-scratch", 3 * MINUTE);
     allowed.signal(libc::SIGINT);
     // How fast an interrupted run exits is the signal tests' business; here a generous
-    // deadline, as a daemon or disk busy with other work can slow the exit's cleanup.
+    // deadline, as a daemon or disk busy with other work can slow the exit's cleanup. With
+    // its build reused, a one-variant quick run can finish before the signal lands (seen in
+    // a stress run): finished or interrupted, it was allowed; refused would be 3.
     let code = allowed.wait_exit(2 * MINUTE);
-    assert_eq!(code, 130, "allowed: {}", allowed.stderr());
+    assert!(
+        code == 130 || code == 0,
+        "allowed: exit {code}: {}",
+        allowed.stderr()
+    );
     first.signal(libc::SIGINT);
     let code = first.wait_exit(2 * MINUTE);
     assert_eq!(code, 130, "first: {}", first.stderr());
