@@ -1,7 +1,9 @@
 //! Finding and removing what the harness created, by its labels only: containers first,
-//! then variant images, and the base images only when asked; or only the containers of runs
-//! whose process died (`remove_orphans`, by the owner label). Anything without the
-//! harness's tool label is never touched.
+//! then variant images (tagged or dangling), and the base images only when asked; or only
+//! the containers of runs whose process died (`remove_orphans`, by the owner label).
+//! Anything without the harness's tool label is never touched, and nothing of another image
+//! namespace (`labels::in_namespace`) either: a test suite's cleanup cannot reach a user's
+//! runs, nor a user's `harness clean` a test suite's. The shared base is the exception.
 
 use crate::labels;
 use crate::owner::{self, Liveness};
@@ -19,7 +21,8 @@ pub struct Cleaned {
     pub images: usize,
 }
 
-/// Removes the harness's containers (of one run, when `run_id` is given); returns how many.
+/// Removes the harness's containers of this namespace (of one run, when `run_id` is given);
+/// returns how many.
 /// Transient API faults are retried with the cleanup's patience (see `retry::Policy`).
 pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow::Result<usize> {
     let filters = labels::filter(run_id);
@@ -37,6 +40,9 @@ pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow:
     let mut removed = 0;
     for c in listed {
         let Some(id) = c.id else { continue };
+        if !c.labels.as_ref().is_some_and(labels::in_namespace) {
+            continue;
+        }
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
@@ -59,8 +65,8 @@ pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow:
     Ok(removed)
 }
 
-/// Removes the harness's containers and variant images (of one run, when `run_id` is
-/// given); base images too when `include_base`.
+/// Removes the harness's containers and variant images of this namespace, dangling ones
+/// included (of one run, when `run_id` is given); base images too when `include_base`.
 pub async fn clean(
     docker: &Docker,
     run_id: Option<&str>,
@@ -81,7 +87,12 @@ pub async fn clean(
         .await?;
     for image in images {
         let role = image.labels.get(labels::ROLE).map(String::as_str);
-        if role == Some("base") && !include_base {
+        let wanted = match role {
+            // One base serves every namespace.
+            Some("base") => include_base,
+            _ => labels::in_namespace(&image.labels),
+        };
+        if !wanted {
             continue;
         }
         let options = RemoveImageOptionsBuilder::default().force(true).build();
@@ -120,8 +131,9 @@ pub struct Orphans {
     pub run_ids: Vec<String>,
 }
 
-/// Removes the harness's containers whose owner process is known to be dead (a run killed
-/// outright); containers of live runs, of other hosts, or without an owner label stay.
+/// Removes the harness's containers (of this namespace) whose owner process is known to be
+/// dead (a run killed outright); containers of live runs, of other hosts, or without an
+/// owner label stay.
 pub async fn remove_orphans(docker: &Docker) -> anyhow::Result<Orphans> {
     let filters = labels::filter(None);
     let options = ListContainersOptionsBuilder::default()
@@ -137,9 +149,10 @@ pub async fn remove_orphans(docker: &Docker) -> anyhow::Result<Orphans> {
         let (Some(id), Some(container_labels)) = (c.id, c.labels) else {
             continue;
         };
-        let dead = container_labels
-            .get(labels::OWNER)
-            .is_some_and(|o| owner::liveness(o) == Liveness::Dead);
+        let dead = labels::in_namespace(&container_labels)
+            && container_labels
+                .get(labels::OWNER)
+                .is_some_and(|o| owner::liveness(o) == Liveness::Dead);
         if !dead {
             continue;
         }

@@ -332,6 +332,12 @@ fn calibrate(args: &crate::cli::CalibrateArgs) -> anyhow::Result<()> {
     if let Some(load) = c.load_average {
         println!("machine load (1-min average) before: {load:.2}");
     }
+    let p = &c.probe;
+    println!(
+        "readiness probe (connect + GET + status line, fresh connection): median {:.0} us, p95 {:.0} us over {} probes ({} failed); polling gap: refused probe {:.0} us + {:?} sleep taking {:.0} us; adds on average {:.0} us to a cold start",
+        p.median_us, p.p95_us, p.probes, p.failed, p.refused_median_us,
+        crate::measure::cold_start::PROBE_INTERVAL, p.sleep_median_us, p.added_us()
+    );
     match c.ratio() {
         Some(ratio) => println!(
             "calibrate: built-in {:.0} rps, wrk {:.0} rps, ratio {ratio:.2} (medians of {} rounds)",
@@ -408,13 +414,25 @@ fn compare(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
     }
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["variant", "metric", "old", "new", "change", "verdict"]);
-    let number = |v: Option<f64>| match v {
-        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.2}"),
-        None => "-".into(),
+    table.set_header([
+        "variant",
+        "metric",
+        "old [95% CI]",
+        "new [95% CI]",
+        "change",
+        "verdict",
+    ]);
+    let number = |v: f64| match v {
+        v if v.abs() >= 100.0 => format!("{v:.0}"),
+        v => format!("{v:.2}"),
     };
-    for row in crate::compare::compare(&old, &new) {
+    let with_ci = |v: Option<f64>, ci: Option<(f64, f64)>| match (v, ci) {
+        (Some(v), Some((lo, hi))) => format!("{} [{}–{}]", number(v), number(lo), number(hi)),
+        (Some(v), None) => number(v),
+        (None, _) => "-".into(),
+    };
+    let rows = crate::compare::compare(&old, &new);
+    for row in &rows {
         let verdict = match row.direction() {
             Some(direction) => format!("{} ({direction})", row.verdict),
             None => row.verdict.to_string(),
@@ -422,13 +440,25 @@ fn compare(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
         table.add_row([
             row.variant.clone(),
             row.metric.clone(),
-            number(row.old),
-            number(row.new),
+            with_ci(row.old, row.old_ci),
+            with_ci(row.new, row.new_ci),
             row.change_pct().map_or("-".into(), |c| format!("{c:+.1}%")),
             verdict,
         ]);
     }
     println!("{table}");
+    let (within, judged) = crate::compare::ratio_tally(&rows);
+    if judged > 0 {
+        println!(
+            "paired ratios to the baseline: {within} of {judged} within noise ({:.0}%)",
+            within as f64 / judged as f64 * 100.0
+        );
+    }
+    if let Some(note) =
+        crate::compare::small_sample_note(old.settings.rounds.min(new.settings.rounds))
+    {
+        println!("{note}");
+    }
     Ok(())
 }
 

@@ -32,11 +32,29 @@ pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> En
         glibc_version: glibc_version(),
         musl_version: musl_version(root),
         git_commit: command_line_output(root, "git", &["rev-parse", "HEAD"]),
-        git_dirty: command_line_output(root, "git", &["status", "--porcelain"])
-            .map(|s| !s.is_empty()),
+        git_dirty: git_dirty(root),
         docker_host: docker_host.clone(),
         docker_local: docker_host.as_deref().map(docker_client::is_local),
     }
+}
+
+/// Whether the checkout differs from its commit in anything but the harness's own output:
+/// modified, staged or untracked files count, except under `results/`, where every run
+/// writes (a run started while an earlier run's files wait to be committed still measures
+/// the committed code). `None` outside a git checkout.
+fn git_dirty(root: &Path) -> Option<bool> {
+    command_line_output(
+        root,
+        "git",
+        &[
+            "status",
+            "--porcelain",
+            "--",
+            ":(top)",
+            ":(top,exclude)results",
+        ],
+    )
+    .map(|s| !s.is_empty())
 }
 
 fn read_trimmed(path: &str) -> String {
@@ -113,6 +131,43 @@ mod tests {
             Some("1.2.5")
         );
         assert_eq!(find_version_string(b"\x0010.2.5\x001.2\x00"), None);
+    }
+
+    #[test]
+    fn results_files_do_not_make_the_checkout_dirty_but_code_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.path().join("main.rs"), "fn main() {}").unwrap();
+        std::fs::create_dir_all(dir.path().join("results/runs")).unwrap();
+        std::fs::write(dir.path().join("results/runs/old.json"), "{}").unwrap();
+        git(&["add", "."]);
+        git(&["commit", "-q", "-m", "one"]);
+        assert_eq!(git_dirty(dir.path()), Some(false));
+        // A new results file and a changed published one: still the committed code.
+        std::fs::write(dir.path().join("results/runs/new.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("results/runs/old.json"), "{\"x\":1}").unwrap();
+        assert_eq!(git_dirty(dir.path()), Some(false));
+        // Read from a subdirectory, the rule is the same.
+        assert_eq!(git_dirty(&dir.path().join("results")), Some(false));
+        // An untracked source file or a changed one is not.
+        std::fs::write(dir.path().join("extra.rs"), "").unwrap();
+        assert_eq!(git_dirty(dir.path()), Some(true));
+        std::fs::remove_file(dir.path().join("extra.rs")).unwrap();
+        std::fs::write(dir.path().join("main.rs"), "fn main() { }").unwrap();
+        assert_eq!(git_dirty(dir.path()), Some(true));
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(git_dirty(elsewhere.path()), None);
     }
 
     #[test]

@@ -291,6 +291,10 @@ pub struct LoadResult {
     /// Requests in flight at a window's end that completed in the drain, all rounds.
     #[serde(default)]
     pub drained: u64,
+    /// Requests due but never sent, or unanswered when a window ended, entered in the
+    /// latency histogram at the window's end (wrk2's rule), all rounds.
+    #[serde(default)]
+    pub censored: u64,
     /// Against the baseline variant's cell of the same rounds; absent for the baseline.
     #[serde(default)]
     pub ratio_to_baseline: Option<BaselineRatios>,

@@ -102,7 +102,11 @@ pub fn keep(
 impl Artifact {
     /// Checks that the file still has the digest it was built with.
     pub fn verify(&self, variant: Variant) -> anyhow::Result<()> {
-        let found = sha256_file(&self.path)?;
+        self.expect(variant, sha256_file(&self.path)?)
+    }
+
+    /// An error naming both digests when `found` is not the digest it was built with.
+    fn expect(&self, variant: Variant, found: String) -> anyhow::Result<()> {
         if found != self.sha256 {
             return Err(DigestMismatch {
                 variant: variant.name(),
@@ -119,16 +123,7 @@ impl Artifact {
     pub fn read_verified(&self, variant: Variant) -> anyhow::Result<Vec<u8>> {
         let bytes = std::fs::read(&self.path)
             .with_context(|| format!("cannot read {}", self.path.display()))?;
-        let found = sha256_hex(&bytes);
-        if found != self.sha256 {
-            return Err(DigestMismatch {
-                variant: variant.name(),
-                path: self.path.display().to_string(),
-                expected: self.sha256.clone(),
-                found,
-            }
-            .into());
-        }
+        self.expect(variant, sha256_hex(&bytes))?;
         Ok(bytes)
     }
 }

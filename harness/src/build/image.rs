@@ -2,16 +2,19 @@
 //! context holding only the binary, built through bollard.
 //!
 //! Nothing is written to disk: the context is the Dockerfile and the binary, and nothing
-//! else can leak into it. This module owns the Dockerfile per base; the debian base image
-//! itself comes from `base`.
+//! else can leak into it. This module owns the Dockerfile per base and the variant tag's
+//! history: a rebuild that moves the tag away from an older harness image removes that
+//! image when nothing else holds it, so rebuilds leave no dangling images. The debian base
+//! image itself comes from `base`.
 
 use crate::build::elf::ElfFacts;
 use crate::labels;
 use crate::matrix::{Base, Variant};
 use anyhow::Context;
-use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
 use bollard::Docker;
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -85,13 +88,13 @@ pub async fn build(
     binary: &[u8],
     labels: std::collections::HashMap<String, String>,
 ) -> anyhow::Result<BuiltImage> {
-    let context = context_tar(dockerfile, binary)?;
+    let context = context_tar(&labelled(dockerfile, &labels), binary)?;
+    let previous = harness_image_at(docker, tag).await;
     let options = BuildImageOptionsBuilder::default()
         .dockerfile("Dockerfile")
         .t(tag)
         .rm(true)
         .forcerm(true)
-        .labels(&labels)
         .build();
     let start = Instant::now();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
@@ -108,6 +111,9 @@ pub async fn build(
         .inspect_image(tag)
         .await
         .with_context(|| format!("built {tag} but cannot inspect it"))?;
+    if let Some(old) = previous.filter(|old| Some(old) != inspect.id.as_ref()) {
+        remove_if_dangling(docker, &old).await;
+    }
     Ok(BuiltImage {
         tag: tag.to_string(),
         id: inspect.id.unwrap_or_default(),
@@ -154,6 +160,67 @@ pub fn variant_labels(
     ])
 }
 
+/// `dockerfile` with one `LABEL` line of all `labels` right after its last `FROM`.
+///
+/// Not the build's `labels` option: the classic builder applies those as one step per label
+/// after the last instruction, so a build cut short (Ctrl-C, a signal) leaves a dangling
+/// image with some of them or none, which no label filter finds. Here every layer of the
+/// final stage carries them all, so whatever an interrupted build leaves is found by its
+/// run id and namespace like any finished image.
+pub fn labelled(dockerfile: &str, labels: &HashMap<String, String>) -> String {
+    if labels.is_empty() {
+        return dockerfile.to_string();
+    }
+    let quote = |s: &str| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('\n', " ");
+        format!("\"{escaped}\"")
+    };
+    let mut pairs: Vec<(&String, &String)> = labels.iter().collect();
+    pairs.sort();
+    let line: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect();
+    let label = format!("LABEL {}\n", line.join(" "));
+    let mut lines: Vec<&str> = dockerfile.split_inclusive('\n').collect();
+    let after_from = lines
+        .iter()
+        .rposition(|l| l.starts_with("FROM "))
+        .map_or(0, |i| i + 1);
+    lines.insert(after_from, &label);
+    lines.concat()
+}
+
+/// The id of the image `tag` names now, if its labels prove the harness made it.
+async fn harness_image_at(docker: &Docker, tag: &str) -> Option<String> {
+    let image = docker.inspect_image(tag).await.ok()?;
+    let labels = image.config.and_then(|c| c.labels).unwrap_or_default();
+    let ours = labels.get(labels::TOOL).map(String::as_str) == Some(labels::TOOL_VALUE);
+    ours.then_some(image.id).flatten()
+}
+
+/// Removes the image `id` if no tag names it any more. Docker itself refuses (409) while a
+/// container uses it, and nothing is forced: such an image stays for `harness clean`.
+/// Best effort: a rebuild never fails over its predecessor.
+async fn remove_if_dangling(docker: &Docker, id: &str) {
+    let Ok(image) = docker.inspect_image(id).await else {
+        return;
+    };
+    let tagged = image
+        .repo_tags
+        .unwrap_or_default()
+        .iter()
+        .any(|t| t != "<none>:<none>");
+    if !tagged {
+        let options = RemoveImageOptionsBuilder::default().force(false).build();
+        let _ = docker.remove_image(id, Some(options), None).await;
+    }
+}
+
 fn last_lines(log: &[String]) -> String {
     let tail: Vec<&str> = log
         .iter()
@@ -194,6 +261,25 @@ mod tests {
         ));
         assert_eq!(df.matches("COPY --from=libs").count(), 3);
         assert!(df.contains("USER 65534:65534"));
+    }
+
+    #[test]
+    fn labels_follow_the_last_from_and_are_quoted() {
+        let v: Variant = "glibc-system-distroless".parse().unwrap();
+        let df = dockerfile(v, &dynamic(), "base:1").unwrap();
+        let labels = HashMap::from([
+            ("b.key".to_string(), "say \"hi\" $HOME".to_string()),
+            ("a.key".to_string(), "plain".to_string()),
+        ]);
+        let out = labelled(&df, &labels);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "FROM scratch");
+        assert_eq!(
+            lines[2],
+            r#"LABEL "a.key"="plain" "b.key"="say \"hi\" \$HOME""#
+        );
+        assert_eq!(out.replace(&format!("{}\n", lines[2]), ""), df);
+        assert_eq!(labelled(&df, &HashMap::new()), df);
     }
 
     #[test]

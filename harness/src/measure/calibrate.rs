@@ -1,15 +1,19 @@
-//! `harness calibrate`: how the built-in load generator compares with `wrk`.
+//! `harness calibrate`: how the built-in load generator compares with `wrk`, and what the
+//! cold-start readiness probe itself costs.
 //!
-//! It starts the http-server natively, pinned to one CPU with one worker thread, drives
-//! `/plaintext` with the built-in load generator pinned to another CPU, then with `wrk` (when
-//! installed) pinned to that same CPU, and returns both rates. The server process is
-//! always killed, on success and on error. This module returns data; `commands` prints.
+//! It starts the http-server natively, pinned to one CPU with one worker thread, times the
+//! readiness probe against it from another CPU (`probe`), drives `/plaintext` with the
+//! built-in load generator pinned to that other CPU, then with `wrk` (when installed) pinned
+//! to the same CPU, and returns both rates. The server process is always killed, on success
+//! and on error. This module returns data; `commands` prints.
 
+mod probe;
 mod server;
 mod wrk;
 
 use crate::measure::loadgen::{run_load_with, Client, Endpoint, LoadReport, LoadSpec};
 use crate::measure::pinning;
+pub use probe::{ProbeCost, PROBES};
 pub use server::ServerUse;
 use server::{free_local_addr, ServerProcess};
 use std::net::SocketAddr;
@@ -86,10 +90,12 @@ impl Round {
     }
 }
 
-/// Every round, and the load on the machine when it began.
+/// Every round, the probe's cost, and the load on the machine when it began.
 #[derive(Debug, Clone)]
 pub struct Calibration {
     pub rounds: Vec<Round>,
+    /// The readiness probe timed against the server before the rounds.
+    pub probe: ProbeCost,
     /// The 1-minute load average before the measurement (the machine may be shared).
     pub load_average: Option<f64>,
 }
@@ -167,6 +173,8 @@ pub fn calibrate(
     let addr = free_local_addr()?;
     let mut server = ServerProcess::start(server_binary, addr, spec.server_cpu)?;
     server.wait_ready(addr)?;
+    let closed = free_local_addr()?;
+    let probe = probe::measure(addr, "/plaintext", closed, spec.loadgen_cpu)?;
     let mut rounds: Vec<Round> = Vec::new();
     for index in 0..spec.rounds as usize {
         // Once wrk is found missing, do not look for it again.
@@ -178,6 +186,7 @@ pub fn calibrate(
     server.stop();
     Ok(Calibration {
         rounds,
+        probe,
         load_average,
     })
 }

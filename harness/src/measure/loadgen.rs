@@ -12,23 +12,27 @@
 //! in the window's figures). No request is started after the window ends, and every
 //! request started is counted exactly once: completed (by the phase it completed in), an
 //! error, or abandoned at the drain deadline (also an error). So with no errors, the
-//! completed requests of all phases equal what the server answered. Latencies are those of
-//! requests completed inside the window, in µs, from an hdrhistogram (3 significant
-//! digits). This module does not start servers or decide CPU placement.
+//! completed requests of all phases equal what the server answered. Latencies, in µs in an
+//! hdrhistogram (3 significant digits), are those of requests completed inside the window,
+//! plus every request still unanswered at the window's end and (rate mode) every request
+//! due but never sent, each censored at the window's end: recorded as `end - its start`
+//! (wrk2's rule), a lower bound, so that a server that falls behind shows its worst
+//! latencies instead of dropping them. This module does not start servers or decide CPU
+//! placement.
 
 mod conn;
+mod endpoint;
 mod http1;
 mod hyper_client;
 mod lean;
 mod pacer;
 
+pub use endpoint::Endpoint;
+
 use crate::measure::pinning;
 use crate::results::Latency;
-use bytes::Bytes;
 use conn::{Job, Tally, Timeline};
-use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
-use hyper::{Method, Request, Uri};
+use hyper::header::HeaderValue;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,6 +43,8 @@ pub const DRAIN: Duration = Duration::from_secs(2);
 pub const LOADGEN_BOUND_SHARE: f64 = 0.9;
 /// The highest `--rate` accepted (requests/s).
 pub const MAX_RATE: u64 = 10_000_000;
+/// Under this share of its `--rate`, a window did not keep its rate (`rate_shortfall`).
+pub const RATE_KEPT_SHARE: f64 = 0.95;
 /// The seed of the `/parse` body, so every run posts the same bytes.
 pub const PARSE_BODY_SEED: u64 = 42;
 /// Records in the `/parse` body.
@@ -66,79 +72,6 @@ impl Client {
 
 /// The client `run_load` uses.
 pub const DEFAULT_CLIENT: Client = Client::Lean;
-
-/// One request, sent over and over: method, path and body; a response with any status but
-/// `expect_status` is counted as unexpected (`non_2xx` in the results).
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    /// What the results call it (the path, unless the app's table names it).
-    pub name: String,
-    pub method: Method,
-    pub path: Uri,
-    pub body: Bytes,
-    pub expect_status: u16,
-}
-
-impl Endpoint {
-    /// A request named by its path, expecting 200.
-    pub fn new(method: Method, path: &str, body: Bytes) -> anyhow::Result<Endpoint> {
-        let uri: Uri = path
-            .parse()
-            .map_err(|e| anyhow::anyhow!("endpoint {path:?} is not a request path: {e}"))?;
-        Ok(Endpoint {
-            name: path.to_string(),
-            method,
-            path: uri,
-            body,
-            expect_status: 200,
-        })
-    }
-
-    /// One of an app's workload requests (from its `[package.metadata.harness]` table).
-    pub fn from_request(request: &crate::app::RequestSpec) -> anyhow::Result<Endpoint> {
-        let method = Method::from_bytes(request.method.as_bytes())
-            .map_err(|e| anyhow::anyhow!("method {:?}: {e}", request.method))?;
-        let mut endpoint = Endpoint::new(method, &request.path, Bytes::from(request.body.clone()))?;
-        endpoint.name = request.name.clone();
-        endpoint.expect_status = request.expect_status;
-        Ok(endpoint)
-    }
-
-    /// The http-server's request at `path`, as its Cargo.toml table declares it: `GET
-    /// /plaintext`, `GET /json`, and `POST /parse` with its body file (which holds
-    /// `workloads::dataset::json_array(PARSE_BODY_SEED, PARSE_BODY_RECORDS)`).
-    pub fn for_path(path: &str) -> Option<Endpoint> {
-        let app = crate::app::AppSpec::resolve("http", None).ok()?;
-        let request = app.server()?.requests.iter().find(|r| r.path == path)?;
-        Endpoint::from_request(request).ok()
-    }
-
-    /// The whole request as HTTP/1.1 bytes, with `Host: host`.
-    fn encode(&self, host: &str) -> Bytes {
-        let mut head = format!("{} {} HTTP/1.1\r\nHost: {host}\r\n", self.method, self.path);
-        if !self.body.is_empty() || self.method == Method::POST {
-            head.push_str("Content-Type: application/json\r\n");
-            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        Bytes::from(bytes)
-    }
-
-    /// A fresh request (hyper consumes one per send); the body bytes are shared, not copied.
-    fn request(&self, host: &HeaderValue) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.path.clone();
-        let headers = request.headers_mut();
-        headers.insert(HOST, host.clone());
-        if !self.body.is_empty() {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        request
-    }
-}
 
 /// What to load, how hard, for how long, and from which CPUs.
 #[derive(Debug, Clone)]
@@ -191,6 +124,9 @@ pub struct LoadReport {
     /// Rate mode: requests due by the schedule but never sent because every connection was
     /// busy (the server, or the load generator, could not keep the rate).
     pub rate_backlog: u64,
+    /// Latencies recorded censored at the window's end (in `histogram`): the `rate_backlog`
+    /// plus the requests in flight when the window ended.
+    pub censored: u64,
     /// The window's length in seconds.
     pub duration_s: f64,
     /// `window.requests / duration_s`.
@@ -228,6 +164,26 @@ impl LoadReport {
     /// Responses with an unexpected status, all phases.
     pub fn non_2xx(&self) -> u64 {
         self.warmup.non_2xx + self.window.non_2xx + self.drain.non_2xx
+    }
+
+    /// Rate mode: a warning when the window completed under `RATE_KEPT_SHARE` of the rate
+    /// asked for, saying what was never sent or answered and that latencies are lower
+    /// bounds; `None` when it kept the rate or ran closed loop.
+    pub fn rate_shortfall(&self) -> Option<String> {
+        let target = self.rate_rps.filter(|&r| r > 0)?;
+        let share = self.rps / target as f64;
+        (share < RATE_KEPT_SHARE).then(|| {
+            format!(
+                "{} at {} connections: {:.0} requests/s completed of the {target} asked for ({:.0}%): {} due were never sent and {} unanswered at the window's end ({} abandoned at the drain deadline); their latencies count up to the window's end, so the latency figures are lower bounds",
+                self.endpoint,
+                self.concurrency,
+                self.rps,
+                share * 100.0,
+                self.rate_backlog,
+                self.censored.saturating_sub(self.rate_backlog),
+                self.abandoned,
+            )
+        })
     }
 }
 
@@ -339,7 +295,11 @@ async fn load(
         tally.merge(task.await?);
     }
     let released = pacer_thread.map_or(0, pacer::PacerThread::join);
-    let backlog = released.saturating_sub(pacer.map_or(0, |p| p.taken())) + tally.unsent_tickets;
+    let untaken = pacer.map_or(0, |p| {
+        p.censor_untaken(released, timeline.end, &mut tally.histogram)
+    });
+    tally.censored += untaken;
+    let backlog = untaken + tally.unsent_tickets;
     let cpu_s = cpu_after.1.saturating_sub(cpu_before.1) as f64 / 1e9;
     let cpu_window_s = (cpu_after.0 - cpu_before.0).as_secs_f64().max(1e-9);
     Ok(report(
@@ -377,6 +337,7 @@ fn report(
         drain: tally.drain,
         abandoned: tally.abandoned,
         rate_backlog,
+        censored: tally.censored,
         duration_s,
         rps: tally.window.requests as f64 / duration_s,
         latency_us,
@@ -405,3 +366,6 @@ pub fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Latency {
         max: h.max(),
     }
 }
+
+#[cfg(test)]
+mod tests;

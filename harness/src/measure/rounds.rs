@@ -119,6 +119,7 @@ pub fn cell(windows: &[Window], baseline: Option<&[Window]>, cpu_method: &str) -
         rate_backlog: sum(&|r| r.rate_backlog),
         abandoned: sum(&|r| r.abandoned),
         drained: sum(&|r| r.drain.requests),
+        censored: sum(&|r| r.censored),
         ratio_to_baseline: baseline.and_then(|b| ratios(windows, b)),
     }
 }

@@ -143,9 +143,12 @@ pub fn excludes(low: f64, high: f64, value: f64) -> bool {
 /// Whether two summaries' medians differ beyond the noise of both: their 95% bootstrap
 /// intervals do not overlap.
 ///
-/// This is deliberately conservative: with equal widths, non-overlap of two 95% intervals
-/// corresponds to p ≈ 0.006, so "beyond noise" is a strong claim on a shared, noisy
-/// machine, while "within noise" only says this run cannot tell. A single sample has no
+/// From 6 samples up this is conservative: with equal widths, non-overlap of two 95%
+/// intervals corresponds to p ≈ 0.006, so "beyond noise" is a strong claim on a shared,
+/// noisy machine, while "within noise" only says this run cannot tell. Up to 5 samples the
+/// bootstrap interval is the samples' range, so two runs of the same thing are disjoint by
+/// chance more often: 10% of the time with 3 samples, 0.8% with 5
+/// (`compare::small_sample_note` says so where it applies). A single sample has no
 /// noise estimate, so the caller reports it as not applicable instead.
 pub fn beyond_noise(old: &Summary, new: &Summary) -> bool {
     old.median_ci_high < new.median_ci_low || new.median_ci_high < old.median_ci_low

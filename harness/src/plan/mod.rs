@@ -74,6 +74,7 @@ impl BuildPlan {
         let (app, variants) = select(&args.selection)?;
         if !args.no_images {
             docker_host()?;
+            crate::labels::check_namespace().map_err(usage)?;
         }
         Ok(BuildPlan {
             app,
@@ -99,6 +100,7 @@ impl RunPlan {
                 )))
             }
         };
+        crate::labels::check_namespace().map_err(usage)?;
         if args.runs == 0 || args.runs > 10_000 {
             return Err(usage(format!("--runs {}: expected 1 to 10000", args.runs)));
         }

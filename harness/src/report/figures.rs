@@ -1,12 +1,13 @@
 //! Turns a run (or the bench file) into the plots' data: which figures a section has, their
 //! titles, and the points on them. `None` where the results lack what a figure needs.
 
-use super::metrics::{bench_ratios, RunView};
+use super::frontier::Axis;
+use super::metrics::{bench_ratios, Estimate, RunView};
 use super::plots::{BenchRatioRow, ColdStartRow, LoadMetric, Panel, Point, Series, TradeoffPoint};
 use super::plots::{
     BenchRatios, ColdStartBars, LoadLines, Palette, SizeBars, ThreadScaling, Tradeoff,
 };
-use crate::results::BenchResults;
+use crate::results::{BenchResults, Bound, LoadResult};
 
 pub fn image_size(view: &RunView, palette: &Palette) -> Option<SizeBars> {
     let bars: Vec<(String, f64)> = view
@@ -26,22 +27,35 @@ pub fn image_size(view: &RunView, palette: &Palette) -> Option<SizeBars> {
     })
 }
 
+/// The app process's peak per variant; in a file that records only the container's cgroup
+/// figure, that one, said so in the title.
 pub fn peak_memory(view: &RunView, palette: &Palette) -> Option<SizeBars> {
+    let process = view.rows.iter().any(|r| r.peak_memory_mb.is_some());
     let bars: Vec<(String, f64)> = view
         .rows
         .iter()
-        .filter_map(|r| Some((r.name.clone(), r.peak_memory_mb?)))
+        .filter_map(|r| {
+            let mb = match process {
+                true => r.peak_memory_mb,
+                false => r.container_peak_memory_mb,
+            };
+            Some((r.name.clone(), mb?))
+        })
         .collect();
-    let method = view
-        .results()
-        .variants
-        .iter()
-        .find_map(|v| v.memory_method.clone())
-        .unwrap_or_else(|| "method not recorded".into());
+    let (what, subtitle) = match process {
+        true => (
+            "App process peak memory",
+            "the app process's own peak resident set (VmHWM, or the app's own report)",
+        ),
+        false => (
+            "Container peak memory",
+            "the container's cgroup figure: the app, the runtime's processes, kernel memory and page cache",
+        ),
+    };
     (!bars.is_empty()).then(|| SizeBars {
         stem: format!("{}-peak-memory", view.slug),
-        title: format!("Peak memory per variant ({})", view.results().app),
-        subtitle: format!("over the whole run; {method}; 1 MB = 1,000,000 bytes"),
+        title: format!("{what} per variant ({})", view.results().app),
+        subtitle: format!("over the whole run; {subtitle}; 1 MB = 1,000,000 bytes"),
         x_desc: "peak memory (MB)".into(),
         unit: "MB",
         log: false,
@@ -59,7 +73,6 @@ pub fn cold_start(view: &RunView) -> Option<ColdStartBars> {
             Some(ColdStartRow {
                 name: r.name.clone(),
                 median_ms: r.cold_start_ms?.value,
-                process_ms: r.process_start_ms?.value,
                 p5_ms: p5,
                 p95_ms: p95,
             })
@@ -73,7 +86,7 @@ pub fn cold_start(view: &RunView) -> Option<ColdStartBars> {
         stem: format!("{}-cold-start", view.slug),
         title: format!("Cold start per variant ({})", view.results().app),
         subtitle: format!(
-            "container create → {to}, {} runs each; runtime + exec share = a bare --version run in the same image",
+            "container create → {to}, {} runs each",
             view.results().settings.runs
         ),
         rows,
@@ -100,15 +113,7 @@ pub fn load_lines(view: &RunView, palette: &Palette, metric: LoadMetric) -> Opti
                         .load
                         .iter()
                         .filter(|l| &l.endpoint == endpoint)
-                        .map(|l| Point {
-                            x: f64::from(l.concurrency),
-                            y: match metric {
-                                LoadMetric::Rps => l.rps.median,
-                                LoadMetric::P99Ms => l.latency_us.p99 as f64 / 1000.0,
-                            },
-                            ci: None,
-                            hollow: l.loadgen_bound,
-                        })
+                        .filter_map(|l| load_point(l, metric))
                         .collect();
                     points.sort_by(|a, b| a.x.total_cmp(&b.x));
                     Series {
@@ -123,18 +128,50 @@ pub fn load_lines(view: &RunView, palette: &Palette, metric: LoadMetric) -> Opti
         .collect();
     let (what, stem) = match metric {
         LoadMetric::Rps => ("Throughput", "throughput"),
+        LoadMetric::CpuUsPerRequest => ("Server CPU per request", "cpu-per-request"),
         LoadMetric::P99Ms => ("p99 latency", "p99-latency"),
+    };
+    let window = crate::report::fmt::tick(results.settings.duration_s);
+    let per_point = match results.schema_version {
+        1 => format!("one {window} s window per point, no interval"),
+        _ => format!(
+            "median of {} rounds of {window} s windows per point, whiskers: 95% CI of the median",
+            results.settings.rounds
+        ),
+    };
+    let tail = match metric {
+        LoadMetric::Rps => "; hollow points: the load generator was the bottleneck",
+        LoadMetric::CpuUsPerRequest => "; lower is better, whatever the load generator managed",
+        LoadMetric::P99Ms => "; p99 of all rounds' requests merged",
     };
     (!panels.is_empty()).then(|| LoadLines {
         stem: format!("{}-{stem}", view.slug),
         title: format!("{what} vs concurrency ({})", results.app),
-        subtitle: format!(
-            "{} s window per point, closed loop; hollow points: the load generator was the bottleneck",
-            crate::report::fmt::tick(results.settings.duration_s)
-        ),
+        subtitle: format!("{per_point}, closed loop{tail}"),
         metric,
         panels,
         palette: palette.clone(),
+    })
+}
+
+/// One cell as a point of `metric`, with the CI of its median where there are rounds.
+fn load_point(l: &LoadResult, metric: LoadMetric) -> Option<Point> {
+    let (y, ci) = match metric {
+        LoadMetric::Rps => {
+            let e = Estimate::repeated(&l.rps);
+            (e.value, e.ci)
+        }
+        LoadMetric::CpuUsPerRequest => {
+            let e = Estimate::repeated(l.server_cpu_us_per_request.as_ref()?);
+            (e.value, e.ci)
+        }
+        LoadMetric::P99Ms => (l.latency_us.p99 as f64 / 1000.0, None),
+    };
+    Some(Point {
+        x: f64::from(l.concurrency),
+        y,
+        ci,
+        hollow: metric == LoadMetric::Rps && l.bound == Bound::Loadgen,
     })
 }
 
@@ -176,40 +213,55 @@ pub fn thread_scaling(view: &RunView, palette: &Palette) -> Option<ThreadScaling
     })
 }
 
-pub fn tradeoff(view: &RunView) -> Option<Tradeoff> {
+/// The tradeoff of image size against `axis`, relative to the baseline where there is one;
+/// `suffix` tells a second chart of the same run apart (`-rps`).
+pub fn tradeoff(view: &RunView, axis: Axis, suffix: &str) -> Option<Tradeoff> {
     let workload = view.workload.as_ref()?;
-    let base = view.baseline_row().and_then(|b| b.alloc_heavy);
-    let frontier: Vec<String> = view.frontier().iter().map(|r| r.name.clone()).collect();
+    let base = view.baseline_row().and_then(|b| axis.of(b));
+    let frontier: Vec<String> = view.frontier(axis).iter().map(|r| r.name.clone()).collect();
     let points: Vec<TradeoffPoint> = view
         .rows
         .iter()
         .filter_map(|r| {
-            let thr = r.alloc_heavy?.value;
+            let m = axis.of(r)?;
+            let y = match base {
+                Some(b) => m.ratio_to(&b),
+                None => m.own,
+            };
             Some(TradeoffPoint {
                 name: r.name.clone(),
                 image_mb: r.image_mb?,
-                y: base.map_or(thr, |b| thr / b.value),
+                y: y.value,
+                ci: y.ci,
                 cold_start_ms: r.cold_start_ms.map(|c| c.value),
                 frontier: frontier.contains(&r.name),
             })
         })
         .collect();
+    let (what, unit, better) = match axis {
+        Axis::Throughput => ("throughput", workload.unit.as_str(), "higher is better"),
+        Axis::CpuPerRequest => ("server CPU per request", "µs", "lower is better"),
+    };
     let (y_desc, against) = match (&view.baseline, base) {
         (Some(name), Some(_)) => (
-            format!("throughput relative to {name} (×)"),
+            format!("{what} relative to {name} (×)"),
             format!(", relative to {name}"),
         ),
-        _ => (format!("throughput ({})", workload.unit), String::new()),
+        _ => (format!("{what} ({unit})"), String::new()),
     };
     (!points.is_empty()).then(|| Tradeoff {
-        stem: format!("{}-tradeoff", view.slug),
+        stem: format!("{}-tradeoff{suffix}", view.slug),
         title: format!(
-            "The tradeoff: image size vs throughput ({})",
+            "The tradeoff: image size vs {what} ({})",
             view.results().app
         ),
-        subtitle: format!("allocation-heavy workload: {}{against}", workload.label),
+        subtitle: format!(
+            "allocation-heavy workload: {}{against}; {better}; whiskers: 95% CI",
+            workload.label
+        ),
         y_desc,
         relative: base.is_some(),
+        better: axis.better(),
         points,
     })
 }

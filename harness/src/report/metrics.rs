@@ -1,78 +1,20 @@
-//! The numbers a report shows, derived from a results file: per-variant figures, ratios to the
-//! baseline with their intervals, the allocation-heavy workload and the size/throughput frontier.
+//! The numbers a report shows, derived from a results file: per-variant figures with their
+//! noise, ratios to the baseline (paired per round where the file has them), the
+//! allocation-heavy workload, and what peak memory figure a file holds.
 //!
 //! Plots, tables and the verdict all read these, so they cannot disagree. Nothing here draws
-//! or formats text beyond the workload's label.
+//! or formats text beyond the workload's label. Which variants form the frontier is
+//! `frontier`'s; how two figures are told apart is `estimate`'s.
 
+use super::frontier::{self, Axis};
 use super::load::RunFile;
 use crate::matrix::BASELINE;
-use crate::results::{AppKind, BenchResults, RunResults, Status, Summary, VariantResult};
+use crate::results::{AppKind, BenchResults, Bound, LoadResult, RunResults, Status, VariantResult};
+
+pub use super::estimate::{Better, Estimate, Measured, Noise};
 
 /// Bytes per MB: the report uses decimal megabytes throughout, as the Docker daemon does.
 pub const BYTES_PER_MB: f64 = 1e6;
-
-/// A measured value with the 95% confidence interval of its median, when the results carry one.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Estimate {
-    pub value: f64,
-    pub ci: Option<(f64, f64)>,
-}
-
-/// Whether two estimates can be told apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Noise {
-    /// Both have intervals and they do not overlap.
-    Distinct,
-    /// Both have intervals and they overlap: the difference is within the noise.
-    WithinNoise,
-    /// At least one is a single measurement, so the noise is unknown.
-    Unknown,
-}
-
-impl Estimate {
-    pub fn exact(value: f64) -> Self {
-        Self { value, ci: None }
-    }
-
-    /// The median, with its CI when there are at least two samples (one sample has no
-    /// noise estimate).
-    pub fn repeated(s: &Summary) -> Self {
-        Self {
-            value: s.median,
-            ci: (s.n > 1).then_some((s.median_ci_low, s.median_ci_high)),
-        }
-    }
-
-    /// The median and its CI.
-    pub fn median(s: &Summary) -> Self {
-        Self {
-            value: s.median,
-            ci: Some((s.median_ci_low, s.median_ci_high)),
-        }
-    }
-
-    /// `self / base`, with the widest interval the two intervals allow (conservative).
-    pub fn ratio(&self, base: &Estimate) -> Estimate {
-        let ci = match (self.ci, base.ci) {
-            (Some((lo, hi)), Some((blo, bhi))) if blo > 0.0 && bhi > 0.0 => {
-                Some((lo / bhi, hi / blo))
-            }
-            _ => None,
-        };
-        Estimate {
-            value: self.value / base.value,
-            ci,
-        }
-    }
-
-    pub fn noise_against(&self, other: &Estimate) -> Noise {
-        match (self.ci, other.ci) {
-            (Some((lo, hi)), Some((olo, ohi))) if lo <= ohi && olo <= hi => Noise::WithinNoise,
-            (Some(_), Some(_)) => Noise::Distinct,
-            _ => Noise::Unknown,
-        }
-    }
-}
 
 /// The workload the tradeoff and verdict call allocation-heavy, and its unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +23,8 @@ pub struct Workload {
     pub label: String,
     /// `rps`, or the batch app's throughput unit (`MB/s` for json-cruncher).
     pub unit: String,
+    /// The load cell (endpoint, concurrency) of a server app.
+    pub cell: Option<(String, u32)>,
 }
 
 /// One variant's headline figures; `None` where the variant did not get that far.
@@ -93,12 +37,25 @@ pub struct VariantRow {
     pub cold_start_ms: Option<Estimate>,
     /// p5 and p95 of the cold start.
     pub cold_start_range_ms: Option<(f64, f64)>,
+    /// Create → first output of `--version`: its own figure, never a part of the cold start.
     pub process_start_ms: Option<Estimate>,
     /// Throughput on the allocation-heavy workload, in the workload's unit.
-    pub alloc_heavy: Option<Estimate>,
-    /// True when the load generator, not the app, was probably the bottleneck.
-    pub loadgen_bound: bool,
+    pub alloc_heavy: Option<Measured>,
+    /// Server CPU per request on the same load cell, µs (server apps, schema version 2).
+    pub cpu_per_request: Option<Measured>,
+    /// What limited that load cell.
+    pub bound: Option<Bound>,
+    /// The app process's own peak (VmHWM, or the app's own report).
     pub peak_memory_mb: Option<f64>,
+    /// The container's cgroup peak: the app, the runtime's processes, kernel memory, page cache.
+    pub container_peak_memory_mb: Option<f64>,
+}
+
+impl VariantRow {
+    /// True when the load generator, not the server, limited the allocation-heavy cell.
+    pub fn loadgen_bound(&self) -> bool {
+        self.bound == Some(Bound::Loadgen)
+    }
 }
 
 /// One run file, reduced to what the report shows.
@@ -117,15 +74,16 @@ impl<'a> RunView<'a> {
     pub fn new(file: &'a RunFile, slug: String) -> Self {
         let results = &file.results;
         let workload = alloc_workload(results);
+        let baseline = results
+            .variants
+            .iter()
+            .find(|v| v.variant.name() == BASELINE)
+            .map(|v| v.variant.name());
         let rows: Vec<VariantRow> = results
             .variants
             .iter()
-            .map(|v| variant_row(results, v))
+            .map(|v| variant_row(results, baseline.as_deref(), workload.as_ref(), v))
             .collect();
-        let baseline = rows
-            .iter()
-            .find(|r| r.name == BASELINE)
-            .map(|r| r.name.clone());
         Self {
             file,
             slug,
@@ -144,26 +102,121 @@ impl<'a> RunView<'a> {
         self.rows.iter().find(|r| &r.name == name)
     }
 
-    /// Variants no other variant beats on both image size (smaller) and allocation-heavy
-    /// throughput (higher), in order of image size.
-    pub fn frontier(&self) -> Vec<&VariantRow> {
-        let points: Vec<(&VariantRow, f64, f64)> = self
-            .rows
-            .iter()
-            .filter_map(|r| Some((r, r.image_mb?, r.alloc_heavy?.value)))
-            .collect();
-        let mut front: Vec<(&VariantRow, f64, f64)> = points
-            .iter()
-            .filter(|(_, size, thr)| {
-                !points
-                    .iter()
-                    .any(|(_, s, t)| s <= size && t >= thr && (s < size || t > thr))
-            })
-            .copied()
-            .collect();
-        front.sort_by(|a, b| a.1.total_cmp(&b.1));
-        front.into_iter().map(|(r, _, _)| r).collect()
+    /// Variants no other variant beats on both image size and `axis` (see `frontier`), in
+    /// order of image size.
+    pub fn frontier(&self, axis: Axis) -> Vec<&VariantRow> {
+        frontier::frontier(&self.rows, axis)
     }
+
+    /// The axis the tradeoff is drawn and judged on: server CPU per request where the file
+    /// has it (it compares servers even where the load generator was the bottleneck), else
+    /// throughput.
+    pub fn tradeoff_axis(&self) -> Axis {
+        match self.rows.iter().any(|r| r.cpu_per_request.is_some()) {
+            true => Axis::CpuPerRequest,
+            false => Axis::Throughput,
+        }
+    }
+
+    /// One load figure of every variant's cell (`endpoint`, `concurrency`), see `load_figure`.
+    pub fn load_figure(
+        &self,
+        v: &VariantResult,
+        endpoint: &str,
+        concurrency: u32,
+        figure: LoadFigure,
+    ) -> Option<Measured> {
+        load_figure(
+            self.results(),
+            self.baseline.as_deref(),
+            v,
+            endpoint,
+            concurrency,
+            figure,
+        )
+    }
+}
+
+/// A figure a load cell carries over its rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadFigure {
+    Rps,
+    /// Server CPU time per request, µs.
+    CpuPerRequest,
+}
+
+impl LoadFigure {
+    pub fn better(self) -> Better {
+        match self {
+            LoadFigure::Rps => Better::Higher,
+            LoadFigure::CpuPerRequest => Better::Lower,
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            LoadFigure::Rps => "rps",
+            LoadFigure::CpuPerRequest => "µs",
+        }
+    }
+
+    fn own(self, cell: &LoadResult) -> Option<Estimate> {
+        match self {
+            LoadFigure::Rps => Some(Estimate::repeated(&cell.rps)),
+            LoadFigure::CpuPerRequest => cell
+                .server_cpu_us_per_request
+                .as_ref()
+                .map(Estimate::repeated),
+        }
+    }
+
+    fn paired(self, cell: &LoadResult) -> Option<Estimate> {
+        let ratios = cell.ratio_to_baseline.as_ref()?;
+        match self {
+            LoadFigure::Rps => Some(Estimate::paired(&ratios.rps)),
+            LoadFigure::CpuPerRequest => ratios
+                .server_cpu_us_per_request
+                .as_ref()
+                .map(Estimate::paired),
+        }
+    }
+}
+
+/// The cell (`endpoint`, `concurrency`) of `v`, if measured.
+pub fn find_cell<'r>(
+    v: &'r VariantResult,
+    endpoint: &str,
+    concurrency: u32,
+) -> Option<&'r LoadResult> {
+    v.load
+        .iter()
+        .find(|l| l.endpoint == endpoint && l.concurrency == concurrency)
+}
+
+/// `figure` of `v`'s cell: its median over rounds (with a CI from two rounds up) and its
+/// per-round paired ratio to the baseline; for the baseline itself exactly 1, when the
+/// other variants' same cell has paired ratios.
+pub fn load_figure(
+    results: &RunResults,
+    baseline: Option<&str>,
+    v: &VariantResult,
+    endpoint: &str,
+    concurrency: u32,
+    figure: LoadFigure,
+) -> Option<Measured> {
+    let cell = find_cell(v, endpoint, concurrency)?;
+    let own = figure.own(cell)?;
+    let paired = if baseline == Some(v.variant.name().as_str()) {
+        let others_paired = results
+            .variants
+            .iter()
+            .filter_map(|o| find_cell(o, endpoint, concurrency))
+            .any(|c| figure.paired(c).is_some());
+        others_paired.then(Estimate::one)
+    } else {
+        figure.paired(cell)
+    };
+    Some(Measured { own, paired })
 }
 
 /// `/json` at the highest concurrency (server apps), or the crunch at the most threads (batch).
@@ -174,24 +227,30 @@ fn alloc_workload(results: &RunResults) -> Option<Workload> {
             Some(Workload {
                 label: format!("GET /json at concurrency {concurrency}"),
                 unit: "rps".into(),
+                cell: Some(("/json".into(), concurrency)),
             })
         }
         AppKind::Batch => {
-            let threads = results
-                .variants
-                .iter()
-                .flat_map(|v| &v.crunch)
-                .map(|c| c.threads)
-                .max()?;
+            let threads = top_threads(results)?;
             Some(Workload {
                 label: format!("{} at {threads} threads", results.app),
                 unit: results.throughput_unit(),
+                cell: None,
             })
         }
     }
 }
 
-fn json_loads(results: &RunResults) -> impl Iterator<Item = &crate::results::LoadResult> {
+fn top_threads(results: &RunResults) -> Option<u32> {
+    results
+        .variants
+        .iter()
+        .flat_map(|v| &v.crunch)
+        .map(|c| c.threads)
+        .max()
+}
+
+fn json_loads(results: &RunResults) -> impl Iterator<Item = &LoadResult> {
     results
         .variants
         .iter()
@@ -199,7 +258,12 @@ fn json_loads(results: &RunResults) -> impl Iterator<Item = &crate::results::Loa
         .filter(|l| l.endpoint == "/json")
 }
 
-fn variant_row(results: &RunResults, v: &VariantResult) -> VariantRow {
+fn variant_row(
+    results: &RunResults,
+    baseline: Option<&str>,
+    workload: Option<&Workload>,
+    v: &VariantResult,
+) -> VariantRow {
     let failure = match &v.status {
         Status::Ok => None,
         Status::Failed { step, reason, .. } => Some((step.clone(), reason.clone())),
@@ -209,7 +273,20 @@ fn variant_row(results: &RunResults, v: &VariantResult) -> VariantRow {
         .as_ref()
         .and_then(|b| b.image.as_ref())
         .map(|i| i.image_bytes as f64 / BYTES_PER_MB);
-    let (alloc_heavy, loadgen_bound) = alloc_heavy(results, v);
+    let cell = workload.and_then(|w| w.cell.clone());
+    let figure = |f: LoadFigure| {
+        let (endpoint, c) = cell.as_ref()?;
+        load_figure(results, baseline, v, endpoint, *c, f)
+    };
+    let alloc_heavy = match results.app_kind {
+        AppKind::Server => figure(LoadFigure::Rps),
+        AppKind::Batch => {
+            let top = top_threads(results);
+            let crunch = v.crunch.iter().find(|c| Some(c.threads) == top);
+            crunch.map(|c| Measured::unpaired(Estimate::repeated(&c.mb_per_s)))
+        }
+    };
+    let (peak_memory_mb, container_peak_memory_mb) = peak_memory(v);
     VariantRow {
         name: v.variant.name(),
         failure,
@@ -217,7 +294,7 @@ fn variant_row(results: &RunResults, v: &VariantResult) -> VariantRow {
         cold_start_ms: v
             .cold_start
             .as_ref()
-            .map(|c| Estimate::median(&c.cold_start_ms)),
+            .map(|c| Estimate::repeated(&c.cold_start_ms)),
         cold_start_range_ms: v
             .cold_start
             .as_ref()
@@ -226,37 +303,41 @@ fn variant_row(results: &RunResults, v: &VariantResult) -> VariantRow {
             .cold_start
             .as_ref()
             .and_then(|c| c.process_start_ms.as_ref())
-            .map(Estimate::median),
+            .map(Estimate::repeated),
         alloc_heavy,
-        loadgen_bound,
-        peak_memory_mb: v.peak_memory_bytes.map(|b| b as f64 / BYTES_PER_MB),
+        cpu_per_request: figure(LoadFigure::CpuPerRequest),
+        bound: cell
+            .as_ref()
+            .and_then(|(e, c)| find_cell(v, e, *c))
+            .map(|l| l.bound),
+        peak_memory_mb,
+        container_peak_memory_mb,
     }
 }
 
-/// This variant's figure on the allocation-heavy workload, and whether it was loadgen-bound.
-fn alloc_heavy(results: &RunResults, v: &VariantResult) -> (Option<Estimate>, bool) {
-    match results.app_kind {
-        AppKind::Server => {
-            let Some(top) = json_loads(results).map(|l| l.concurrency).max() else {
-                return (None, false);
-            };
-            v.load
-                .iter()
-                .find(|l| l.endpoint == "/json" && l.concurrency == top)
-                .map_or((None, false), |l| {
-                    (Some(Estimate::repeated(&l.rps)), l.loadgen_bound)
-                })
-        }
-        AppKind::Batch => {
-            let top = results
-                .variants
-                .iter()
-                .flat_map(|v| &v.crunch)
-                .map(|c| c.threads)
-                .max();
-            let crunch = v.crunch.iter().find(|c| Some(c.threads) == top);
-            (crunch.map(|c| Estimate::median(&c.mb_per_s)), false)
-        }
+/// True when a peak-memory method names a cgroup figure: the container's, not the process's.
+pub fn is_container_method(method: &str) -> bool {
+    method.contains("cgroup")
+}
+
+/// The app process's peak and the container's, MB. Files written before the process figure
+/// was recorded hold the container's cgroup figure in `peak_memory_bytes` (their method says
+/// `cgroup`): that figure is the container's, so it is reported as such.
+fn peak_memory(v: &VariantResult) -> (Option<f64>, Option<f64>) {
+    let mb = |b: u64| b as f64 / BYTES_PER_MB;
+    let container_in_process_field = v.memory_method.as_deref().is_some_and(is_container_method);
+    if container_in_process_field {
+        (
+            None,
+            v.container_peak_memory_bytes
+                .or(v.peak_memory_bytes)
+                .map(mb),
+        )
+    } else {
+        (
+            v.peak_memory_bytes.map(mb),
+            v.container_peak_memory_bytes.map(mb),
+        )
     }
 }
 
@@ -305,32 +386,4 @@ pub fn bench_ratios<'a>(bench: &'a BenchResults, variant: &str) -> Vec<(&'a str,
             Some((row.bench.as_str(), v.ratio(&base)))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ratio_interval_is_conservative() {
-        let a = Estimate {
-            value: 10.0,
-            ci: Some((9.0, 11.0)),
-        };
-        let b = Estimate {
-            value: 20.0,
-            ci: Some((18.0, 22.0)),
-        };
-        let r = a.ratio(&b);
-        assert_eq!(r.value, 0.5);
-        let (lo, hi) = r.ci.unwrap();
-        assert!((lo - 9.0 / 22.0).abs() < 1e-12 && (hi - 11.0 / 18.0).abs() < 1e-12);
-        assert_eq!(a.noise_against(&b), Noise::Distinct);
-        assert_eq!(Estimate::exact(1.0).noise_against(&b), Noise::Unknown);
-        let c = Estimate {
-            value: 10.5,
-            ci: Some((10.8, 12.0)),
-        };
-        assert_eq!(a.noise_against(&c), Noise::WithinNoise);
-    }
 }

@@ -1,21 +1,26 @@
 //! `harness report`: renders REPORT.md, index.html and the plots from results files only.
 //!
-//! Owns reading the files (`load`), deriving the numbers (`metrics`), the plots (`plots`,
-//! `figures`), the document (`sections`, `tables`, `verdict`) and its two renderings
+//! Owns reading the files (`load`), deriving the numbers and their noise (`metrics`,
+//! `estimate`, `frontier`), the plots (`plots`, `figures`), the document (`sections`,
+//! `tables`, `load_tables`, `verdict`, `ranking`) and its two renderings
 //! (`markdown`, `html`). It never sees a run's in-memory state: what is not in a results
 //! file is not in the report.
 
 mod doc;
+pub mod estimate;
 mod figures;
 mod fmt;
 mod fresh_node;
+pub mod frontier;
 mod html;
 pub mod load;
+mod load_tables;
 mod markdown;
 pub mod metrics;
 pub mod plots;
 mod posture;
 pub mod provenance;
+mod ranking;
 mod readme;
 mod sections;
 pub mod select;

@@ -4,14 +4,22 @@
 use super::doc::{Doc, Table};
 use super::figures;
 use super::fresh_node;
+use super::frontier::Axis;
 use super::load::{BenchFile, Inputs};
-use super::metrics::RunView;
+use super::load_tables;
+use super::metrics::{LoadFigure, RunView};
 use super::plots::{write_figure, Figure, LoadMetric, Palette, PlotFile};
 use super::provenance;
 use super::tables;
 use super::verdict;
 use crate::results::{AppKind, Environment};
 use std::path::{Path, PathBuf};
+
+/// How a server run's load figures were measured, said once above its charts.
+const ROUNDS_EXPLANATION: &str = "Every variant's server runs at once, each on the same CPUs; in each round every (endpoint, concurrency) cell is measured once per variant, the variants in a shuffled order. A point is the median over the rounds, its whisker the 95% CI of that median; ratios to the baseline pair each round's window with the baseline's window of the same round, which cancels the machine's drift between rounds. Server CPU per request does not depend on the load generator's speed, so it compares servers even where the load generator was the bottleneck (hollow points on the throughput chart).";
+
+/// The same for a version 1 file.
+const V1_EXPLANATION: &str = "This file (results schema version 1) has one load window per cell, measured variant after variant: no point has an interval, and whatever the machine was doing at the time lands on the variant measured then. Read its load figures and their ratios as single readings.";
 
 /// Builds the document and writes every plot into `plots_dir`.
 pub struct Builder {
@@ -137,11 +145,7 @@ impl Builder {
                 self.doc.table(tables::crunch(view));
             }
         }
-        if view.workload.is_some() {
-            self.doc.heading(3, "The tradeoff");
-            self.figure(figures::tradeoff(view))?;
-            self.doc.table(tables::tradeoff(view));
-        }
+        self.tradeoff_section(view)?;
         self.doc.heading(3, "Peak memory");
         self.figure(figures::peak_memory(view, palette))?;
         self.doc.table(tables::memory(view));
@@ -151,10 +155,35 @@ impl Builder {
         Ok(())
     }
 
+    /// The tradeoff on server CPU per request where the file has it, then on throughput.
+    fn tradeoff_section(&mut self, view: &RunView) -> anyhow::Result<()> {
+        if view.workload.is_none() {
+            return Ok(());
+        }
+        self.doc.heading(3, "The tradeoff");
+        let axis = view.tradeoff_axis();
+        self.figure(figures::tradeoff(view, axis, ""))?;
+        if axis == Axis::CpuPerRequest {
+            self.figure(figures::tradeoff(view, Axis::Throughput, "-rps"))?;
+        }
+        self.doc.table(tables::tradeoff(view));
+        Ok(())
+    }
+
     fn load_section(&mut self, view: &RunView, palette: &Palette) -> anyhow::Result<()> {
-        self.doc.heading(3, "Throughput and latency");
-        self.figure(figures::load_lines(view, palette, LoadMetric::Rps))?;
-        self.figure(figures::load_lines(view, palette, LoadMetric::P99Ms))?;
+        self.doc
+            .heading(3, "Throughput, server CPU per request and latency");
+        self.doc.paragraph(match view.results().schema_version {
+            1 => V1_EXPLANATION,
+            _ => ROUNDS_EXPLANATION,
+        });
+        for metric in [
+            LoadMetric::Rps,
+            LoadMetric::CpuUsPerRequest,
+            LoadMetric::P99Ms,
+        ] {
+            self.figure(figures::load_lines(view, palette, metric))?;
+        }
         let mut endpoints: Vec<&str> = Vec::new();
         for l in view.results().variants.iter().flat_map(|v| &v.load) {
             if !endpoints.contains(&l.endpoint.as_str()) {
@@ -162,10 +191,17 @@ impl Builder {
             }
         }
         for endpoint in endpoints {
-            self.doc.heading(4, format!("{endpoint}: throughput"));
-            self.doc.table(tables::load(view, endpoint, false));
+            for (figure, what) in [
+                (LoadFigure::Rps, "throughput"),
+                (LoadFigure::CpuPerRequest, "server CPU per request"),
+            ] {
+                if let Some(table) = load_tables::figure(view, endpoint, figure) {
+                    self.doc.heading(4, format!("{endpoint}: {what}"));
+                    self.doc.table(table);
+                }
+            }
             self.doc.heading(4, format!("{endpoint}: p99 latency"));
-            self.doc.table(tables::load(view, endpoint, true));
+            self.doc.table(load_tables::p99(view, endpoint));
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 use super::doc::{Block, Table};
 use super::fmt::{factor, num};
 use super::load::Inputs;
-use super::metrics::{bench_ratios, Estimate, Noise, RunView, VariantRow};
+use super::metrics::{bench_ratios, Estimate, Measured, Noise, RunView, VariantRow};
 use super::provenance::{self, Source};
 use super::tables::duration_ns;
 use crate::matrix::{Variant, BASELINE};
@@ -48,12 +48,19 @@ pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Bl
     rows.extend(views.iter().find_map(posture_row));
     let bench = inputs.bench.as_ref().map(|b| &b.results);
     let churn = bench.map(churn_rows).unwrap_or_default();
-    let mut note = vec![format!("Medians where a figure is repeated; in brackets: × {BASELINE}. ≈ and n.s.: within noise (the 95% CIs overlap).")];
-    if rows
+    let mut note = vec![format!("Medians where a figure is repeated; ±: the larger half of the 95% CI of the median, as a share of it. In brackets: × {BASELINE} with its 95% interval: for load figures the median of per-round paired ratios (each round's window ÷ the baseline's of the same round), for others the ratio of the medians with the widest interval theirs allow; \"within noise\": the interval includes 1.")];
+    let text = |needle: &str| {
+        rows.iter()
+            .any(|(_, cells)| cells.iter().flatten().any(|c| c.contains(needle)))
+    };
+    let v1_load = views
         .iter()
-        .any(|(_, cells)| cells.iter().flatten().any(|c| c.contains(" rps")))
-    {
-        note.push("rps: one load window per cell, so no CI; †: the load generator was the bottleneck, so a bound.".into());
+        .any(|v| v.results().app_kind == AppKind::Server && v.results().schema_version < 2);
+    if text(" rps") && v1_load {
+        note.push("rps from a results file of schema version 1: one load window per cell, so no interval.".into());
+    }
+    if text("†") {
+        note.push("†: the load generator was the bottleneck, so that rps measures the load generator, not the server.".into());
     }
     if !churn.is_empty() {
         note.push("Criterion rows: in-process time per iteration of the same link and allocator (no image).".into());
@@ -78,7 +85,6 @@ pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Bl
 fn run_rows(view: &RunView) -> Vec<Row> {
     let results = view.results();
     let app = &results.app;
-    let base = view.baseline_row();
     let cells = |f: &dyn Fn(&VariantRow) -> Option<String>| -> Vec<Option<String>> {
         COLUMNS
             .iter()
@@ -97,41 +103,72 @@ fn run_rows(view: &RunView) -> Vec<Row> {
     ];
     rows.extend(fresh_node_rows(results));
     match results.app_kind {
-        AppKind::Server => {
-            let Some(w) = &view.workload else { return rows };
-            let base_value = base.and_then(|b| b.alloc_heavy);
-            rows.push((
-                format!("{app} {}", w.label),
-                cells(&|r| {
-                    let e = r.alloc_heavy?;
-                    let bound = if r.loadgen_bound { " †" } else { "" };
-                    Some(format!(
-                        "{} rps{}{bound}",
-                        num(e.value),
-                        versus(&e, base_value, r)
-                    ))
-                }),
-            ));
-        }
+        AppKind::Server => rows.extend(load_rows(view, &cells)),
         AppKind::Batch => rows.extend(crunch_rows(view)),
     }
     rows
 }
 
-/// ` (0.45×)` against the baseline's value, ` ≈` added when the CIs overlap; nothing for the
-/// baseline itself.
-fn versus(e: &Estimate, base: Option<Estimate>, row: &VariantRow) -> String {
-    match base {
-        Some(b) if row.name != BASELINE && b.value > 0.0 => {
-            let within = e.noise_against(&b) == Noise::WithinNoise;
-            format!(
-                " ({}{})",
-                factor(e.value / b.value),
-                if within { " ≈" } else { "" }
-            )
-        }
-        _ => String::new(),
+type Cells<'a> = dyn Fn(&dyn Fn(&VariantRow) -> Option<String>) -> Vec<Option<String>> + 'a;
+
+/// The allocation-heavy cell's throughput and server CPU per request, each with its noise.
+fn load_rows(view: &RunView, cells: &Cells) -> Vec<Row> {
+    let Some(w) = &view.workload else {
+        return Vec::new();
+    };
+    let results = view.results();
+    let app = &results.app;
+    let over = match results.schema_version {
+        1 => "one window".to_string(),
+        _ => format!("median of {} rounds", results.settings.rounds),
+    };
+    let base = view.baseline_row();
+    let mut rows = vec![(
+        format!("{app} {} ({over})", w.label),
+        cells(&|r| {
+            let m = r.alloc_heavy?;
+            let bound = if r.loadgen_bound() { " †" } else { "" };
+            let b = base.and_then(|b| b.alloc_heavy);
+            Some(format!("{}{}{bound}", with_pm(&m, "rps"), versus(&m, b, r)))
+        }),
+    )];
+    let cpu = cells(&|r| {
+        let m = r.cpu_per_request?;
+        let b = base.and_then(|b| b.cpu_per_request);
+        Some(format!("{}{}", with_pm(&m, "µs"), versus(&m, b, r)))
+    });
+    if cpu.iter().any(Option::is_some) {
+        rows.push((
+            format!("{app} server CPU per request, {} ({over})", w.label),
+            cpu,
+        ));
     }
+    rows
+}
+
+/// `18,997 rps ±2.1%`: the median and, where it has one, its CI's larger half-width.
+fn with_pm(m: &Measured, unit: &str) -> String {
+    match m.own.half_width_pct() {
+        Some(pct) => format!("{} {unit} ±{pct:.1}%", num(m.own.value)),
+        None => format!("{} {unit}", num(m.own.value)),
+    }
+}
+
+/// ` (0.45× [0.43–0.47])` against the baseline, `, within noise` added when the interval
+/// includes 1 (or the two CIs overlap); nothing for the baseline itself.
+fn versus(m: &Measured, base: Option<Measured>, row: &VariantRow) -> String {
+    let Some(b) = base.filter(|b| row.name != BASELINE && b.own.value > 0.0) else {
+        return String::new();
+    };
+    let ratio = m.ratio_to(&b);
+    let ci = ratio
+        .ci
+        .map_or(String::new(), |(lo, hi)| format!(" [{lo:.2}–{hi:.2}]"));
+    let within = match m.noise_against(&b) {
+        Noise::WithinNoise => ", within noise",
+        _ => "",
+    };
+    format!(" ({}{ci}{within})", factor(ratio.value))
 }
 
 fn fresh_node_rows(results: &RunResults) -> Vec<Row> {
@@ -187,7 +224,7 @@ fn crunch_rows(view: &RunView) -> Vec<Row> {
         v.crunch
             .iter()
             .find(|c| c.threads == n)
-            .map(|c| Estimate::median(&c.mb_per_s))
+            .map(|c| Measured::unpaired(Estimate::repeated(&c.mb_per_s)))
     };
     ends.into_iter()
         .map(|n| {
@@ -202,7 +239,11 @@ fn crunch_rows(view: &RunView) -> Vec<Row> {
                 .map(|c| {
                     let e = at(c, n)?;
                     let row = view.rows.iter().find(|r| r.name == *c)?;
-                    Some(format!("{} {unit}{}", num(e.value), versus(&e, base, row)))
+                    Some(format!(
+                        "{} {unit}{}",
+                        num(e.own.value),
+                        versus(&e, base, row)
+                    ))
                 })
                 .collect();
             (label, cells)
@@ -275,7 +316,7 @@ fn bench_variant(name: &str) -> String {
     })
 }
 
-/// `14.8 ms (10×)`, `1.58 ms (1.08×, n.s.)`, `1.58 ms (1.08×, indicative)`.
+/// `14.8 ms (10×)`, `1.58 ms (1.08×, within noise)`, `1.58 ms (1.08×, indicative)`.
 fn bench_cell(bench: &BenchResults, id: &str, variant: &str) -> Option<String> {
     let row = bench.benches.iter().find(|b| b.bench == id)?;
     let e = row.estimates.iter().find(|e| e.variant == variant)?;
@@ -296,7 +337,7 @@ fn bench_cell(bench: &BenchResults, id: &str, variant: &str) -> Option<String> {
 fn ratio_mark(ratio: &Estimate) -> &'static str {
     match ratio.ci {
         None => ", indicative",
-        Some((lo, hi)) if lo <= 1.0 && hi >= 1.0 => ", n.s.",
+        Some((lo, hi)) if lo <= 1.0 && hi >= 1.0 => ", within noise",
         Some(_) => "",
     }
 }
@@ -313,7 +354,7 @@ pub fn bench(bench: &BenchResults, source: &Source, ids: &[String]) -> Vec<Block
         None => "sample counts not recorded".into(),
     };
     let mut blocks = vec![Block::Paragraph(format!(
-        "From `{}` (`{}`, {}), {samples}. {} Mean time per iteration; ratio = variant ÷ {}; n.s.: the ratio's 95% interval includes 1 (not significant).",
+        "From `{}` (`{}`, {}), {samples}. {} Mean time per iteration; ratio = variant ÷ {}; within noise: the ratio's 95% interval includes 1.",
         source.name,
         source.command(),
         source.took(),

@@ -3,10 +3,12 @@
 
 use super::doc::Table;
 use super::fmt::{factor, noise_mark, num, ratio_ci, value_ci};
-use super::metrics::{bench_ratios, Estimate, Noise, RunView, VariantRow};
-use crate::results::{BenchResults, LoadResult, VariantResult, MIN_BENCH_SAMPLES};
+use super::frontier::Axis;
+use super::metrics::VariantRow;
+use super::metrics::{bench_ratios, is_container_method, Estimate, Measured, Noise, RunView};
+use crate::results::{BenchResults, VariantResult, MIN_BENCH_SAMPLES};
 
-const DASH: &str = "—";
+pub const DASH: &str = "—";
 
 /// `F×` against the baseline's value of the same metric, or a dash.
 fn vs_base(
@@ -65,39 +67,36 @@ pub fn cold_start(view: &RunView) -> Table {
         "variant",
         "cold start median (ms) [95% CI]",
         "p5–p95 (ms)",
-        "runtime + exec (ms)",
-        "app start-up (ms)",
         "× baseline (CI)",
         "vs baseline",
+        "process start (ms) [95% CI]",
     ]);
     let base = view.baseline_row().and_then(|b| b.cold_start_ms);
     for row in &view.rows {
+        let process = row.process_start_ms.map_or(DASH.into(), |p| value_ci(&p));
         let Some(cold) = row.cold_start_ms else {
             t.row([
                 row.name.clone(),
                 DASH.into(),
                 DASH.into(),
                 DASH.into(),
-                DASH.into(),
-                DASH.into(),
                 status(row),
+                process,
             ]);
             continue;
         };
-        let process = row.process_start_ms.map(|p| p.value);
         let (ratio, noise) = compare(&cold, base.as_ref(), &row.name, view);
         t.row([
             row.name.clone(),
             value_ci(&cold),
             row.cold_start_range_ms
                 .map_or(DASH.into(), |(a, b)| format!("{}–{}", num(a), num(b))),
-            opt(process),
-            opt(process.map(|p| (cold.value - p).max(0.0))),
             ratio,
             noise,
+            process,
         ]);
     }
-    t.note("Runtime + exec: create → first output of a bare `--version` run in the same image (median): what the container runtime and process start cost. App start-up: cold start median minus that: the program's own initialisation up to its first response. Ratios < 1 start faster than the baseline; \"within noise\": the 95% CIs of the two medians overlap.")
+    t.note("Cold start: container create → first good response (a batch app: exit). Ratios < 1 start faster than the baseline; \"within noise\": the 95% CIs of the two medians overlap. Process start: create → first output of a bare `--version` run in the same image, its own measurement with its own end event; it is not a part of the cold start and is never subtracted from it.")
 }
 
 /// The ratio cell and the noise cell for a value with a CI against the baseline's.
@@ -107,58 +106,6 @@ fn compare(v: &Estimate, base: Option<&Estimate>, name: &str, view: &RunView) ->
         Some(b) => (ratio_ci(&v.ratio(b)), noise_mark(v.noise_against(b)).into()),
         None => (DASH.into(), DASH.into()),
     }
-}
-
-/// Throughput (or p99) per concurrency for one endpoint.
-pub fn load(view: &RunView, endpoint: &str, p99: bool) -> Table {
-    let results = view.results();
-    let mut levels: Vec<u32> = results
-        .variants
-        .iter()
-        .flat_map(|v| &v.load)
-        .filter(|l| l.endpoint == endpoint)
-        .map(|l| l.concurrency)
-        .collect();
-    levels.sort_unstable();
-    levels.dedup();
-    let unit = if p99 { "p99 ms" } else { "rps" };
-    let mut header = vec!["variant".to_string()];
-    header.extend(levels.iter().map(|c| format!("c={c} ({unit})")));
-    let mut t = Table::new(header);
-    let value = |l: &LoadResult| {
-        if p99 {
-            l.latency_us.p99 as f64 / 1000.0
-        } else {
-            l.rps.median
-        }
-    };
-    let base: Option<&VariantResult> = view.baseline.as_ref().and_then(|b| results.variant(b));
-    fn find<'r>(v: &'r VariantResult, endpoint: &str, c: u32) -> Option<&'r LoadResult> {
-        v.load
-            .iter()
-            .find(|l| l.endpoint == endpoint && l.concurrency == c)
-    }
-    for v in &results.variants {
-        let mut cells = vec![v.variant.name()];
-        for &c in &levels {
-            cells.push(match find(v, endpoint, c) {
-                None => DASH.into(),
-                Some(l) => {
-                    let ratio = base
-                        .and_then(|b| find(b, endpoint, c))
-                        .map(value)
-                        .filter(|b| *b > 0.0);
-                    let bound = if l.loadgen_bound { " †" } else { "" };
-                    match ratio {
-                        Some(b) => format!("{} ({}){bound}", num(value(l)), factor(value(l) / b)),
-                        None => format!("{}{bound}", num(value(l))),
-                    }
-                }
-            });
-        }
-        t.row(cells);
-    }
-    t.note("In brackets: × the baseline at the same concurrency. One load window per cell, so there is no confidence interval. †: the load generator was the bottleneck; the figure is a bound, not the app's limit.")
 }
 
 /// A batch app's throughput (json-cruncher: MB/s) per thread count.
@@ -209,39 +156,90 @@ pub fn crunch(view: &RunView) -> Table {
 
 pub fn tradeoff(view: &RunView) -> Table {
     let unit = view.workload.as_ref().map_or("", |w| w.unit.as_str());
-    let mut t = Table::new([
+    let axis = view.tradeoff_axis();
+    let cpu = axis == Axis::CpuPerRequest;
+    let mut header = vec![
         "variant".to_string(),
         "image (MB)".into(),
-        format!("throughput ({unit})"),
-        "× baseline".into(),
-        "cold start (ms)".into(),
-        "on the frontier".into(),
-    ]);
-    let front: Vec<String> = view.frontier().iter().map(|r| r.name.clone()).collect();
-    for row in &view.rows {
-        t.row([
-            row.name.clone(),
-            opt(row.image_mb),
-            opt(row.alloc_heavy.map(|e| e.value)),
-            vs_base(view, |r| r.alloc_heavy.map(|e| e.value), row),
-            opt(row.cold_start_ms.map(|e| e.value)),
-            if front.contains(&row.name) { "yes" } else { "" }.into(),
+        format!("throughput ({unit}) [95% CI]"),
+        "× baseline (CI)".into(),
+    ];
+    if cpu {
+        header.extend([
+            "server CPU (µs/request) [95% CI]".into(),
+            "× baseline (CI)".into(),
         ]);
     }
-    t.note("The frontier: variants no other variant beats on both image size (smaller) and throughput (higher).")
+    header.extend(["cold start (ms)".into(), "on the frontier".into()]);
+    let mut t = Table::new(header);
+    let front: Vec<String> = view.frontier(axis).iter().map(|r| r.name.clone()).collect();
+    let base = view.baseline_row();
+    let vs = |m: Option<Measured>, b: Option<Measured>, name: &str| match (m, b) {
+        (Some(_), Some(_)) if view.baseline.as_deref() == Some(name) => "baseline".into(),
+        (Some(m), Some(b)) => ratio_noise(&m.ratio_to(&b), m.noise_against(&b)),
+        _ => DASH.to_string(),
+    };
+    for row in &view.rows {
+        let mut cells = vec![
+            row.name.clone(),
+            opt(row.image_mb),
+            row.alloc_heavy.map_or(DASH.into(), |m| value_ci(&m.own)),
+            vs(row.alloc_heavy, base.and_then(|b| b.alloc_heavy), &row.name),
+        ];
+        if cpu {
+            let b = base.and_then(|b| b.cpu_per_request);
+            cells.push(
+                row.cpu_per_request
+                    .map_or(DASH.into(), |m| value_ci(&m.own)),
+            );
+            cells.push(vs(row.cpu_per_request, b, &row.name));
+        }
+        cells.push(opt(row.cold_start_ms.map(|e| e.value)));
+        cells.push(if front.contains(&row.name) { "yes" } else { "" }.into());
+        t.row(cells);
+    }
+    let direction = match axis {
+        Axis::Throughput => "higher is better",
+        Axis::CpuPerRequest => "lower is better",
+    };
+    t.note(format!("The frontier: variants no other variant beats on both image size (no bigger) and {} ({direction}) beyond noise; variants tied within noise both stay. × baseline: the median of per-round paired ratios with its 95% CI where the file pairs rounds, else the ratio of the medians with the widest interval theirs allow; ≈: within noise of the baseline.", axis.name()))
+}
+
+/// `0.45× (0.43–0.47)`, with ` ≈` when the ratio is within noise of the baseline.
+pub fn ratio_noise(ratio: &Estimate, noise: Noise) -> String {
+    let mark = if noise == Noise::WithinNoise {
+        " ≈"
+    } else {
+        ""
+    };
+    format!("{}{mark}", ratio_ci(ratio))
 }
 
 pub fn memory(view: &RunView) -> Table {
-    let mut t = Table::new(["variant", "peak memory (MB)", "× baseline", "method"]);
+    let mut t = Table::new([
+        "variant",
+        "app process peak (MB)",
+        "× baseline",
+        "container peak (MB)",
+        "× baseline",
+        "method (process; container)",
+    ]);
     for (row, v) in view.rows.iter().zip(&view.results().variants) {
+        let (process, container) = match &v.memory_method {
+            Some(m) if is_container_method(m) => (None, Some(m)),
+            m => (m.as_ref(), v.container_memory_method.as_ref()),
+        };
+        let methods = [process, container].map(|m| m.cloned().unwrap_or_else(|| DASH.into()));
         t.row([
             row.name.clone(),
             opt(row.peak_memory_mb),
             vs_base(view, |r| r.peak_memory_mb, row),
-            v.memory_method.clone().unwrap_or_else(|| DASH.into()),
+            opt(row.container_peak_memory_mb),
+            vs_base(view, |r| r.container_peak_memory_mb, row),
+            methods.join("; "),
         ]);
     }
-    t.note("One reading per variant over the whole run, so there is no confidence interval.")
+    t.note("App process peak: the app process's own peak resident set (VmHWM), or the app's own report; the verdict uses it. Container peak: the container's cgroup figure, which also counts the container runtime's short-lived processes, kernel memory and the page cache of the image's files, so it is not the app's own. Files written before the process figure was recorded hold only the container figure (their method names a cgroup file). One reading per variant over the whole run, so there is no confidence interval.")
 }
 
 pub fn bench(bench: &BenchResults) -> Table {

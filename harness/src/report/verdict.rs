@@ -6,7 +6,9 @@
 //! full run (unfinished, `--quick`, a partial set) opens its group saying so.
 
 use super::fmt::{factor, num};
-use super::metrics::{Estimate, Noise, RunView, VariantRow};
+use super::frontier::{self, Axis};
+use super::metrics::{Better, Estimate, Measured, RunView, VariantRow};
+use super::ranking::{best, worst, Words};
 use super::select;
 use crate::results::BenchResults;
 
@@ -48,40 +50,28 @@ pub fn groups(views: &[RunView], bench: Option<&BenchResults>) -> Vec<VerdictGro
 pub fn reading_note(views: &[RunView]) -> Option<String> {
     let base = views.iter().find_map(|v| v.baseline.clone())?;
     Some(format!(
-        "Every factor is against the baseline, {base}; \"within noise\" means the 95% confidence intervals overlap."
+        "Every factor is against the baseline, {base}. Load factors from files that pair rounds (schema version 2) are the median of per-round ratios to the baseline's window of the same round, with the 95% CI of that median; other factors divide medians. \"Within noise\": the 95% intervals overlap (for a paired ratio: its interval includes 1). Variants tied within noise are named together, never ranked; \"beyond noise\" is said only where the intervals are apart."
     ))
 }
 
 /// Sentences for one run.
 fn run_verdict(view: &RunView) -> Vec<String> {
     let mut out = Vec::new();
-    let exact = |f: fn(&VariantRow) -> Option<f64>| move |r: &VariantRow| f(r).map(Estimate::exact);
+    let image = |r: &VariantRow| r.image_mb.map(|v| Measured::unpaired(Estimate::exact(v)));
     if let Some(s) = best(
         view,
-        exact(|r| r.image_mb),
-        Better::Lower,
-        "MB",
-        "smaller",
-        "",
+        image,
+        words("MB", Better::Lower, "smallest", "smaller"),
     ) {
         out.push(format!("**Image size**: {s}."));
     }
-    if let Some(s) = best(view, |r| r.cold_start_ms, Better::Lower, "ms", "faster", "") {
+    let cold = |r: &VariantRow| r.cold_start_ms.map(Measured::unpaired);
+    if let Some(s) = best(view, cold, words("ms", Better::Lower, "fastest", "faster")) {
         out.push(format!("**Cold start** (median): {s}."));
     }
     out.extend(throughput_sentences(view));
     out.extend(scaling_sentence(view));
-    let one_reading = "; one reading each, so no confidence interval";
-    if let Some(s) = best(
-        view,
-        exact(|r| r.peak_memory_mb),
-        Better::Lower,
-        "MB",
-        "less",
-        one_reading,
-    ) {
-        out.push(format!("**Peak memory**: {s}."));
-    }
+    out.extend(memory_sentence(view));
     out.extend(frontier_sentence(view));
     let failed: Vec<String> = view
         .rows
@@ -98,127 +88,114 @@ fn run_verdict(view: &RunView) -> Vec<String> {
     out
 }
 
-/// The allocation-heavy workload: the highest, the lowest, and any loadgen-bound caveat.
+/// The words of a figure: `is smallest` / `tied … for smallest` / `30× smaller than`.
+fn words<'a>(unit: &'a str, better: Better, top: &'a str, comparative: &'a str) -> Words<'a> {
+    let verb = match top {
+        "least" => "uses least",
+        "smallest" => "is smallest",
+        "fastest" => "is fastest",
+        _ => "is highest",
+    };
+    Words {
+        unit,
+        better,
+        verb,
+        top,
+        comparative,
+        unknown_noise: "",
+        rank_single_readings: true,
+    }
+}
+
+const ONE_WINDOW: &str = "; one load window per variant, so no confidence interval";
+const ONE_RUN: &str = "; one run per variant, so no confidence interval";
+const ONE_READING: &str = "; one reading each, so no confidence interval";
+
+/// The allocation-heavy workload: the highest and lowest throughput, the least and most
+/// server CPU per request, and what the load generator limited.
 fn throughput_sentences(view: &RunView) -> Vec<String> {
     let mut out = Vec::new();
     let Some(w) = &view.workload else {
         return out;
     };
     let unit = w.unit.as_str();
-    if let Some(s) = best(
-        view,
-        |r| r.alloc_heavy,
-        Better::Higher,
-        unit,
-        "",
-        ONE_WINDOW,
-    ) {
+    let single = match view.results().app_kind {
+        crate::results::AppKind::Server => ONE_WINDOW,
+        crate::results::AppKind::Batch => ONE_RUN,
+    };
+    let rps = Words {
+        unknown_noise: single,
+        rank_single_readings: false,
+        ..words(unit, Better::Higher, "highest", "")
+    };
+    if let Some(s) = best(view, |r| r.alloc_heavy, rps) {
         out.push(format!(
             "**Allocation-heavy throughput** ({}): {s}.",
             w.label
         ));
     }
-    out.extend(worst_throughput(view, unit));
+    if let Some(s) = worst(view, |r| r.alloc_heavy, rps) {
+        out.push(format!("Lowest there: {s}."));
+    }
+    let cpu = Words {
+        unknown_noise: ONE_WINDOW,
+        rank_single_readings: false,
+        ..words("µs", Better::Lower, "least", "less")
+    };
+    if let Some(s) = best(view, |r| r.cpu_per_request, cpu) {
+        out.push(format!(
+            "**Server CPU per request** ({}; it does not depend on the load generator): {s}.",
+            w.label
+        ));
+    }
+    if let Some(s) = worst(view, |r| r.cpu_per_request, cpu) {
+        out.push(format!("Most CPU per request there: {s}."));
+    }
     let bound: Vec<&str> = view
         .rows
         .iter()
-        .filter(|r| r.loadgen_bound)
+        .filter(|r| r.loadgen_bound())
         .map(|r| r.name.as_str())
         .collect();
     if !bound.is_empty() {
+        let cpu_note = match view.rows.iter().any(|r| r.cpu_per_request.is_some()) {
+            true => "; their server CPU per request still compares the servers",
+            false => ", lower bounds of what the server could do",
+        };
         out.push(format!(
-            "The load generator was the bottleneck for {} there, so those figures are lower bounds.",
+            "The load generator was the bottleneck for {} there: their rps measures the load generator, not the server{cpu_note}.",
             bound.join(", ")
         ));
     }
     out
 }
 
-const ONE_WINDOW: &str = "; one load window per variant, so no confidence interval";
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Better {
-    Lower,
-    Higher,
-}
-
-/// "X is best at V UNIT, F× WORD than the baseline (B UNIT)", with the noise said.
-fn best(
-    view: &RunView,
-    metric: impl Fn(&VariantRow) -> Option<Estimate>,
-    better: Better,
-    unit: &str,
-    word: &str,
-    unknown_noise: &str,
-) -> Option<String> {
-    let mut ranked: Vec<(&VariantRow, Estimate)> = view
-        .rows
-        .iter()
-        .filter_map(|r| Some((r, metric(r)?)))
-        .collect();
-    ranked.sort_by(|a, b| a.1.value.total_cmp(&b.1.value));
-    if better == Better::Higher {
-        ranked.reverse();
-    }
-    let (winner, w) = ranked.first()?;
-    let verb = match better {
-        Better::Lower if word == "faster" => "is fastest",
-        Better::Lower if word == "less" => "uses least",
-        Better::Lower => "is smallest",
-        Better::Higher => "is highest",
+/// Peak memory: the app process's own figure, or, in a file without it, the container's,
+/// said which.
+fn memory_sentence(view: &RunView) -> Option<String> {
+    let exact = |v: Option<f64>| v.map(|v| Measured::unpaired(Estimate::exact(v)));
+    let process = view.rows.iter().any(|r| r.peak_memory_mb.is_some());
+    let w = Words {
+        unknown_noise: ONE_READING,
+        ..words("MB", Better::Lower, "least", "less")
     };
-    let mut s = format!("{} {verb} at {} {unit}", winner.name, num(w.value));
-    let base = view.baseline_row().and_then(|b| Some((b, metric(b)?)));
-    match base {
-        Some((b, _)) if b.name == winner.name => s.push_str(" (the baseline itself)"),
-        Some((b, bv)) => {
-            let r = w.value / bv.value;
-            let how = match better {
-                Better::Lower if r > 0.5 => format!("{:.0}% {word} than", (1.0 - r) * 100.0),
-                Better::Lower => format!("{} {word} than", factor(1.0 / r)),
-                Better::Higher => factor(r),
-            };
-            s.push_str(&format!(", {how} {} ({} {unit})", b.name, num(bv.value)));
-            s.push_str(match w.noise_against(&bv) {
-                Noise::WithinNoise => " — within noise of the baseline",
-                Noise::Distinct => "",
-                Noise::Unknown => unknown_noise,
-            });
-        }
-        None => {}
-    }
-    if let Some((runner, rv)) = ranked.get(1) {
-        if w.noise_against(rv) == Noise::WithinNoise {
-            s.push_str(&format!("; tied within noise with {}", runner.name));
-        }
-    }
-    Some(s)
-}
-
-/// The lowest allocation-heavy throughput relative to the baseline, when it is not the winner.
-fn worst_throughput(view: &RunView, unit: &str) -> Option<String> {
-    let base = view.baseline_row()?;
-    let bv = base.alloc_heavy?;
-    let (worst, wv) = view
-        .rows
-        .iter()
-        .filter_map(|r| Some((r, r.alloc_heavy?)))
-        .min_by(|a, b| a.1.value.total_cmp(&b.1.value))?;
-    if worst.name == base.name || wv.value >= bv.value {
-        return None;
-    }
-    let noise = match wv.noise_against(&bv) {
-        Noise::WithinNoise => " — within noise of the baseline",
-        Noise::Distinct => "",
-        Noise::Unknown => ONE_WINDOW,
+    let (label, sentence) = if process {
+        let how = match view.results().variants.iter().any(|v| {
+            v.memory_method
+                .as_deref()
+                .is_some_and(|m| m.contains("VmHWM"))
+        }) {
+            true => "the app process's own peak resident set, VmHWM",
+            false => "the app process's own peak, as the app reports it",
+        };
+        (how, best(view, |r| exact(r.peak_memory_mb), w)?)
+    } else {
+        (
+            "the container's cgroup figure, which includes the container runtime, kernel memory and page cache: this file records no app process figure",
+            best(view, |r| exact(r.container_peak_memory_mb), w)?,
+        )
     };
-    Some(format!(
-        "Lowest there: {} at {} {unit}, {} {}{noise}.",
-        worst.name,
-        num(wv.value),
-        factor(wv.value / bv.value),
-        base.name
-    ))
+    Some(format!("**Peak memory** ({label}): {s}.", s = sentence))
 }
 
 /// How much each variant speeds up from the fewest to the most threads (batch runs only).
@@ -275,28 +252,46 @@ fn scaling_sentence(view: &RunView) -> Option<String> {
 }
 
 fn frontier_sentence(view: &RunView) -> Option<String> {
-    let front = view.frontier();
-    if front.is_empty() {
-        return None;
-    }
-    let unit = view.workload.as_ref().map_or("", |w| w.unit.as_str());
+    let axis = view.tradeoff_axis();
+    let front = view.frontier(axis);
+    let w = view.workload.as_ref()?;
+    let unit = match axis {
+        Axis::Throughput => w.unit.as_str(),
+        Axis::CpuPerRequest => "µs",
+    };
     let items: Vec<String> = front
         .iter()
         .map(|r| {
             let size = r.image_mb.map_or(String::new(), num);
-            let thr = r.alloc_heavy.map_or(String::new(), |e| num(e.value));
-            format!("{} ({size} MB, {thr} {unit})", r.name)
+            let figure = axis.of(r).map_or(String::new(), |m| num(m.own.value));
+            format!("{} ({size} MB, {figure} {unit})", r.name)
         })
         .collect();
-    Some(match items.as_slice() {
+    let what = format!("image size against {} on {}", axis.name(), w.label);
+    let points = view
+        .rows
+        .iter()
+        .filter(|r| r.image_mb.is_some() && axis.of(r).is_some())
+        .count();
+    if !frontier::noise_known(&view.rows, axis) {
+        return Some(format!("**Tradeoff** ({what}): the figures are single readings with no noise estimate, so no variant can be shown to be both smaller and better beyond noise than another: all {points} are on the frontier."));
+    }
+    let s = match items.as_slice() {
+        [] => return None,
+        [one] if points == 1 => format!("**Tradeoff** ({what}): {one} is the only variant with both figures."),
         [one] => format!(
-            "**Tradeoff**: {one} is both smallest and fastest among the variants measured; no other is on the frontier."
+            "**Tradeoff** ({what}): {one} is the only variant on the frontier; every other is bigger than one that is better beyond noise."
         ),
-        _ => format!(
-            "**Tradeoff**: no variant beats these on both image size and throughput: {}. Every other variant is bigger, slower, or both.",
+        _ if items.len() == points => format!(
+            "**Tradeoff** ({what}): all {points} variants are on the frontier, none both smaller and better beyond noise than another: {}.",
             items.join(", ")
         ),
-    })
+        _ => format!(
+            "**Tradeoff** ({what}): no variant is both smaller and better beyond noise than these: {}. Every other variant is bigger than one of them and worse beyond noise.",
+            items.join(", ")
+        ),
+    };
+    Some(s)
 }
 
 /// Sentences for the criterion comparison: per variant, the geometric mean of the time

@@ -1,6 +1,7 @@
 //! The measuring phase of a batch run: per thread count, jobs interleaved across variants,
 //! each job's output read through the app's table (throughput, checksum, peak RSS), or its
-//! wall time when the table names no throughput.
+//! wall time when the table names no throughput. An app that reports no peak RSS gets the
+//! peaks its runtime sampled while each job ran: the process's and its container's.
 //!
 //! Outputs whose checksums differ between variants fail those variants: a faster wrong
 //! answer is not a result. This module does not start anything itself; the runtime does.
@@ -10,7 +11,8 @@ use crate::app::metadata::{last_capture, BatchDrive};
 use crate::matrix::Variant;
 use crate::measure::{cold_start, stats};
 use crate::results::CrunchResult;
-use crate::runtime::{logs_of, retry, Runtime};
+use crate::runtime::cgroup::Reading;
+use crate::runtime::{logs_of, retry, sampler, PeakMemory, Runtime};
 use anyhow::Context;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -21,12 +23,38 @@ pub struct JobOutcome {
     /// In the app's throughput unit, or jobs/s (1 / wall time).
     pub throughput: f64,
     pub checksum: String,
-    /// Peak RSS the app reported, or the runtime measured.
+    /// Peak RSS the app reported (`peak_rss_kb_regex`).
     pub peak_bytes: Option<u64>,
 }
 
-/// Samples per variant: throughputs, the checksum, and the highest peak.
-type Samples = HashMap<Variant, (Vec<f64>, String, Option<u64>)>;
+/// What one variant's jobs at one thread count gave.
+#[derive(Default)]
+struct VariantSamples {
+    throughputs: Vec<f64>,
+    checksum: String,
+    /// The highest peak RSS the app reported (`peak_rss_kb_regex`).
+    reported_peak: Option<u64>,
+    /// The highest peaks the runtime sampled while the jobs ran: process and container.
+    sampled_peak: Option<PeakMemory>,
+}
+
+impl VariantSamples {
+    fn add(&mut self, job: JobOutcome, sampled: Option<PeakMemory>) {
+        self.throughputs.push(job.throughput);
+        self.checksum = job.checksum;
+        self.reported_peak = self.reported_peak.max(job.peak_bytes);
+        self.sampled_peak = match (self.sampled_peak.take(), sampled) {
+            (Some(mut kept), Some(new)) => {
+                sampler::keep_higher(&mut kept.process, new.process);
+                sampler::keep_higher(&mut kept.container, new.container);
+                Some(kept)
+            }
+            (kept, new) => kept.or(new),
+        };
+    }
+}
+
+type Samples = HashMap<Variant, VariantSamples>;
 
 impl<R: Runtime> Run<'_, R> {
     pub(super) async fn crunches(&mut self) -> anyhow::Result<()> {
@@ -57,19 +85,10 @@ impl<R: Runtime> Run<'_, R> {
                 };
                 self.release().await;
                 match outcome.and_then(|(ms, exit)| {
-                    parse_job(
-                        &batch,
-                        ms,
-                        &exit.stdout,
-                        exit.peak_memory.and_then(|p| p.process.ok()).map(|p| p.0),
-                    )
+                    let job = parse_job(&batch, ms, &exit.stdout)?;
+                    Ok((job, exit.peak_memory))
                 }) {
-                    Ok(job) => {
-                        let entry = samples.entry(variant).or_default();
-                        entry.0.push(job.throughput);
-                        entry.1 = job.checksum;
-                        entry.2 = entry.2.max(job.peak_bytes);
-                    }
+                    Ok((job, sampled)) => samples.entry(variant).or_default().add(job, sampled),
                     Err(e) if retry::is_api_failure(&e) => return Err(e),
                     Err(e) => {
                         self.result_mut(variant)
@@ -86,16 +105,14 @@ impl<R: Runtime> Run<'_, R> {
     }
 
     fn record_crunch(&mut self, batch: &BatchDrive, threads: u32, samples: Samples) {
-        let checksums: BTreeSet<&String> = samples.values().map(|s| &s.1).collect();
+        let checksums: BTreeSet<&String> = samples.values().map(|s| &s.checksum).collect();
         let mismatch = checksums.len() > 1;
-        let memory_method = match &batch.peak_rss_kb {
-            Some(_) => format!(
-                "peak RSS reported by {} (peak_rss_kb_regex)",
-                self.plan.app.name
-            ),
-            None => format!("{} runtime, at exit", self.runtime.name()),
-        };
-        for (variant, (throughputs, checksum, peak)) in &samples {
+        let reported_method = format!(
+            "peak RSS reported by {} (peak_rss_kb_regex)",
+            self.plan.app.name
+        );
+        let mut warnings = Vec::new();
+        for (variant, s) in &samples {
             let result = self.result_mut(*variant);
             if mismatch {
                 result.fail(
@@ -107,21 +124,46 @@ impl<R: Runtime> Run<'_, R> {
                 );
                 continue;
             }
-            if let Some(summary) = stats::summarize(throughputs) {
-                result.crunch.push(CrunchResult {
-                    threads,
-                    samples_mb_per_s: throughputs.clone(),
-                    mb_per_s: summary,
-                    checksum: checksum.clone(),
-                    throughput_unit: Some(batch.throughput_unit.clone()),
-                });
-                if let Some(peak) = peak {
+            let Some(summary) = stats::summarize(&s.throughputs) else {
+                continue;
+            };
+            result.crunch.push(CrunchResult {
+                threads,
+                samples_mb_per_s: s.throughputs.clone(),
+                mb_per_s: summary,
+                checksum: s.checksum.clone(),
+                throughput_unit: Some(batch.throughput_unit.clone()),
+            });
+            if batch.peak_rss_kb.is_some() {
+                if let Some(peak) = s.reported_peak {
                     result.peak_memory_bytes =
-                        Some(result.peak_memory_bytes.unwrap_or(0).max(*peak));
-                    result.memory_method = Some(memory_method.clone());
+                        Some(result.peak_memory_bytes.unwrap_or(0).max(peak));
+                    result.memory_method = Some(reported_method.clone());
                 }
+            } else if let Some(sampled) = &s.sampled_peak {
+                // The app reports none: the runtime's sampled peaks, the highest over every
+                // thread count so far.
+                let mut process = recorded(result.peak_memory_bytes, &result.memory_method);
+                let mut container = recorded(
+                    result.container_peak_memory_bytes,
+                    &result.container_memory_method,
+                );
+                sampler::keep_higher(&mut process, sampled.process.clone());
+                sampler::keep_higher(&mut container, sampled.container.clone());
+                warnings.extend(result.record_memory(&process, &container));
             }
         }
+        for warning in warnings {
+            self.progress.println(format!("warning: {warning}"));
+        }
+    }
+}
+
+/// A figure already in the results, as a reading (a missing one as no reading at all).
+fn recorded(bytes: Option<u64>, method: &Option<String>) -> Reading {
+    match (bytes, method) {
+        (Some(bytes), Some(method)) => Ok((bytes, method.clone())),
+        (_, method) => Err(method.clone().unwrap_or_default()),
     }
 }
 
@@ -136,12 +178,7 @@ pub fn fill(args: &[String], threads: u32, dataset_mb: f64) -> Vec<String> {
 }
 
 /// Reads one job's output through the table; `wall_ms` is create → exit.
-pub fn parse_job(
-    batch: &BatchDrive,
-    wall_ms: f64,
-    stdout: &str,
-    runtime_peak: Option<u64>,
-) -> anyhow::Result<JobOutcome> {
+pub fn parse_job(batch: &BatchDrive, wall_ms: f64, stdout: &str) -> anyhow::Result<JobOutcome> {
     let throughput = match &batch.throughput {
         Some(regex) => {
             let text = last_capture(regex, stdout).with_context(|| {
@@ -172,12 +209,11 @@ pub fn parse_job(
             .to_string(),
         None => String::new(),
     };
-    let peak_bytes = match &batch.peak_rss_kb {
-        Some(regex) => last_capture(regex, stdout)
+    let peak_bytes = batch.peak_rss_kb.as_ref().and_then(|regex| {
+        last_capture(regex, stdout)
             .and_then(|kb| kb.parse::<u64>().ok())
-            .map(|kb| kb * 1024),
-        None => runtime_peak,
-    };
+            .map(|kb| kb * 1024)
+    });
     Ok(JobOutcome {
         throughput,
         checksum,
@@ -204,7 +240,7 @@ mod tests {
         let app = AppSpec::resolve("json", None).unwrap();
         let batch = app.batch().unwrap();
         let line = r#"{"bytes":10,"checksum":"00ff","max_rss_kb":2,"mb_per_s":12.5}"#;
-        let job = parse_job(batch, 99.0, &format!("noise\n{line}\n"), None).unwrap();
+        let job = parse_job(batch, 99.0, &format!("noise\n{line}\n")).unwrap();
         assert_eq!(
             job,
             JobOutcome {
@@ -213,12 +249,12 @@ mod tests {
                 peak_bytes: Some(2048)
             }
         );
-        let err = parse_job(batch, 1.0, "", None).unwrap_err().to_string();
+        let err = parse_job(batch, 1.0, "").unwrap_err().to_string();
         assert!(
             err.contains("matches nothing in the output: (no output)"),
             "{err}"
         );
-        let err = parse_job(batch, 1.0, r#"{"mb_per_s":0,"checksum":"x"}"#, None).unwrap_err();
+        let err = parse_job(batch, 1.0, r#"{"mb_per_s":0,"checksum":"x"}"#).unwrap_err();
         assert!(err.to_string().contains("not a positive number"), "{err}");
     }
 
@@ -228,9 +264,36 @@ mod tests {
             "[package]\nname = \"job\"\n[package.metadata.harness]\nkind = \"batch\"\n",
         );
         let app = AppSpec::from_manifest(None, dir.path(), None).unwrap();
-        let job = parse_job(app.batch().unwrap(), 250.0, "whatever", Some(4096)).unwrap();
-        assert_eq!((job.throughput, job.peak_bytes), (4.0, Some(4096)));
+        let job = parse_job(app.batch().unwrap(), 250.0, "whatever").unwrap();
+        assert_eq!((job.throughput, job.peak_bytes), (4.0, None));
         assert_eq!(job.checksum, "");
+    }
+
+    #[test]
+    fn each_figure_keeps_the_highest_sampled_peak_of_the_jobs() {
+        let job = || JobOutcome {
+            throughput: 1.0,
+            checksum: "c".into(),
+            peak_bytes: None,
+        };
+        let peak = |process: Reading, container: Reading| PeakMemory { process, container };
+        let mut s = VariantSamples::default();
+        s.add(job(), None);
+        s.add(
+            job(),
+            Some(peak(Err("exited too soon".into()), Ok((300, "cg".into())))),
+        );
+        s.add(
+            job(),
+            Some(peak(Ok((100, "hwm".into())), Ok((200, "cg".into())))),
+        );
+        let kept = s.sampled_peak.unwrap();
+        assert_eq!(kept.process, Ok((100, "hwm".into())));
+        assert_eq!(kept.container, Ok((300, "cg".into())));
+        assert_eq!(s.throughputs.len(), 3);
+        // A figure already recorded competes as a reading; a missing one gives way.
+        assert_eq!(recorded(Some(5), &Some("m".into())), Ok((5, "m".into())));
+        assert!(recorded(None, &Some("not available: x".into())).is_err());
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl<R: Runtime> Run<'_, R> {
             round += 1;
         }
         drop(bar);
-        self.finish_servers(servers).await;
+        self.finish_servers(servers).await?;
         self.save()
     }
 
@@ -222,6 +222,13 @@ impl<R: Runtime> Run<'_, R> {
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let verdict = self.check_window(&server.instance, request, &report).await;
+        if let Some(shortfall) = report.rate_shortfall() {
+            let variant = server.instance.variant;
+            self.progress.println(format!(
+                "warning: {variant}, round {}: {shortfall}",
+                round + 1
+            ));
+        }
         let window = Window {
             round,
             report,
@@ -311,22 +318,35 @@ impl<R: Runtime> Run<'_, R> {
 
     /// After the rounds: each server's peak memory (process and container), warnings for
     /// load-generator-bound cells, and the servers removed.
-    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) {
+    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) -> anyhow::Result<()> {
         for (variant, server) in servers {
-            self.stop_server(variant, server).await;
+            self.stop_server(variant, server).await?;
         }
         self.warn_loadgen_bound();
         self.record_launched();
+        Ok(())
     }
 
-    /// Records a server's peak memory (process and container) and removes it.
-    async fn stop_server(&mut self, variant: Variant, server: Server) {
+    /// Records a server's peak memory (process and container) and removes it. A daemon
+    /// that stopped answering ends the run here (the caller removes everything); a server
+    /// that died after its last window fails its variant.
+    async fn stop_server(&mut self, variant: Variant, server: Server) -> anyhow::Result<()> {
+        let alive = self.runtime.is_running(&server.instance).await?;
+        if !alive {
+            let logs = self.runtime.logs(&server.instance, 20).await;
+            self.result_mut(variant).fail(
+                "load",
+                "the server exited after its last load window",
+                Some(logs),
+            );
+        }
         let peak = self.runtime.peak_memory(&server.instance).await;
         self.release_one(&server.instance.id).await;
         let result = self.result_mut(variant);
         if let Some(warning) = result.record_memory(&peak.process, &peak.container) {
             self.progress.println(format!("warning: {warning}"));
         }
+        Ok(())
     }
 
     /// Warns, per variant, of the cells where the load generator was the bottleneck.

@@ -238,6 +238,9 @@ impl<'a, R: Runtime> Run<'a, R> {
                 self.save()?;
                 if !self.plan.quiet {
                     println!("{}", summary_table(&self.results));
+                    if let Some(legend) = table::legend(&self.results) {
+                        println!("{legend}");
+                    }
                 }
                 if self.plan.json {
                     println!("{}", serde_json::to_string_pretty(&self.results)?);
@@ -330,7 +333,20 @@ impl<'a, R: Runtime> Run<'a, R> {
     /// one; gives up (loudly) after `CLEANUP_DEADLINE` if the daemon does not answer.
     async fn remove_live(&self) {
         let cleanup = async {
-            self.release().await;
+            // No read-back here: the run is over (or the daemon is failing), and every
+            // call counts against the deadline.
+            let live: Vec<String> = self
+                .live
+                .lock()
+                .expect("not poisoned")
+                .drain()
+                .map(|(id, _)| id)
+                .collect();
+            for id in live {
+                if let Err(e) = self.runtime.remove(&id).await {
+                    eprintln!("warning: {e:#}");
+                }
+            }
             self.runtime.sweep().await
         };
         let hint = "run `harness clean --orphans` once the daemon answers";

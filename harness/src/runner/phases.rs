@@ -109,7 +109,7 @@ impl<R: Runtime> Run<'_, R> {
             .collect();
         let bar = self.progress.bar(
             order.len() as u64,
-            "cold starts (1 warm-up round, then shuffled rounds)",
+            "cold starts (interleaved): 1 warm-up round, then shuffled rounds",
         );
         let mut samples: HashMap<Variant, (Vec<f64>, Vec<f64>)> = HashMap::new();
         for (round, variant) in order {

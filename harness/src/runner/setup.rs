@@ -32,8 +32,9 @@ pub(super) async fn connect(plan: &RunPlan, progress: &Progress) -> anyhow::Resu
     Ok(docker.map(|d| d.with_timeout(plan.docker_timeout)))
 }
 
-/// Takes the run lock for this daemon (or for native runs on this machine), then removes
-/// dead runs' containers. The lock lives as long as the returned value.
+/// Takes the run lock for this daemon (or for native runs on this machine) and image
+/// namespace, then removes dead runs' containers. The lock lives as long as the returned
+/// value.
 pub(super) async fn claim(
     plan: &RunPlan,
     docker: Option<&Docker>,
@@ -49,6 +50,17 @@ pub(super) async fn claim(
                 "native".to_string(),
                 "this machine (native runs)".to_string(),
             ),
+        };
+        // Another image namespace (a test suite's) has a lock of its own: its runs touch
+        // nothing of this one's, and neither waits for the other.
+        let namespace = crate::labels::image_namespace();
+        let (key, what) = if namespace == crate::labels::IMAGE_NAMESPACE {
+            (key, what)
+        } else {
+            (
+                format!("{key} in namespace {namespace}"),
+                format!("{what} in image namespace {namespace}"),
+            )
         };
         Some(lock::acquire(&std::env::temp_dir(), &key, &what, run_id)?)
     };

@@ -1,9 +1,13 @@
 //! The table a person reads at the end of a run, from the results alone: per variant the
-//! image size, cold-start median, throughput and p99 at the highest load, peak memory, and
-//! each relative to the baseline variant.
+//! image size, cold-start median, throughput, server CPU per request and p99 at the highest
+//! load, peak memory, and each relative to the baseline variant.
+//!
+//! Load figures carry their noise: the median over rounds with the larger half of its 95%
+//! CI (`±2.1%`), and the per-round paired ratio to the baseline with its CI; `≈` marks a
+//! ratio whose interval includes 1, `†` a cell the load generator limited.
 
 use crate::matrix::BASELINE;
-use crate::results::{AppKind, RunResults, VariantResult};
+use crate::results::{AppKind, Bound, RunResults, VariantResult};
 use comfy_table::Table;
 
 /// Renders the summary table of a results file.
@@ -18,7 +22,7 @@ pub fn summary_table(results: &RunResults) -> Table {
     ];
     let columns = metric_columns(results);
     header.extend(columns.iter().map(|c| c.title.clone()));
-    header.push("peak MB".into());
+    header.push("peak MB (process)".into());
     table.set_header(header);
     for v in &results.variants {
         if !v.is_ok() {
@@ -35,7 +39,7 @@ pub fn summary_table(results: &RunResults) -> Table {
         row.push(cell(image_mb(v), baseline.and_then(image_mb)));
         row.push(cell(cold_ms(v), baseline.and_then(cold_ms)));
         for c in &columns {
-            row.push(cell((c.value)(v), baseline.and_then(|b| (c.value)(b))));
+            row.push((c.value)(v, baseline));
         }
         row.push(cell(peak_mb(v), baseline.and_then(peak_mb)));
         table.add_row(row);
@@ -43,48 +47,28 @@ pub fn summary_table(results: &RunResults) -> Table {
     table
 }
 
-/// Reads one metric of a variant.
-type Metric = Box<dyn Fn(&VariantResult) -> Option<f64>>;
+/// What the load cells' marks mean: printed under a server run's table (a row of its own
+/// would widen the first column to the whole sentence).
+pub fn legend(results: &RunResults) -> Option<&'static str> {
+    (results.app_kind == AppKind::Server).then_some(LEGEND)
+}
+
+const LEGEND: &str = "load cells: median over n rounds ±(larger half of its 95% CI); (×paired ratio to the baseline [95% CI]); ≈ within noise; † load-generator-bound: that rps measures the load generator";
+
+/// One column's cell for a variant, given the baseline.
+type Metric = Box<dyn Fn(&VariantResult, Option<&VariantResult>) -> String>;
 
 struct Column {
     title: String,
     value: Metric,
 }
 
-/// Servers: rps per endpoint at the highest concurrency, and p99 of the last endpoint there.
-/// Batch: MB/s at the lowest and highest thread counts.
+/// Servers: rps per endpoint at the highest concurrency, server CPU per request and p99 of
+/// `/json` (or the last endpoint) there. Batch: MB/s at the lowest and highest thread counts.
 fn metric_columns(results: &RunResults) -> Vec<Column> {
     let s = &results.settings;
     match results.app_kind {
-        AppKind::Server => {
-            let Some(&top) = s.concurrency.iter().max() else {
-                return Vec::new();
-            };
-            let mut columns: Vec<Column> = s
-                .endpoints
-                .iter()
-                .map(|e| {
-                    let endpoint = e.clone();
-                    Column {
-                        title: format!("{e} rps @{top}"),
-                        value: Box::new(move |v| load(v, &endpoint, top).map(|l| l.rps.median)),
-                    }
-                })
-                .collect();
-            if let Some(e) = s
-                .endpoints
-                .iter()
-                .find(|e| *e == "/json")
-                .or(s.endpoints.last())
-                .cloned()
-            {
-                columns.push(Column {
-                    title: format!("{e} p99 µs @{top}"),
-                    value: Box::new(move |v| load(v, &e, top).map(|l| l.latency_us.p99 as f64)),
-                });
-            }
-            columns
-        }
+        AppKind::Server => server_columns(results),
         AppKind::Batch => {
             let unit = results.throughput_unit();
             let mut threads: Vec<u32> = vec![
@@ -96,16 +80,117 @@ fn metric_columns(results: &RunResults) -> Vec<Column> {
                 .into_iter()
                 .map(|t| Column {
                     title: format!("{unit} @{t} threads"),
-                    value: Box::new(move |v| {
-                        v.crunch
-                            .iter()
-                            .find(|c| c.threads == t)
-                            .map(|c| c.mb_per_s.median)
+                    value: Box::new(move |v, b| {
+                        let mb = |v: &VariantResult| {
+                            v.crunch
+                                .iter()
+                                .find(|c| c.threads == t)
+                                .map(|c| c.mb_per_s.median)
+                        };
+                        cell(mb(v), b.and_then(mb))
                     }),
                 })
                 .collect()
         }
     }
+}
+
+/// rps per endpoint at the highest concurrency, then server CPU per request and p99 of
+/// `/json` (or the last endpoint) there.
+fn server_columns(results: &RunResults) -> Vec<Column> {
+    let s = &results.settings;
+    let Some(&top) = s.concurrency.iter().max() else {
+        return Vec::new();
+    };
+    let n = s.rounds;
+    let mut columns: Vec<Column> = s
+        .endpoints
+        .iter()
+        .map(|e| {
+            let endpoint = e.clone();
+            Column {
+                title: format!("{e} rps @{top}, n={n}"),
+                value: Box::new(move |v, b| load_cell(v, b, &endpoint, top, Figure::Rps)),
+            }
+        })
+        .collect();
+    let json = s.endpoints.iter().find(|e| *e == "/json");
+    if let Some(e) = json.or(s.endpoints.last()).cloned() {
+        let endpoint = e.clone();
+        columns.push(Column {
+            title: format!("{e} CPU µs/req @{top}, n={n}"),
+            value: Box::new(move |v, b| load_cell(v, b, &endpoint, top, Figure::Cpu)),
+        });
+        columns.push(Column {
+            title: format!("{e} p99 µs @{top}"),
+            value: Box::new(move |v, b| {
+                let p99 = |v: &VariantResult| load(v, &e, top).map(|l| l.latency_us.p99 as f64);
+                cell(p99(v), b.and_then(p99))
+            }),
+        });
+    }
+    columns
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Figure {
+    Rps,
+    Cpu,
+}
+
+/// `19624 ±2.1% (×0.45 [0.43–0.47])`: the median over rounds with the larger half of its CI,
+/// and the paired ratio to the baseline (`≈`: within noise), or the ratio of the medians
+/// where the cell has no paired ratio.
+fn load_cell(
+    v: &VariantResult,
+    baseline: Option<&VariantResult>,
+    endpoint: &str,
+    top: u32,
+    figure: Figure,
+) -> String {
+    let summary = |v: &VariantResult| {
+        let l = load(v, endpoint, top)?;
+        match figure {
+            Figure::Rps => Some(l.rps),
+            Figure::Cpu => l.server_cpu_us_per_request,
+        }
+    };
+    let Some(s) = summary(v) else {
+        return "-".into();
+    };
+    let mut out = number(s.median);
+    if s.n > 1 && s.median != 0.0 {
+        let half = (s.median - s.median_ci_low).max(s.median_ci_high - s.median);
+        out.push_str(&format!(" ±{:.1}%", half / s.median.abs() * 100.0));
+    }
+    let paired = load(v, endpoint, top)
+        .and_then(|l| l.ratio_to_baseline.as_ref())
+        .and_then(|r| match figure {
+            Figure::Rps => Some(r.rps),
+            Figure::Cpu => r.server_cpu_us_per_request,
+        });
+    match (paired, baseline.and_then(summary)) {
+        (Some(r), _) if r.n > 1 => {
+            let within = if r.ci_low <= 1.0 && r.ci_high >= 1.0 {
+                " ≈"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                " (×{:.2} [{:.2}–{:.2}]{within})",
+                r.median, r.ci_low, r.ci_high
+            ));
+        }
+        (Some(r), _) => out.push_str(&format!(" (×{:.2})", r.median)),
+        (None, Some(b)) if b.median > 0.0 => {
+            out.push_str(&format!(" (×{:.2})", s.median / b.median));
+        }
+        _ => {}
+    }
+    if figure == Figure::Rps && load(v, endpoint, top).is_some_and(|l| l.bound == Bound::Loadgen) {
+        out.push_str(" †");
+    }
+    out
 }
 
 fn load<'a>(
@@ -165,6 +250,73 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_cells_show_their_noise_and_paired_ratio() {
+        use crate::matrix::Variant;
+        use crate::results::{BaselineRatios, Latency, LoadResult, Ratio, Summary};
+        let summary = |median: f64, lo: f64, hi: f64| Summary {
+            n: 5,
+            min: lo,
+            median,
+            p5: lo,
+            p95: hi,
+            max: hi,
+            median_ci_low: lo,
+            median_ci_high: hi,
+        };
+        let ratio = |median, ci_low, ci_high| Ratio {
+            n: 5,
+            median,
+            ci_low,
+            ci_high,
+        };
+        let cell = LoadResult {
+            endpoint: "/json".into(),
+            concurrency: 64,
+            rate_rps: None,
+            duration_s: 2.0,
+            requests: 1,
+            errors: 0,
+            non_2xx: 0,
+            rps: summary(10_000.0, 9_800.0, 10_210.0),
+            rps_samples: Vec::new(),
+            server_cpu_us_per_request: Some(summary(50.0, 49.0, 51.0)),
+            server_cpu_us_per_request_samples: Vec::new(),
+            server_cpu_percent: None,
+            server_cpu_method: None,
+            latency_us: Latency {
+                p50: 1,
+                p90: 1,
+                p99: 1,
+                p999: 1,
+                max: 1,
+            },
+            p99_us_samples: Vec::new(),
+            loadgen_cpu_percent: 0.0,
+            loadgen_bound: true,
+            bound: Bound::Loadgen,
+            rate_backlog: 0,
+            abandoned: 0,
+            drained: 0,
+            censored: 0,
+            ratio_to_baseline: Some(BaselineRatios {
+                rps: ratio(0.45, 0.43, 0.47),
+                server_cpu_us_per_request: Some(ratio(1.02, 0.97, 1.06)),
+            }),
+        };
+        let mut v = VariantResult::new("musl-system-scratch".parse::<Variant>().unwrap());
+        v.load.push(cell);
+        assert_eq!(
+            load_cell(&v, None, "/json", 64, Figure::Rps),
+            "10000 ±2.1% (×0.45 [0.43–0.47]) †"
+        );
+        assert_eq!(
+            load_cell(&v, None, "/json", 64, Figure::Cpu),
+            "50.0 ±2.0% (×1.02 [0.97–1.06] ≈)"
+        );
+        assert_eq!(load_cell(&v, None, "/parse", 64, Figure::Rps), "-");
+    }
 
     #[test]
     fn cells_show_the_ratio_to_the_baseline() {

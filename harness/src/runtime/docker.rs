@@ -7,6 +7,7 @@
 //! owner). Every API call goes through `retry`.
 
 use super::retry::{self, Call, Policy};
+use super::sampler::{Sampler, Target};
 use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
 use crate::labels;
 use anyhow::Context;
@@ -109,28 +110,7 @@ impl DockerRuntime {
     /// container's cgroup (a daemon in another pid namespace, or on another machine, has
     /// pids that mean nothing here): the reason when it cannot be had.
     pub async fn main_pid(&self, id: &str) -> Result<u32, String> {
-        if !super::docker_client::is_local(&super::docker_client::host()) {
-            return Err(
-                "the daemon is on another machine: its processes cannot be read here".into(),
-            );
-        }
-        let info = retry::run_call("inspect a container", Call::Read, || {
-            self.docker.inspect_container(id, None)
-        })
-        .await
-        .map_err(|e| format!("cannot inspect the container: {e:#}"))?;
-        let pid = info
-            .state
-            .and_then(|s| s.pid)
-            .filter(|&p| p > 0)
-            .ok_or("the container is not running")? as u32;
-        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-        if !cgroups.contains(id) {
-            return Err(format!(
-                "pid {pid} is not the container's process here (the daemon runs in another pid namespace)"
-            ));
-        }
-        Ok(pid)
+        main_process(&self.docker, id).await.map(|(pid, _)| pid)
     }
 
     async fn read_logs(&self, id: &str, tail: &str) -> anyhow::Result<(String, String)> {
@@ -240,6 +220,25 @@ impl Runtime for DockerRuntime {
 
     async fn wait(&self, instance: &Instance, timeout: Duration) -> anyhow::Result<Exit> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // The container's /proc entry and cgroup vanish at its exit: sample them meanwhile.
+        let (docker, id) = (self.docker.clone(), instance.id.clone());
+        let sampler = Sampler::start(async move {
+            let (pid, program) = main_process(&docker, &id).await?;
+            // An exiting process is moved to the root cgroup: a path without the container
+            // is not its cgroup.
+            let cgroup = cgroup::Cgroup::of_pid(pid).and_then(|c| {
+                if c.memory_dir.to_string_lossy().contains(&id) {
+                    Ok(c)
+                } else {
+                    Err("it exited before its cgroup could be found".into())
+                }
+            });
+            Ok(Target {
+                pid,
+                cgroup,
+                program,
+            })
+        });
         let code = retry::run_call("wait for a container", Call::Read, || async {
             let mut stream = self.docker.wait_container(&instance.id, None);
             match tokio::time::timeout_at(deadline, stream.next()).await {
@@ -257,12 +256,13 @@ impl Runtime for DockerRuntime {
         let Some(code) = code else {
             anyhow::bail!("{} did not exit within {timeout:?}", instance.variant)
         };
+        let peak_memory = sampler.finish().await;
         let (stdout, stderr) = self.read_logs(&instance.id, "all").await?;
         Ok(Exit {
             code,
             stdout,
             stderr,
-            peak_memory: None,
+            peak_memory: Some(peak_memory),
         })
     }
 
@@ -332,6 +332,32 @@ impl Runtime for DockerRuntime {
     async fn sweep(&self) -> anyhow::Result<usize> {
         crate::cleanup::remove_containers(&self.docker, Some(&self.run_id)).await
     }
+}
+
+/// `DockerRuntime::main_pid`, for tasks that outlive the borrow of the runtime, with the
+/// program the container runs (its main process is the runtime's init until it execs it).
+async fn main_process(docker: &Docker, id: &str) -> Result<(u32, Option<String>), String> {
+    if !super::docker_client::is_local(&super::docker_client::host()) {
+        return Err("the daemon is on another machine: its processes cannot be read here".into());
+    }
+    let info = retry::run_call("inspect a container", Call::Read, || {
+        docker.inspect_container(id, None)
+    })
+    .await
+    .map_err(|e| format!("cannot inspect the container: {e:#}"))?;
+    let program = info.path.clone();
+    let pid = info
+        .state
+        .and_then(|s| s.pid)
+        .filter(|&p| p > 0)
+        .ok_or("the container is not running")? as u32;
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    if !cgroups.contains(id) {
+        return Err(format!(
+                "pid {pid} is not the container's process here (the daemon runs in another pid namespace)"
+            ));
+    }
+    Ok((pid, program))
 }
 
 /// A stream the daemon ended before its answer: a passing fault, worth another try.

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod docker_client;
 pub mod native;
 pub mod retry;
+pub mod sampler;
 pub mod sockets;
 
 use crate::matrix::Variant;

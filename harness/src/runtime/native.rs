@@ -4,6 +4,7 @@
 //! Peak memory is the process's VmHWM (peak resident set) from /proc while it runs; there is
 //! no image, so image size and the container runtime's share of cold start are absent.
 
+use super::sampler::{Sampler, Target};
 use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
 use crate::measure::pinning::CpuSet;
 use anyhow::Context;
@@ -137,6 +138,16 @@ impl Runtime for NativeRuntime {
 
     async fn wait(&self, instance: &Instance, timeout: Duration) -> anyhow::Result<Exit> {
         let child = self.take(&instance.id).context("no such child process")?;
+        // Its VmHWM is gone once it has been reaped: sample it meanwhile.
+        let pid = child.id();
+        let sampler = Sampler::start(async move {
+            Ok(Target {
+                pid: pid.ok_or("it has already been reaped")?,
+                cgroup: Err("native: no container".into()),
+                // `spawn` returned after the exec: it runs the program already.
+                program: None,
+            })
+        });
         let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
             Ok(output) => output.context("waiting for the child failed")?,
             Err(_) => anyhow::bail!("{} did not exit within {timeout:?}", instance.variant),
@@ -145,7 +156,7 @@ impl Runtime for NativeRuntime {
             code: output.status.code().map_or(-1, i64::from),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            peak_memory: None,
+            peak_memory: Some(sampler.finish().await),
         })
     }
 

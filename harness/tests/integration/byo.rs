@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// A tiny keep-alive HTTP server using only std: listens on 127.0.0.1:$PORT, answers
 /// `GET /` with 200 `ok` and anything else with 404.
-const STD_SERVER: &str = r#"
+pub const STD_SERVER: &str = r#"
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
@@ -241,6 +241,105 @@ fn a_batch_crate_reports_the_throughput_its_regex_picks() {
     }
 }
 
+/// A batch job using only std that reports no memory figure: touches `$1` MiB (64 by
+/// default), holds it 200 ms, frees it, prints a checksum.
+const STD_HOG: &str = r#"
+fn main() {
+    let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let mut block = vec![0u8; mib << 20];
+    for page in block.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let touched: u64 = std::hint::black_box(&block).iter().map(|&b| u64::from(b)).sum();
+    println!("pages={touched}");
+}
+"#;
+
+/// `[package.metadata.harness]` of the memory hog: no `peak_rss_kb_regex`.
+const HOG_TABLE: &str =
+    "[package.metadata.harness]\nkind = \"batch\"\nargs = [\"64\"]\ncold_args = [\"1\"]\n";
+
+/// The runtime's sampled peak of every variant: the process's at least the 64 MiB it
+/// touched; returns each variant's (process, container) bytes.
+fn sampled_peaks(results: &harness::results::RunResults) -> Vec<(u64, Option<u64>)> {
+    results
+        .variants
+        .iter()
+        .map(|v| {
+            assert!(v.is_ok(), "{}: {:?}", v.variant, v.status);
+            let process = v.peak_memory_bytes.expect("a sampled process peak");
+            assert!(process >= 64 << 20, "{}: {process} B", v.variant);
+            let method = v.memory_method.as_deref().unwrap_or_default();
+            assert!(
+                method.contains("VmHWM") && method.contains("sampled every 20 ms"),
+                "{method}"
+            );
+            (process, v.container_peak_memory_bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_crate_that_reports_no_memory_gets_its_sampled_peak_natively() {
+    let krate = make_crate("std-hog", HOG_TABLE, STD_HOG, None);
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run_native(krate.path(), &[], out.path());
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let results = checked_results(out.path());
+    for (v, (_, container)) in results.variants.iter().zip(sampled_peaks(&results)) {
+        assert_eq!(container, None);
+        assert_eq!(
+            v.container_memory_method.as_deref(),
+            Some("not available: native: no container")
+        );
+    }
+}
+
+#[test]
+fn a_batch_crate_that_reports_no_memory_gets_its_container_s_peak_in_docker() {
+    let _lock = crate::support::docker_lock();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(_docker) = rt.block_on(crate::support::docker_or_skip("byo_docker_batch_memory"))
+    else {
+        return;
+    };
+    let krate = make_crate("std-hog", HOG_TABLE, STD_HOG, None);
+    let out = tempfile::tempdir().unwrap();
+    let _cleanup = crate::support::RunCleanup {
+        out: Some(out.path().to_path_buf()),
+        ids: Vec::new(),
+    };
+    let (code, stdout, stderr) = harness_cli(&[
+        "run",
+        "--app",
+        krate.path().to_str().unwrap(),
+        "--quick",
+        "--quiet",
+        "--allow-concurrent",
+        "--variants",
+        "musl-system-scratch,glibc-system-debian",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let results = checked_results(out.path());
+    assert_eq!(results.runtime, "docker");
+    for (v, (process, container)) in results.variants.iter().zip(sampled_peaks(&results)) {
+        let container = container.expect("a sampled container peak");
+        assert!(
+            container >= process,
+            "{}: {container} < {process}",
+            v.variant
+        );
+        let method = v.container_memory_method.as_deref().unwrap_or_default();
+        assert!(
+            method.contains("cgroup") && method.contains("sampled every 20 ms"),
+            "{method}"
+        );
+    }
+}
+
 /// A build script that fails only for musl, the way a crate wrapping a C library does.
 const MUSL_ONLY_FAILURE: &str = r#"
 fn main() {
@@ -334,11 +433,8 @@ fn an_outside_crate_with_no_table_runs_in_docker_with_the_defaults() {
     for v in &results.variants {
         assert!(v.is_ok(), "{}: {:?}", v.variant, v.status);
         let image = v.build.as_ref().unwrap().image.as_ref().unwrap();
-        assert!(
-            image.tag.starts_with("glibc-vs-musl/tiny-std-server:"),
-            "{}",
-            image.tag
-        );
+        let repository = format!("{}/tiny-std-server:", crate::support::test_namespace());
+        assert!(image.tag.starts_with(&repository), "{}", image.tag);
         assert!(image.image_bytes > 0);
         let load = &v.load[0];
         assert!(

@@ -54,6 +54,12 @@ fn harness_containers() -> Option<usize> {
             "-aq",
             "--filter",
             "label=dev.glibc-vs-musl.tool=harness",
+            "--filter",
+            &format!(
+                "label={}={}",
+                harness::labels::NAMESPACE,
+                crate::support::test_namespace()
+            ),
         ])
         .output()
         .ok()

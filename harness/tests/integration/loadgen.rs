@@ -182,7 +182,101 @@ fn silent_server_requests_are_abandoned(client: Client) {
     assert_eq!(report.completed(), 0, "{report:#?}");
     assert_eq!(report.abandoned, 3, "{report:#?}");
     assert_eq!(report.errors(), 3, "{report:#?}");
+    // Unanswered for the whole window: in the latencies, censored at its end (~300 ms).
+    assert_eq!(report.censored, 3, "{report:#?}");
+    assert!(report.latency_us.p50 >= 250_000, "{report:#?}");
     assert_eq!(holder.join().unwrap(), 3);
+}
+
+/// A hyper server that, once a second from `epoch` on, stalls for 200 ms: every request
+/// arriving in a stall is answered 200 ms after it arrived (a slow dependency), the others
+/// at once. Connections are served concurrently. Returns its address and a stop handle.
+fn stalling_server(
+    epoch: Instant,
+) -> (
+    SocketAddr,
+    std::thread::JoinHandle<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let (stream, _) = tokio::select! {
+                    accepted = listener.accept() => accepted.unwrap(),
+                    _ = &mut stopped => return,
+                };
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_req| async move {
+                        let since = Instant::now().saturating_duration_since(epoch);
+                        let stalled =
+                            Instant::now() >= epoch && since.as_millis() % 1000 < STALL.as_millis();
+                        if stalled {
+                            tokio::time::sleep(STALL).await;
+                        }
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(Bytes::from_static(b"ok")),
+                        ))
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+    });
+    (addr_rx.recv().unwrap(), thread, stop)
+}
+
+const STALL: Duration = Duration::from_millis(200);
+
+#[test]
+fn loadgen_rate_mode_shows_a_stalling_server_s_worst_latencies() {
+    for client in CLIENTS {
+        stalls_show_in_rate_mode(client);
+    }
+}
+
+fn stalls_show_in_rate_mode(client: Client) {
+    // Load starts at ~0 ms: warm-up to 500 ms, window 500–2500 ms. Stalls at 400–600,
+    // 1400–1600 and 2400–2600 ms: the last one spans the window's end.
+    let t0 = Instant::now();
+    let (addr, thread, stop) = stalling_server(t0 + Duration::from_millis(400));
+    let mut spec = spec(addr, "/plaintext", 16, 500, 2000);
+    spec.rate = Some(500);
+    let report = run_load_with(&spec, client).unwrap();
+    let _ = stop.send(());
+    thread.join().unwrap();
+    assert_eq!((report.errors(), report.abandoned), (0, 0), "{report:#?}");
+    let l = report.latency_us;
+    // Every request sent in a stall waited 200 ms: 16 connections, two stalls in the
+    // window, ~1000 requests: 3% of them.
+    assert!(l.p99 >= 200_000, "{client:?}: {l:?}");
+    // The requests due in a stall but queued behind the 16 stalled connections are
+    // charged from their intended send time (200 ms down to 0): measured from when they
+    // were sent, they would take ~1 ms and p90 would say nothing of the stalls.
+    assert!(l.p90 >= 50_000, "{client:?}: {l:?}");
+    // The stall at the window's end: the connections in it were unanswered then, and the
+    // requests due behind them never sent. Both are in the latencies, censored at the end.
+    assert!(
+        report.drain.requests > 0 && report.rate_backlog > 0,
+        "{client:?}: {report:#?}"
+    );
+    assert_eq!(
+        report.censored,
+        report.rate_backlog + report.drain.requests,
+        "{client:?}: {report:#?}"
+    );
+    let counted = report.histogram.len();
+    assert_eq!(counted, report.window.requests + report.censored);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The harness's one integration-test binary: one module per area, fixtures in `tests/fixtures/`.
 //!
-//! Tests that need the Docker daemon fail under `CI=true` when it is unreachable and skip
-//! loudly elsewhere (see `support::docker_or_skip`).
+//! The process works in an image namespace of its own (`support::test_namespace`), so its
+//! images never collide with a user's or another test process's. A test whose prerequisite
+//! is missing (the daemon, chromium, `docker-registry`, root) fails under `CI=true` and
+//! elsewhere skips loudly, past the output capture (`support::skip`).
 
 mod any_crate;
 mod artifacts;
@@ -13,9 +15,11 @@ mod docker;
 mod faults;
 mod freshnode;
 mod input;
+mod isolation;
 mod loadgen;
 mod posture;
 mod report;
 mod report_inputs;
+mod report_noise;
 mod support;
 mod workspace;

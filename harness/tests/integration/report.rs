@@ -240,9 +240,15 @@ fn verdict_follows_the_numbers() {
         )),
         "{after:#?}"
     );
+    // One window each: no ranking, only the span of the readings.
     assert!(
-        after.iter().any(|s| s
-            .contains("musl-system-scratch is highest at 60,000 rps, 1.44× glibc-system-debian")),
+        after.iter().any(|s| s.contains(
+            "one load window per variant, so no confidence interval: no ranking; the readings run from 26,787 rps (musl-system-debian, 0.64× glibc-system-debian) to 60,000 rps (musl-system-scratch, 1.44× glibc-system-debian)"
+        )),
+        "{after:#?}"
+    );
+    assert!(
+        !after.iter().any(|s| s.contains("is highest")),
         "{after:#?}"
     );
 
@@ -381,11 +387,10 @@ fn find_chromium() -> Option<PathBuf> {
 #[test]
 fn index_html_renders_in_headless_chromium() {
     let Some(binary) = find_chromium() else {
-        assert!(
-            !support::in_ci(),
-            "chromium is not installed (apt-get install chromium)"
+        support::skip(
+            "index_html_renders_in_headless_chromium",
+            "chromium is not installed (apt-get install chromium)",
         );
-        eprintln!("SKIPPED index_html_renders_in_headless_chromium: chromium is not installed (apt-get install chromium)");
         return;
     };
     let inputs = load_fixtures();

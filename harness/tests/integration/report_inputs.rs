@@ -240,7 +240,7 @@ fn the_readme_blocks_are_regenerated_from_the_files_deterministically() {
         "|  | glibc-system-debian | musl-system-scratch | musl-mimalloc-scratch |",
         "| http image | 77.9 MB | 2.62 MB | 2.83 MB |",
         "| http cold start (median of 20) | 413 ms | 352 ms | 356 ms |",
-        "| http GET /json at concurrency 64 | 41,540 rps | 27,423 rps (0.66×) | 46,430 rps (1.12×) |",
+        "| http GET /json at concurrency 64 (one window) | 41,540 rps | 27,423 rps (0.66×) | 46,430 rps (1.12×) |",
     ] {
         assert!(first.contains(&format!("\n{line}\n")), "no line {line:?} in\n{first}");
     }

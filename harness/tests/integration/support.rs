@@ -1,6 +1,41 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: this process's image namespace (set before
+//! `main`), loud skips, the Docker lock and per-run cleanup guards, results-file checks.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+// Before `main`, once: every test, in-process or through a `harness` it spawns (which
+// inherits the environment), tags and cleans under an image namespace of this test process
+// alone, `<namespace>-test-<pid>`. So the suite never moves or removes a user's
+// `glibc-vs-musl/<app>:<variant>`, nor another test process's images on the same daemon.
+// Set here rather than per test so that no test can forget it; set before `main`, while the
+// process has one thread, so `set_var` races with nothing.
+#[used]
+#[link_section = ".init_array"]
+static SET_TEST_NAMESPACE: extern "C" fn() = set_test_namespace;
+
+extern "C" fn set_test_namespace() {
+    use harness::labels::{IMAGE_NAMESPACE, NAMESPACE_ENV};
+    // A namespace chosen from outside (`.ci/run` picks one to check for leaks) is the
+    // prefix; the tests never work in the chosen namespace itself.
+    let prefix = std::env::var(NAMESPACE_ENV)
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| IMAGE_NAMESPACE.into());
+    let namespace = format!("{prefix}-test-{}", std::process::id());
+    std::env::set_var(NAMESPACE_ENV, namespace);
+}
+
+/// This test process's image namespace (`harness::labels::image_namespace`).
+#[allow(dead_code)]
+pub fn test_namespace() -> &'static str {
+    let namespace = harness::labels::image_namespace();
+    assert!(
+        namespace.contains("-test-"),
+        "the tests run outside a test namespace: {namespace}"
+    );
+    namespace
+}
 
 /// The results file a run wrote into `out`, if any yet (a run writes one per run id).
 #[allow(dead_code)]
@@ -70,15 +105,59 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// The skips of this process so far, for the summary printed at exit.
+static SKIPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Skips `test` loudly, for a missing prerequisite (the caller then returns): under
+/// `CI=true` nothing may skip, so this fails the test; elsewhere `SKIPPED test: reason`
+/// goes straight to file descriptor 2, past libtest's capture of `eprintln!`, and again in
+/// a summary when the test binary exits, so a local "all passed" says what it did not check.
+#[allow(dead_code)]
+pub fn skip(test: &str, reason: &str) {
+    // libtest runs each test on a thread named after it: the full path beats our label.
+    let current = std::thread::current();
+    let name = current.name().filter(|n| *n != "main").unwrap_or(test);
+    assert!(
+        !in_ci(),
+        "{name} cannot skip under CI=true, its prerequisite is missing: {reason}"
+    );
+    let line = format!("{name}: {reason}");
+    write_stderr(&format!("SKIPPED {line}\n"));
+    SKIPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(line);
+}
+
+/// Writes to the process's stderr itself, which libtest does not capture.
+fn write_stderr(text: &str) {
+    // SAFETY: write(2) on fd 2 from a live buffer of exactly `text.len()` bytes.
+    let _ = unsafe { libc::write(2, text.as_ptr().cast(), text.len()) };
+}
+
+// At exit, after libtest's own summary: the skips again, in one block.
+#[used]
+#[link_section = ".fini_array"]
+static REPORT_SKIPS: extern "C" fn() = report_skips;
+
+extern "C" fn report_skips() {
+    let skips = SKIPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !skips.is_empty() {
+        let list = skips.join("\n  ");
+        write_stderr(&format!("SKIPPED {} tests:\n  {list}\n", skips.len()));
+    }
+}
+
 /// A connected Docker client, or `None` (skip, loudly) outside CI; under CI a missing
 /// daemon fails the test with the reason.
 #[allow(dead_code)]
 pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
     match harness::runtime::docker_client::connect().await {
         Ok(docker) => Some(docker),
-        Err(e) if in_ci() => panic!("{test}: Docker is required under CI=true: {e:#}"),
         Err(e) => {
-            eprintln!("SKIPPED {test}: Docker unreachable: {e:#}");
+            skip(test, &format!("Docker unreachable: {e:#}"));
             None
         }
     }

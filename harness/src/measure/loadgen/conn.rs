@@ -3,7 +3,9 @@
 //! after failures.
 //!
 //! Every wait is bounded: connects and back-offs by the end of the window, an in-flight
-//! request by the drain deadline, after which it is counted as abandoned (an error). The
+//! request by the drain deadline, after which it is counted as abandoned (an error). A
+//! request still unanswered at the end of the window, and a rate-mode ticket never sent,
+//! enters the latency histogram censored at the window's end (see `Tally::censor`). The
 //! clients (`hyper_client`, `lean`) only exchange requests; the counting is here.
 
 use super::pacer::Pacer;
@@ -56,7 +58,10 @@ pub(super) struct Tally {
     pub abandoned: u64,
     /// Rate mode: tickets this connection took but could not send before the end.
     pub unsent_tickets: u64,
-    /// Latency in µs of requests completed inside the window.
+    /// Latencies recorded censored at the window's end: requests unanswered then, and
+    /// tickets never sent.
+    pub censored: u64,
+    /// Latency in µs of requests completed inside the window, and censored ones.
     pub histogram: Histogram<u64>,
     pub first_error: Option<String>,
 }
@@ -69,6 +74,7 @@ impl Tally {
             drain: PhaseCounts::default(),
             abandoned: 0,
             unsent_tickets: 0,
+            censored: 0,
             histogram: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("static histogram bounds are valid"),
             first_error: None,
@@ -92,11 +98,27 @@ impl Tally {
         let phase = self.phase(timeline, done);
         phase.requests += 1;
         phase.non_2xx += u64::from(status != expected);
-        if done >= timeline.warm_end && done <= timeline.end {
-            let us = done.saturating_duration_since(started).as_micros();
-            self.histogram
-                .saturating_record(u64::try_from(us).unwrap_or(u64::MAX).max(1));
+        if done > timeline.end {
+            self.censor(timeline, started);
+        } else if done >= timeline.warm_end {
+            self.record(done.saturating_duration_since(started));
         }
+    }
+
+    /// A request due (or sent) at `started` that had no answer when the window ended: its
+    /// latency is recorded as `end - started`, a lower bound of the real one, so that a
+    /// server that falls behind shows its worst latencies instead of losing them (wrk2's
+    /// rule). Nothing is recorded for a request started after the window.
+    pub fn censor(&mut self, timeline: &Timeline, started: Instant) {
+        if started < timeline.end {
+            self.record(timeline.end - started);
+            self.censored += 1;
+        }
+    }
+
+    fn record(&mut self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.histogram.saturating_record(us.max(1));
     }
 
     pub fn error(&mut self, timeline: &Timeline, message: impl FnOnce() -> String) {
@@ -116,6 +138,7 @@ impl Tally {
         }
         self.abandoned += other.abandoned;
         self.unsent_tickets += other.unsent_tickets;
+        self.censored += other.censored;
         self.histogram
             .add(other.histogram)
             .expect("histograms with the same bounds always add");
@@ -152,6 +175,8 @@ pub(super) struct Lane<'a> {
     /// Rate mode: a ticket taken but not yet sent survives a reconnect, so its latency
     /// includes the reconnect, as the coordinated-omission correction requires.
     pub ticket: Option<Instant>,
+    /// When the request in flight started (its ticket's time in rate mode).
+    pub in_flight: Option<Instant>,
     /// Fires at the drain deadline: whatever is in flight then is abandoned.
     pub deadline: Pin<&'a mut Sleep>,
 }
@@ -167,32 +192,47 @@ impl Lane<'_> {
                 Some(at) => self.ticket = Some(at),
                 None => return false,
             }
+            // The ticket may come in just as the window ends: it stays unsent.
+            return Instant::now() < self.job.timeline.end;
         }
         true
     }
 
-    /// The instant a request's latency runs from: its ticket's intended time, or now.
+    /// Marks a request as sent; returns the instant its latency runs from: its ticket's
+    /// intended time, or now.
     pub fn start(&mut self) -> Instant {
-        self.ticket.take().unwrap_or_else(Instant::now)
+        let started = self.ticket.take().unwrap_or_else(Instant::now);
+        self.in_flight = Some(started);
+        started
     }
 
     /// The request in flight got no answer before the drain deadline.
     pub fn abandon(&mut self) -> Flow {
         self.tally.abandoned += 1;
         let timeline = self.job.timeline;
+        if let Some(started) = self.in_flight.take() {
+            self.tally.censor(&timeline, started);
+        }
         self.tally
             .error(&timeline, || "no response before the drain deadline".into());
         Flow::Stop
     }
 
-    /// The request in flight failed: count it, and reconnect.
+    /// The request in flight (if any) failed: count it, and reconnect. One that failed
+    /// after the window ended was unanswered at its end, and is censored there.
     pub fn fail(&mut self, message: String) -> Flow {
         let timeline = self.job.timeline;
+        if let Some(started) = self.in_flight.take() {
+            if Instant::now() > timeline.end {
+                self.tally.censor(&timeline, started);
+            }
+        }
         self.tally.error(&timeline, || message);
         Flow::Reconnect
     }
 
     pub fn completed(&mut self, started: Instant, status: u16) {
+        self.in_flight = None;
         let timeline = self.job.timeline;
         let expected = self.job.endpoint.expect_status;
         self.tally.completed(&timeline, started, status, expected);
@@ -207,6 +247,7 @@ pub(super) async fn run_connection(job: Arc<Job>) -> Tally {
         job: &job,
         tally: Tally::new(),
         ticket: None,
+        in_flight: None,
         deadline: deadline.as_mut(),
     };
     let mut backoff = MIN_BACKOFF;
@@ -237,7 +278,10 @@ pub(super) async fn run_connection(job: Arc<Job>) -> Tally {
             break;
         }
     }
-    lane.tally.unsent_tickets += u64::from(lane.ticket.is_some());
+    if let Some(ticket) = lane.ticket.take() {
+        lane.tally.unsent_tickets += 1;
+        lane.tally.censor(&job.timeline, ticket);
+    }
     lane.tally
 }
 
@@ -257,4 +301,59 @@ pub(super) fn error_text(error: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose window ended 1 s ago: warm-up [-3 s, -2 s), window [-2 s, -1 s].
+    fn past_timeline() -> Timeline {
+        let start = Instant::now() - Duration::from_secs(3);
+        let drain = crate::measure::loadgen::DRAIN;
+        Timeline::new(start, Duration::from_secs(1), Duration::from_secs(1), drain)
+    }
+
+    fn ms(h: &Histogram<u64>, q: f64) -> u64 {
+        h.value_at_quantile(q) / 1000
+    }
+
+    #[test]
+    fn an_answer_after_the_window_counts_in_the_drain_censored_at_the_end() {
+        let timeline = past_timeline();
+        let mut tally = Tally::new();
+        // Sent 300 ms before the window's end, answered now (1 s after it).
+        let started = timeline.end - Duration::from_millis(300);
+        tally.completed(&timeline, started, 200, 200);
+        assert_eq!((tally.drain.requests, tally.window.requests), (1, 0));
+        assert_eq!((tally.censored, tally.histogram.len()), (1, 1));
+        assert_eq!(ms(&tally.histogram, 1.0), 300);
+    }
+
+    #[test]
+    fn censoring_charges_from_the_start_to_the_window_end_only() {
+        let timeline = past_timeline();
+        let mut tally = Tally::new();
+        // Due during warm-up and never sent: charged the warm-up's part too.
+        tally.censor(&timeline, timeline.warm_end - Duration::from_millis(500));
+        assert_eq!(ms(&tally.histogram, 1.0), 1500);
+        // Started after the window: not one of its requests.
+        tally.censor(&timeline, timeline.end + Duration::from_millis(1));
+        assert_eq!((tally.censored, tally.histogram.len()), (1, 1));
+        // Due at the very end: the smallest latency, never zero.
+        tally.censor(&timeline, timeline.end - Duration::from_nanos(1));
+        assert_eq!((tally.censored, tally.histogram.min()), (2, 1));
+    }
+
+    #[test]
+    fn merging_adds_censored_counts_and_latencies() {
+        let timeline = past_timeline();
+        let (mut a, mut b) = (Tally::new(), Tally::new());
+        a.censor(&timeline, timeline.end - Duration::from_millis(10));
+        b.censor(&timeline, timeline.end - Duration::from_millis(20));
+        b.unsent_tickets += 1;
+        a.merge(b);
+        assert_eq!((a.censored, a.unsent_tickets, a.histogram.len()), (2, 1, 2));
+        assert_eq!(ms(&a.histogram, 1.0), 20);
+    }
 }

@@ -26,6 +26,7 @@ fn report(rps: f64, latency_us: u64, loadgen_cpu_percent: f64) -> LoadReport {
         },
         abandoned: 0,
         rate_backlog: 0,
+        censored: 0,
         duration_s: 1.0,
         rps,
         latency_us: loadgen::latency_of(&histogram),

@@ -1,11 +1,11 @@
-//! Horizontal bar plots, one bar per variant: sizes (image, peak memory) and the cold start
-//! split into the container runtime + exec share and the app's own start-up with p5–p95 whiskers.
+//! Horizontal bar plots, one bar per variant: sizes (image, peak memory) and the cold-start
+//! median with p5–p95 whiskers.
 //!
 //! Bars are sorted so the smallest is on top; the numbers come from `metrics::VariantRow`.
 
 use super::{
-    category_chart, header, legend, linear_top, log_bounds, log_ticks, text, DrawResult, Figure,
-    Marker, Palette, Ticked, SMALL_PX,
+    category_chart, header, linear_top, log_bounds, log_ticks, text, DrawResult, Figure, Palette,
+    Ticked, SMALL_PX,
 };
 use crate::report::fmt::{num as fmt_num, tick};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
@@ -33,12 +33,11 @@ pub struct SizeBars {
 pub struct ColdStartRow {
     pub name: String,
     pub median_ms: f64,
-    pub process_ms: f64,
     pub p5_ms: f64,
     pub p95_ms: f64,
 }
 
-/// Stacked bars: runtime + exec share (bare `--version` run) + app start-up = cold start median; whiskers p5–p95.
+/// Bars: the cold start median; whiskers p5–p95.
 #[derive(Debug, Clone)]
 pub struct ColdStartBars {
     pub stem: String,
@@ -47,8 +46,7 @@ pub struct ColdStartBars {
     pub rows: Vec<ColdStartRow>,
 }
 
-const PROCESS: RGBColor = RGBColor(120, 144, 170);
-const RUNTIME: RGBColor = RGBColor(242, 142, 43);
+const COLD: RGBColor = RGBColor(242, 142, 43);
 
 pub(super) fn bar_height(n: usize) -> u32 {
     150 + 46 * n as u32
@@ -99,35 +97,20 @@ impl Figure for ColdStartBars {
         self.title.clone()
     }
     fn size(&self) -> (u32, u32) {
-        (1000, bar_height(self.rows.len()) + 40)
+        (1000, bar_height(self.rows.len()))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let area = header(root, &self.title, &self.subtitle)?;
-        let (key, area) = area.split_vertically(40);
-        let entries = [
-            (
-                "runtime + exec (create → first output of a bare --version run)".to_string(),
-                PROCESS,
-            ),
-            (
-                "app start-up (the rest: init, bind, first response)".to_string(),
-                RUNTIME,
-            ),
-        ];
-        legend(&key, &entries, Marker::Block)?;
         let mut rows = self.rows.clone();
         rows.sort_by(|a, b| a.median_ms.total_cmp(&b.median_ms));
         let bars: Vec<Bar> = rows
             .into_iter()
-            .map(|r| {
-                let process = r.process_ms.clamp(0.0, r.median_ms);
-                Bar {
-                    label: format!("{} ms", fmt_num(r.median_ms)),
-                    segments: vec![(process, PROCESS), (r.median_ms, RUNTIME)],
-                    whisker: Some((r.p5_ms, r.p95_ms)),
-                    name: r.name,
-                }
+            .map(|r| Bar {
+                label: format!("{} ms", fmt_num(r.median_ms)),
+                segments: vec![(r.median_ms, COLD)],
+                whisker: Some((r.p5_ms, r.p95_ms)),
+                name: r.name,
             })
             .collect();
         let top = linear_top(bars.iter().map(Bar::end), 1.3);

@@ -1,5 +1,5 @@
-//! Line plots, a line per variant: throughput and p99 latency against concurrency (a panel
-//! per endpoint), and json-cruncher throughput against threads.
+//! Line plots, a line per variant: throughput, server CPU per request and p99 latency against
+//! concurrency (a panel per endpoint), and json-cruncher throughput against threads.
 //!
 //! Hollow points mark load windows where the load generator, not the app, was the
 //! bottleneck; whiskers are the 95% CI of the median where the results carry one.
@@ -39,6 +39,8 @@ pub struct Panel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadMetric {
     Rps,
+    /// Server CPU time per request, µs, on a linear axis from 0.
+    CpuUsPerRequest,
     /// p99 latency in milliseconds, on a log axis.
     P99Ms,
 }
@@ -118,16 +120,20 @@ impl Figure for LoadLines {
             let x = (xlo..xhi).log_scale().with_key_points(xs);
             let x_desc = "concurrency (connections, log scale)";
             match self.metric {
-                LoadMetric::Rps => {
-                    let y = 0.0..linear_top(points().map(|p| p.y), 1.12);
-                    let y_desc = "throughput (requests/s)";
-                    draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette)?
+                LoadMetric::Rps | LoadMetric::CpuUsPerRequest => {
+                    let y =
+                        0.0..linear_top(points().map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y))), 1.12);
+                    let y_desc = match self.metric {
+                        LoadMetric::Rps => "throughput (requests/s)",
+                        _ => "server CPU per request (µs)",
+                    };
+                    draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette, true)?
                 }
                 LoadMetric::P99Ms => {
                     let (lo, hi) = log_bounds(points().map(|p| p.y), 1.6);
                     let y = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
                     let y_desc = "p99 latency (ms, log scale)";
-                    draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette)?
+                    draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette, true)?
                 }
             }
         }
@@ -160,7 +166,7 @@ impl Figure for ThreadScaling {
             series: self.series.clone(),
         };
         let desc = ("threads", self.y_label.as_str());
-        draw_panel(&plots, &panel, x, 0.0..top, desc, &self.palette)
+        draw_panel(&plots, &panel, x, 0.0..top, desc, &self.palette, false)
     }
 }
 
@@ -172,6 +178,7 @@ fn draw_panel<DB, X, Y>(
     y: Y,
     (x_desc, y_desc): (&str, &str),
     palette: &Palette,
+    log_x: bool,
 ) -> DrawResult<DB>
 where
     DB: DrawingBackend,
@@ -201,22 +208,43 @@ where
         .light_line_style(WHITE)
         .bold_line_style(RGBColor(225, 225, 225))
         .draw()?;
-    for series in &panel.series {
-        let color = palette.color(&series.name);
-        let line = series.points.iter().map(|p| (p.x, p.y));
-        chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
-        for p in &series.points {
-            if let Some((lo, hi)) = p.ci {
-                let whisker = PathElement::new(vec![(p.x, lo), (p.x, hi)], color.stroke_width(2));
-                chart.draw_series([whisker])?;
-            }
-            let style = if p.hollow {
-                color.stroke_width(2)
-            } else {
-                color.filled()
-            };
-            chart.draw_series([Circle::new((p.x, p.y), 5, style)])?;
+    for (i, series) in panel.series.iter().enumerate() {
+        draw_series(&mut chart, series, (i, panel.series.len()), palette, log_x)?;
+    }
+    Ok(())
+}
+
+/// One series: its line, whiskers and points. Series sharing an x are nudged apart (a few
+/// percent of x, which reads the same on a log axis; a fixed share of one step on a linear
+/// one), so their whiskers do not hide each other.
+fn draw_series<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    series: &Series,
+    (i, n): (usize, usize),
+    palette: &Palette,
+    log_x: bool,
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let color = palette.color(&series.name);
+    let share = 0.035 * (i as f64 - (n as f64 - 1.0) / 2.0);
+    let dodge = |x: f64| if log_x { x * (1.0 + share) } else { x + share };
+    let line = series.points.iter().map(|p| (dodge(p.x), p.y));
+    chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
+    for p in &series.points {
+        let x = dodge(p.x);
+        if let Some((lo, hi)) = p.ci {
+            let whisker = PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(2));
+            chart.draw_series([whisker])?;
         }
+        let style = if p.hollow {
+            color.stroke_width(2)
+        } else {
+            color.filled()
+        };
+        chart.draw_series([Circle::new((x, p.y), 5, style)])?;
     }
     Ok(())
 }

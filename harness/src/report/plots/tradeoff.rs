@@ -1,5 +1,6 @@
-//! The tradeoff scatter: image size (log) against throughput on the allocation-heavy workload,
-//! colour for cold start, and the frontier of variants nothing beats on both axes.
+//! The tradeoff scatter: image size (log) against a figure of the allocation-heavy workload
+//! (server CPU per request, or throughput) with its 95% CI as a whisker, colour for cold
+//! start, and the frontier of variants nothing beats on both axes beyond noise.
 //!
 //! Labels are placed greedily around their points so they overlap neither each other, the
 //! points, nor the baseline line; which variants form the frontier is decided in `metrics`.
@@ -7,6 +8,7 @@
 use super::{
     header, linear_top, log_bounds, log_ticks, text, DrawResult, Figure, SMALL_PX, TEXT_PX,
 };
+use crate::report::estimate::Better;
 use crate::report::fmt::{num as fmt_num, tick};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -16,8 +18,10 @@ use plotters::prelude::*;
 pub struct TradeoffPoint {
     pub name: String,
     pub image_mb: f64,
-    /// Throughput, relative to the baseline when `Tradeoff::relative`.
+    /// The figure, relative to the baseline when `Tradeoff::relative`.
     pub y: f64,
+    /// Its 95% CI, when it has one.
+    pub ci: Option<(f64, f64)>,
     pub cold_start_ms: Option<f64>,
     pub frontier: bool,
 }
@@ -30,6 +34,8 @@ pub struct Tradeoff {
     pub y_desc: String,
     /// Draw the baseline's y = 1 line.
     pub relative: bool,
+    /// Which way the figure is better, said in the key.
+    pub better: Better,
     pub points: Vec<TradeoffPoint>,
 }
 
@@ -100,7 +106,10 @@ impl Tradeoff {
             note.draw_text(&format!("{} ms", fmt_num(hi)), &style, (x, 8))?;
             x += 90;
         }
-        let key = "ringed points on the grey line: the frontier (no other variant is both smaller and faster)";
+        let key = match self.better {
+            Better::Higher => "ringed points on the grey line: the frontier (no other variant is both smaller and higher beyond noise)",
+            Better::Lower => "ringed points on the grey line: the frontier (no other variant is both smaller and lower beyond noise)",
+        };
         note.draw_text(key, &style, (x, 8))
     }
 }
@@ -121,7 +130,11 @@ impl Figure for Tradeoff {
         let (area, note) = area.split_vertically(area.dim_in_pixel().1 - 34);
         self.draw_key(&note)?;
         let (xlo, xhi) = log_bounds(self.points.iter().map(|p| p.image_mb), 2.5);
-        let ytop = linear_top(self.points.iter().map(|p| p.y).chain([1.0]), 1.2);
+        let highs = self
+            .points
+            .iter()
+            .map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y)));
+        let ytop = linear_top(highs.chain([1.0]), 1.2);
         let x = (xlo..xhi).log_scale().with_key_points(log_ticks(xlo, xhi));
         let mut chart = ChartBuilder::on(&area)
             .margin(15)
@@ -148,6 +161,15 @@ impl Figure for Tradeoff {
         front.sort_by(|a, b| a.image_mb.total_cmp(&b.image_mb));
         let line = front.iter().map(|p| (p.image_mb, p.y));
         chart.draw_series(LineSeries::new(line, FRONTIER.mix(0.6).stroke_width(3)))?;
+        for p in &self.points {
+            if let Some((lo, hi)) = p.ci {
+                let whisker = PathElement::new(
+                    vec![(p.image_mb, lo), (p.image_mb, hi)],
+                    FRONTIER.stroke_width(2),
+                );
+                chart.draw_series([whisker])?;
+            }
+        }
         for p in &self.points {
             let at = (p.image_mb, p.y);
             chart.draw_series([Circle::new(at, RADIUS, self.color(p).filled())])?;

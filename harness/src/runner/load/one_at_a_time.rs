@@ -49,7 +49,7 @@ impl<R: Runtime> Run<'_, R> {
                     self.save()?;
                 }
                 match failed {
-                    None => self.stop_server(variant, server).await,
+                    None => self.stop_server(variant, server).await?,
                     Some(e) if retry::is_api_failure(&e) => return Err(e),
                     Some(e) => {
                         self.progress

@@ -4,7 +4,7 @@
 
 use super::child::{assert_no_containers_within, docker, wait_for_container};
 use super::proxy::Proxy;
-use super::{args, docker_available, start, MINUTE, TWO};
+use super::{args, docker_available, start, LONG_WINDOW, MINUTE, TWO};
 use crate::support::docker_lock;
 use std::time::Duration;
 
@@ -14,28 +14,16 @@ fn a_server_killed_under_load_fails_only_its_variant() {
     if !docker_available("server_killed_under_load") {
         return;
     }
-    let mut run = start(
-        &args(&[
-            "--no-quick",
-            "--variants",
-            TWO,
-            "--warmup",
-            "0s",
-            "--duration",
-            "3s",
-        ]),
-        &[],
-    );
+    // The window outlasts the test's reaction: the kill lands inside it.
+    let mut window = LONG_WINDOW.to_vec();
+    window.extend(["--variants", TWO]);
+    let mut run = start(&args(&window), &[]);
     let _cleanup = run.cleanup();
     run.wait_for(
         "glibc-system-debian: /plaintext at 1 connections",
         3 * MINUTE,
     );
-    let id = wait_for_container(
-        &run.run_id(),
-        Some("glibc-system-debian"),
-        Duration::from_secs(2),
-    );
+    let id = wait_for_container(&run.run_id(), Some("glibc-system-debian"), MINUTE);
     docker(&["kill", &id]);
     assert_eq!(run.wait_exit(2 * MINUTE), 0, "{}", run.stderr());
     let results = run.results();

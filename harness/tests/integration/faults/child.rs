@@ -98,9 +98,10 @@ impl HarnessRun {
                     .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
             }
             if Instant::now() > deadline {
+                let threads = thread_states(self.child.id());
                 let _ = self.child.kill();
                 panic!(
-                    "the harness did not exit within {timeout:?}; stderr:\n{}",
+                    "the harness did not exit within {timeout:?}; its threads (state, waiting in): {threads}; stderr:\n{}",
                     self.stderr()
                 );
             }
@@ -146,6 +147,27 @@ impl HarnessRun {
             ids: Vec::new(),
         }
     }
+}
+
+/// Each thread of `pid` as `name state wchan`, to tell a lost signal from a slow exit.
+fn thread_states(pid: u32) -> String {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    let states: Vec<String> = tasks
+        .flatten()
+        .map(|task| {
+            let read = |f: &str| std::fs::read_to_string(task.path().join(f)).unwrap_or_default();
+            let state = read("status")
+                .lines()
+                .find_map(|l| l.strip_prefix("State:"))
+                .unwrap_or("?")
+                .trim()
+                .to_string();
+            format!("{} {state} {}", read("comm").trim(), read("wchan"))
+        })
+        .collect();
+    states.join("; ")
 }
 
 impl Drop for HarnessRun {

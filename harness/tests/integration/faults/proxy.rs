@@ -6,11 +6,13 @@
 //! sends is checked against the mode before it is forwarded. Separately, the proxy can
 //! freeze containers as they start: it pauses a container (of one variant, or any) after the
 //! daemon started it and before the harness hears so, which makes a server that never
-//! answers, deterministically.
+//! answers, deterministically; and it can hold image builds unanswered, which pins a run in
+//! its image-build phase. Both are counted, and a test waits for the count it needs.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
@@ -37,6 +39,8 @@ struct Shared {
     dropped: Arc<AtomicU32>,
     freeze: FreezeRule,
     frozen: Arc<AtomicU32>,
+    hold_builds: Arc<AtomicBool>,
+    held_builds: Arc<AtomicU32>,
 }
 
 pub struct Proxy {
@@ -63,6 +67,8 @@ impl Proxy {
             dropped: Arc::default(),
             freeze: Arc::default(),
             frozen: Arc::default(),
+            hold_builds: Arc::default(),
+            held_builds: Arc::default(),
         };
         let each = shared.clone();
         runtime.spawn(async move {
@@ -101,6 +107,34 @@ impl Proxy {
     pub fn frozen(&self) -> u32 {
         self.shared.frozen.load(Ordering::SeqCst)
     }
+
+    /// Whether `n` containers were frozen within `timeout` (the pause is done, not only asked).
+    pub fn wait_frozen(&self, n: u32, timeout: Duration) -> bool {
+        wait_until(timeout, || self.frozen() >= n)
+    }
+
+    /// From now on, hold every image build request: never forwarded, never answered.
+    pub fn hold_builds(&self) {
+        self.shared.hold_builds.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether `n` build requests were being held within `timeout`.
+    pub fn wait_held_builds(&self, n: u32, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.shared.held_builds.load(Ordering::SeqCst) >= n
+        })
+    }
+}
+
+fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 impl Drop for Proxy {
@@ -157,6 +191,16 @@ fn started_container(chunk: &[u8]) -> Option<String> {
     }
 }
 
+/// Whether the chunk starts a `POST …/build` (an image build) request.
+fn is_build(chunk: &[u8]) -> bool {
+    let Some(line) = chunk.split(|&b| b == b'\n').next() else {
+        return false;
+    };
+    let line = String::from_utf8_lossy(line);
+    let path = line.strip_prefix("POST ").and_then(|r| r.split(' ').next());
+    path.is_some_and(|p| p.split('?').next().unwrap_or("").ends_with("/build"))
+}
+
 /// Whether the freeze rule covers the container `id`.
 async fn to_freeze(docker: &bollard::Docker, rule: Option<Option<&'static str>>, id: &str) -> bool {
     let Some(variant) = rule else {
@@ -209,6 +253,12 @@ async fn forward(client: UnixStream, shared: Shared) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if shared.hold_builds.load(Ordering::SeqCst) && is_build(&buf[..n]) {
+            // Held: the context is read and dropped until the client gives up.
+            shared.held_builds.fetch_add(1, Ordering::SeqCst);
+            while let Ok(1..) = from_client.read(&mut buf).await {}
+            break;
+        }
         if let (Some(id), Ok(docker)) = (started_container(&buf[..n]), &direct) {
             let rule = *shared.freeze.lock().unwrap();
             if to_freeze(docker, rule, &id).await {
@@ -244,4 +294,15 @@ fn start_requests_name_their_container() {
         started_container(b"GET /v1.41/containers/abc/json HTTP/1.1\r\n"),
         None
     );
+}
+
+#[test]
+fn build_requests_are_recognised() {
+    assert!(is_build(b"POST /v1.41/build?t=x%2Fy&rm=1 HTTP/1.1\r\n"));
+    assert!(is_build(b"POST /build HTTP/1.1\r\n"));
+    assert!(!is_build(
+        b"POST /v1.41/containers/build/start HTTP/1.1\r\n"
+    ));
+    assert!(!is_build(b"GET /v1.41/build HTTP/1.1\r\n"));
+    assert!(!is_build(b"\x1f\x8b binary body"));
 }

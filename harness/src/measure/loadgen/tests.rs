@@ -1,0 +1,56 @@
+//! The report's arithmetic: the `--rate` shortfall warning.
+
+use super::*;
+
+fn report(rate_rps: Option<u64>, rps: f64, rate_backlog: u64, censored: u64) -> LoadReport {
+    let histogram = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    LoadReport {
+        endpoint: "/json".into(),
+        concurrency: 8,
+        rate_rps,
+        warmup: PhaseCounts::default(),
+        window: PhaseCounts {
+            requests: rps as u64,
+            ..Default::default()
+        },
+        drain: PhaseCounts::default(),
+        abandoned: 2,
+        rate_backlog,
+        censored,
+        duration_s: 1.0,
+        rps,
+        latency_us: latency_of(&histogram),
+        histogram,
+        loadgen_cpus: vec![1],
+        loadgen_cpu_percent: 10.0,
+        loadgen_bound: false,
+        first_error: None,
+    }
+}
+
+#[test]
+fn a_rate_kept_within_five_percent_gives_no_warning() {
+    assert_eq!(report(Some(1000), 950.0, 0, 3).rate_shortfall(), None);
+    assert_eq!(report(Some(1000), 1001.0, 0, 0).rate_shortfall(), None);
+    // Closed loop has no rate to keep.
+    assert_eq!(report(None, 1.0, 0, 0).rate_shortfall(), None);
+}
+
+#[test]
+fn a_missed_rate_says_what_was_never_sent_or_answered() {
+    let warning = report(Some(1000), 612.0, 350, 358)
+        .rate_shortfall()
+        .unwrap();
+    assert!(
+        warning.starts_with(
+            "/json at 8 connections: 612 requests/s completed of the 1000 asked for (61%)"
+        ),
+        "{warning}"
+    );
+    assert!(
+        warning
+            .contains("350 due were never sent and 8 unanswered at the window's end (2 abandoned"),
+        "{warning}"
+    );
+    assert!(warning.contains("lower bounds"), "{warning}");
+}
