@@ -37,6 +37,20 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run the criterion benches once per link-allocator variant and compare them to a baseline.
     Bench(BenchArgs),
+    /// The measuring agent (started by the harness in a container on the daemon's host).
+    #[command(hide = true)]
+    Agent,
+}
+
+/// Who measures what touches the app: cold-start probes, load windows, CPU and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentMode {
+    /// The agent, unless the daemon is this machine's unix socket.
+    Auto,
+    /// Always the agent container on the daemon's host.
+    Always,
+    /// Always this process.
+    Never,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +163,21 @@ pub struct RunArgs {
     /// Run even when another run holds this daemon's lock (both runs' numbers suffer).
     #[arg(long)]
     pub allow_concurrent: bool,
+    /// Who measures the app: `auto` (an agent container on the daemon's host, unless the
+    /// daemon is this machine's unix socket), `always` (the agent), `never` (this process).
+    #[arg(long, value_enum, default_value_t = AgentMode::Auto)]
+    pub agent: AgentMode,
+    /// A Docker daemon to run on, instead of DOCKER_HOST (repeatable; hosts run in parallel,
+    /// each into `--out/<host>/`): `tcp://HOST:PORT` or `unix:///path/docker.sock`.
+    #[arg(long = "docker-host", value_name = "URL")]
+    pub docker_hosts: Vec<String>,
+    /// With several --docker-host: split the variants across the hosts (each host's numbers
+    /// compare only within that host).
+    #[arg(long, conflicts_with = "replicate")]
+    pub spread: bool,
+    /// With several --docker-host: run every variant on every host (the default).
+    #[arg(long)]
+    pub replicate: bool,
     /// Short everything: 5 runs, 3 rounds of 0.5 s windows, concurrency ≤ 16, one thread
     /// count pair, 2 MB dataset.
     #[arg(long)]
@@ -231,6 +260,10 @@ pub struct CalibrateArgs {
     /// Use this http-server binary instead of building it (`cargo build --profile dist`).
     #[arg(long)]
     pub server_binary: Option<PathBuf>,
+    /// Also measure the measuring agent's load generator (in its container on the local
+    /// daemon's host network, pinned to the same CPU) against the same pinned server.
+    #[arg(long)]
+    pub agent: bool,
 }
 
 #[derive(Debug, Args)]

@@ -64,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calibrate(args) => calibrate(&args),
         Command::Compare(args) => compare(&args),
         Command::Bench(args) => bench(&args),
+        Command::Agent => crate::agent::serve::run(),
     }
 }
 

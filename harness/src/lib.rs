@@ -4,6 +4,7 @@
 //! builds (`build`), runs (`runtime`), measures (`measure`), records (`results`) and reports
 //! (`report`). `main.rs` only parses and prints the error.
 
+pub mod agent;
 pub mod app;
 pub mod bench;
 pub mod build;

@@ -97,10 +97,19 @@ pub struct Settings {
     pub loadgen_cpus: String,
     pub memory_limit_bytes: Option<u64>,
     pub ready_timeout_s: f64,
+    /// Who took the figures that touch the app (readiness, load, CPU, memory): `in-process`
+    /// (the harness itself, on this machine) or `agent` (the measuring agent, in a container
+    /// on the daemon's host). Files before this field were measured in-process.
+    #[serde(default = "in_process")]
+    pub measured_by: String,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn in_process() -> String {
+    "in-process".into()
 }
 
 /// One variant's outcome: what was measured before any failure is kept.

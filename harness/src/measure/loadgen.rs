@@ -90,7 +90,7 @@ pub struct LoadSpec {
 }
 
 /// Outcomes counted in one phase.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PhaseCounts {
     /// Responses fully read, whatever their status.
     pub requests: u64,

@@ -63,6 +63,8 @@ pub struct RunPlan {
     pub docker_timeout: Duration,
     /// Run even when another run holds the daemon's lock.
     pub allow_concurrent: bool,
+    /// Who measures what touches the app (`--agent`).
+    pub agent: crate::cli::AgentMode,
     pub out_dir: PathBuf,
     pub machine: String,
     pub json: bool,
@@ -163,6 +165,7 @@ impl RunPlan {
             fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
             docker_timeout: parse_docker_timeout(&args.docker_timeout)?,
             allow_concurrent: args.allow_concurrent,
+            agent: args.agent,
             out_dir: args.out.clone(),
             machine: args.machine.clone().unwrap_or_else(default_machine_label),
             json: args.json,

@@ -8,25 +8,24 @@
 
 mod one_at_a_time;
 
-use super::phases::{listen_on, server_addr};
+use super::measurer::Meter;
+use super::phases::listen_on;
 use super::Run;
 use crate::app::RequestSpec;
 use crate::matrix::{Variant, BASELINE};
-use crate::measure::loadgen::{self, Endpoint, LoadReport, LoadSpec};
+use crate::measure::loadgen::{Endpoint, LoadReport, LoadSpec};
 use crate::measure::rounds::{self, ServerCpu, Window};
-use crate::measure::{cold_start, stats};
-use crate::runtime::cgroup::CpuMeter;
+use crate::measure::stats;
 use crate::runtime::{logs_of, retry, Instance, InstanceFailed, Runtime};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
 
 /// A variant's server, up for the whole load phase.
 struct Server {
     instance: Instance,
     addr: SocketAddr,
-    meter: Result<CpuMeter, String>,
+    meter: Meter,
 }
 
 /// The cells of the phase: every request at every concurrency.
@@ -139,7 +138,7 @@ impl<R: Runtime> Run<'_, R> {
     async fn start_server(&mut self, variant: Variant) -> anyhow::Result<Option<Server>> {
         let server = self.plan.app.server().context("not a server")?.clone();
         let step = self.progress.step(format!("starting the {variant} server"));
-        let addr = server_addr(&server)?;
+        let addr = self.listen_addr(&server).await?;
         let spec = self.spec(
             variant,
             listen_on(&server, addr),
@@ -149,14 +148,7 @@ impl<R: Runtime> Run<'_, R> {
         let started = async {
             let instance = self.runtime.start(&spec).await?;
             self.tracker()(&instance);
-            let ready = cold_start::wait_ready(
-                self.runtime,
-                &instance,
-                addr,
-                &server.ready_path,
-                self.plan.ready_timeout,
-            )
-            .await;
+            let ready = self.wait_server(&instance, addr, &server.ready_path).await;
             if let Err(e) = ready {
                 let logs = self.runtime.logs(&instance, 20).await;
                 return Err(e.with_logs(&logs));
@@ -166,7 +158,7 @@ impl<R: Runtime> Run<'_, R> {
         .await;
         match started {
             Ok(instance) => {
-                let meter = self.runtime.cpu_meter(&instance).await;
+                let meter = self.server_meter(&instance).await;
                 step.done(format!("{variant} serves on {addr}"));
                 Ok(Some(Server {
                     instance,
@@ -203,24 +195,14 @@ impl<R: Runtime> Run<'_, R> {
             rate: self.plan.rate,
             cpus: (!self.loadgen_cpus.is_empty()).then(|| self.loadgen_cpus.clone()),
         };
-        let read = || {
-            server
-                .meter
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|m| m.read_ns())
-        };
-        let before = (Instant::now(), read());
-        let report = tokio::task::spawn_blocking(move || loadgen::run_load(&spec)).await??;
-        let after = (Instant::now(), read());
-        let server_cpu = match (before.1, after.1) {
-            (Ok(a), Ok(b)) => Ok(ServerCpu {
-                cpu_ns: b.saturating_sub(a),
-                wall_s: (after.0 - before.0).as_secs_f64(),
-                cores: self.server_cpus.len().max(1),
-            }),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
+        let (report, cpu) = self
+            .load_window(spec, &server.instance, &server.meter)
+            .await?;
+        let server_cpu = cpu.map(|(cpu_ns, wall_s)| ServerCpu {
+            cpu_ns,
+            wall_s,
+            cores: self.server_cpus.len().max(1),
+        });
         let verdict = self.check_window(&server.instance, request, &report).await;
         if let Some(shortfall) = report.rate_shortfall() {
             let variant = server.instance.variant;
@@ -340,7 +322,7 @@ impl<R: Runtime> Run<'_, R> {
                 Some(logs),
             );
         }
-        let peak = self.runtime.peak_memory(&server.instance).await;
+        let peak = self.server_peak(&server.instance).await;
         self.release_one(&server.instance.id).await;
         let result = self.result_mut(variant);
         if let Some(warning) = result.record_memory(&peak.process, &peak.container) {
@@ -379,8 +361,6 @@ fn meter_methods(servers: &HashMap<Variant, Server>) -> HashMap<Variant, String>
 
 impl Server {
     fn meter_method(&self) -> String {
-        self.meter
-            .as_ref()
-            .map_or_else(|_| String::new(), CpuMeter::method)
+        self.meter.method()
     }
 }

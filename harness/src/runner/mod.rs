@@ -8,7 +8,9 @@
 mod batch;
 mod fresh_node;
 mod load;
+mod measurer;
 mod phases;
+mod remote;
 mod setup;
 mod table;
 
@@ -54,6 +56,8 @@ pub struct Run<'a, R: Runtime> {
     launched: Mutex<HashMap<Variant, Launched>>,
     pub server_cpus: Vec<usize>,
     pub loadgen_cpus: Vec<usize>,
+    /// Who measures what touches the app.
+    measurer: measurer::Measurer,
 }
 
 /// What a built variant is started from.
@@ -83,10 +87,12 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     match docker {
         Some(docker) => {
             let host = docker_client::host();
-            if !docker_client::is_local(&host) {
+            let use_agent = remote::wants_agent(plan.agent, &host);
+            if !docker_client::is_local(&host) && !use_agent {
                 progress.println(format!("warning: {}", docker_client::remote_note(&host)));
             }
             let version = docker_client::server_version(&docker).await;
+            let daemon = remote::Daemon::read(&docker).await?;
             // Image builds and base imports answer only when done: they get a long timeout.
             let builder = docker.clone().with_timeout(IMAGE_BUILD_TIMEOUT);
             let runtime = DockerRuntime::new(docker, &run_id, &plan.app.name);
@@ -105,7 +111,10 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
                 base: base.as_ref(),
                 run_id: &run_id,
             };
-            let run = Run::new(plan, &runtime, path, progress, command_line, version);
+            let mut run = Run::new(plan, &runtime, path, progress, command_line, version);
+            if use_agent {
+                run.use_agent(&builder, &daemon).await?;
+            }
             run.execute(Some(&packaging)).await
         }
         None => {
@@ -189,6 +198,7 @@ impl<'a, R: Runtime> Run<'a, R> {
                 loadgen_cpus: pinning::cpu_list(&loadgen_cpus),
                 memory_limit_bytes: plan.memory_limit,
                 ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+                measured_by: "in-process".into(),
             },
             variants: plan
                 .variants
@@ -207,6 +217,7 @@ impl<'a, R: Runtime> Run<'a, R> {
             launched: Mutex::default(),
             server_cpus,
             loadgen_cpus,
+            measurer: measurer::Measurer::InProcess,
         }
     }
 
@@ -227,6 +238,11 @@ impl<'a, R: Runtime> Run<'a, R> {
             }
         }
         self.remove_live().await;
+        if let measurer::Measurer::Agent(agent) =
+            std::mem::replace(&mut self.measurer, measurer::Measurer::InProcess)
+        {
+            agent.stop().await;
+        }
         match outcome {
             Ok(Err(e)) => {
                 // What finished is on disk already; this records the failing step too.

@@ -59,17 +59,11 @@ impl<R: Runtime> Run<'_, R> {
         let track = self.tracker();
         let cold = match &self.plan.app.drive {
             Drive::Server(server) => {
-                let addr = server_addr(server)?;
+                let addr = self.listen_addr(server).await?;
                 let spec = self.spec(variant, listen_on(server, addr), &cpus, "cold-start")?;
-                let ms = cold_start::server_once(
-                    self.runtime,
-                    &spec,
-                    addr,
-                    &server.ready_path,
-                    timeout,
-                    &track,
-                )
-                .await;
+                let ms = self
+                    .server_cold_start(&spec, addr, &server.ready_path)
+                    .await;
                 self.release().await;
                 ms?
             }

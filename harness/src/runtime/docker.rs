@@ -198,6 +198,19 @@ impl Runtime for DockerRuntime {
         }
     }
 
+    async fn host_pid(&self, instance: &Instance) -> Result<u32, String> {
+        let info = retry::run_call("inspect a container", Call::Read, || {
+            self.docker.inspect_container(&instance.id, None)
+        })
+        .await
+        .map_err(|e| format!("cannot inspect the container: {e:#}"))?;
+        info.state
+            .and_then(|s| s.pid)
+            .filter(|&p| p > 0)
+            .map(|p| p as u32)
+            .ok_or_else(|| "the container is not running".into())
+    }
+
     async fn liveness(&self, instance: &Instance) -> Liveness {
         let inspected = retry::run_call("inspect a container", Call::Read, || {
             self.docker.inspect_container(&instance.id, None)

@@ -113,6 +113,10 @@ pub trait Runtime: Send + Sync {
     /// Whether it is still running; an error when the runtime cannot tell (its API failed).
     fn is_running(&self, instance: &Instance) -> impl Future<Output = anyhow::Result<bool>> + Send;
 
+    /// The pid of its main process on the machine that runs it (the daemon's host), as the
+    /// runtime reports it: not checked against this machine's processes.
+    fn host_pid(&self, instance: &Instance) -> impl Future<Output = Result<u32, String>> + Send;
+
     /// Whether it runs (and its pid here) or exited (and with which status).
     fn liveness(&self, instance: &Instance) -> impl Future<Output = Liveness> + Send;
 

@@ -122,6 +122,10 @@ impl Runtime for NativeRuntime {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None))))
     }
 
+    async fn host_pid(&self, instance: &Instance) -> Result<u32, String> {
+        instance.id.parse().map_err(|_| "not a process id".into())
+    }
+
     async fn liveness(&self, instance: &Instance) -> Liveness {
         let mut children = self.children.lock().expect("not poisoned");
         match children.get_mut(&instance.id).map(Child::try_wait) {
