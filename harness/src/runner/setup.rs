@@ -77,11 +77,18 @@ pub(super) async fn claim(
     Ok(lock)
 }
 
-/// The daemon's own id (the same daemon behind two sockets is one daemon), else its address.
+/// The daemon's own id and data root (the same daemon behind two sockets is one daemon;
+/// daemons of one machine share an id, from its key file, but never a data root), else its
+/// address.
 async fn daemon_key(docker: &Docker) -> anyhow::Result<(String, String)> {
     let host = docker_client::host();
     let info = retry::run_call("read the daemon's info", Call::Read, || docker.info()).await?;
-    let key = info.id.filter(|id| !id.is_empty()).unwrap_or(host.clone());
+    let root = info.docker_root_dir.unwrap_or_default();
+    let key = info
+        .id
+        .filter(|id| !id.is_empty())
+        .map(|id| format!("{id}@{root}"))
+        .unwrap_or(host.clone());
     Ok((
         format!("docker:{key}"),
         format!("the Docker daemon at {host}"),
