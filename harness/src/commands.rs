@@ -31,7 +31,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Build(args) => runtime()?.block_on(build(args)),
         Command::Run(args) => {
+            let hosts = &args.docker_hosts;
+            crate::plan::check_docker_hosts(&args)?;
+            if let [host] = hosts.as_slice() {
+                // Before anything reads it, while this process has one thread.
+                for (key, value) in crate::runner::hosts::host_env(host) {
+                    std::env::set_var(key, value);
+                }
+            }
             let plan = crate::plan::RunPlan::from_args(&args)?;
+            if hosts.len() > 1 {
+                let shares =
+                    crate::runner::hosts::shares(hosts, &plan.variants, args.spread, &plan.out_dir)
+                        .map_err(crate::error::usage)?;
+                let argv: Vec<String> = std::env::args().collect();
+                return crate::runner::hosts::run_all(&argv, &shares);
+            }
             crate::doctor::ensure_for(&plan.variants, plan.runtime.as_deref() != Some("native"))?;
             let command_line = std::env::args().collect();
             let rt = runtime()?;

@@ -199,6 +199,30 @@ impl RunPlan {
     }
 }
 
+/// The `--docker-host` values, checked for shape, and the flags that go with them.
+pub fn check_docker_hosts(args: &RunArgs) -> anyhow::Result<()> {
+    use crate::runtime::docker_client::check_host;
+    for host in &args.docker_hosts {
+        check_host(host).map_err(|e| usage(e.replacen("DOCKER_HOST", "--docker-host", 1)))?;
+    }
+    if !args.docker_hosts.is_empty() && args.runtime.as_deref() == Some("native") {
+        return Err(usage(
+            "--docker-host runs on Docker daemons: drop --runtime native",
+        ));
+    }
+    if (args.spread || args.replicate) && args.docker_hosts.len() < 2 {
+        return Err(usage(
+            "--spread and --replicate share a run among daemons: give two or more --docker-host",
+        ));
+    }
+    if args.docker_hosts.len() > 1 && args.fresh_node {
+        return Err(usage(
+            "--fresh-node measures this machine's daemon: use it with one --docker-host at most",
+        ));
+    }
+    Ok(())
+}
+
 /// `DOCKER_HOST`, checked for shape, when set.
 fn docker_host() -> anyhow::Result<Option<String>> {
     use crate::runtime::docker_client::{check_host, host_from_env};

@@ -7,6 +7,7 @@
 
 mod batch;
 mod fresh_node;
+pub mod hosts;
 mod load;
 mod measurer;
 mod phases;

@@ -50,6 +50,16 @@ pub fn remote_note(host: &str) -> String {
     )
 }
 
+/// The certificate directory of one host among several: `DOCKER_CERT_PATH/<HOST:PORT>/`
+/// when that directory exists (else the host uses `DOCKER_CERT_PATH` itself, as the docker
+/// CLI does).
+pub fn cert_dir_for(host: &str) -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty())?;
+    let authority = host.split_once("://").map_or(host, |(_, rest)| rest);
+    let dir = std::path::Path::new(&base).join(authority.trim_end_matches('/'));
+    dir.is_dir().then_some(dir)
+}
+
 /// `DOCKER_HOST`, when set to something (an empty value counts as unset, as for the CLI).
 pub fn host_from_env() -> Option<String> {
     std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())
