@@ -61,7 +61,13 @@ pub fn slug(host: &str) -> String {
     let bare = host.split_once("://").map_or(host, |(_, rest)| rest);
     bare.trim_matches('/')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -195,8 +201,17 @@ mod tests {
     #[test]
     fn a_child_gets_its_share_and_none_of_the_host_flags() {
         let argv: Vec<String> = [
-            "run", "--app", "http", "--docker-host", "tcp://a:1", "--docker-host=tcp://b:2",
-            "--spread", "--out", "x", "--variants=musl-*", "--quick",
+            "run",
+            "--app",
+            "http",
+            "--docker-host",
+            "tcp://a:1",
+            "--docker-host=tcp://b:2",
+            "--spread",
+            "--out",
+            "x",
+            "--variants=musl-*",
+            "--quick",
         ]
         .iter()
         .map(|s| s.to_string())

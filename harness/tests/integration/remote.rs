@@ -1,0 +1,247 @@
+//! Remote daemons, for real: throwaway `dockerd`s listening on tcp://127.0.0.1:PORT (own data
+//! root, exec root and pid file, no bridge), started and stopped here. A run against them is
+//! measured by the agent on the daemon's host; several run in parallel (`--spread`,
+//! `--replicate`); one stopped mid-run fails only its own share and leaves nothing behind on
+//! the others. These check correctness (every request counted, each host's results from that
+//! host), not speed.
+
+use crate::support;
+use bollard::Docker;
+use harness::freshnode::child::{self, Helper};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A throwaway daemon on a loopback tcp port.
+struct TcpDaemon {
+    host: String,
+    helper: Helper,
+}
+
+impl TcpDaemon {
+    /// Starts one, with TLS when `tls` names a directory holding ca.pem, server-cert.pem and
+    /// server-key.pem; `None` when dockerd cannot run here (skip).
+    async fn start(tls: Option<&Path>) -> anyhow::Result<TcpDaemon> {
+        let dir = child::temp_dir("tcp-dockerd")?;
+        std::fs::write(dir.join("daemon.json"), "{}\n")?;
+        let addr = harness::freshnode::registry::free_loopback_addr()?;
+        let at = |name: &str| dir.join(name).display().to_string();
+        let main = harness::runtime::docker_client::connect().await?;
+        let driver = main.info().await?.driver.unwrap_or_else(|| "vfs".into());
+        let mut command = Command::new("dockerd");
+        command.args([
+            format!("--config-file={}", at("daemon.json")),
+            format!("--data-root={}", at("data")),
+            format!("--exec-root={}", at("exec")),
+            format!("--pidfile={}", at("dockerd.pid")),
+            format!("--host=tcp://{addr}"),
+            format!("--storage-driver={driver}"),
+            "--cgroup-parent=glibc-vs-musl-test-remote".into(),
+            "--bridge=none".into(),
+            "--iptables=false".into(),
+            "--ip-masq=false".into(),
+            "--log-level=warn".into(),
+        ]);
+        if let Some(tls) = tls {
+            let file = |name: &str| tls.join(name).display().to_string();
+            command.args([
+                "--tlsverify".to_string(),
+                format!("--tlscacert={}", file("ca.pem")),
+                format!("--tlscert={}", file("server-cert.pem")),
+                format!("--tlskey={}", file("server-key.pem")),
+            ]);
+        }
+        let mut helper = Helper::spawn("dockerd", command, dir.clone())?;
+        helper.also_kill(dir.join("exec/containerd/containerd.pid"));
+        let host = format!("tcp://{addr}");
+        let start = Instant::now();
+        // A TLS daemon refuses plain http: its port answering at all is enough here.
+        while start.elapsed() < Duration::from_secs(60) {
+            anyhow::ensure!(
+                helper.exited().is_none(),
+                "dockerd exited: {}",
+                helper.log_tail(5)
+            );
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return Ok(TcpDaemon { host, helper });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        anyhow::bail!("dockerd did not listen within 60 s: {}", helper.log_tail(5))
+    }
+
+    fn client(&self) -> Docker {
+        Docker::connect_with_http(&self.host, 30, bollard::API_DEFAULT_VERSION).unwrap()
+    }
+
+    /// The harness's containers on this daemon (any namespace).
+    async fn containers_left(&self) -> Vec<String> {
+        let filters = harness::labels::filter(None);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = self.client().list_containers(Some(options)).await.unwrap();
+        listed.into_iter().filter_map(|c| c.id).collect()
+    }
+
+    fn stop(mut self) {
+        self.helper.stop(Duration::from_secs(20));
+    }
+}
+
+/// Two daemons, or `None` after a loud skip.
+async fn two_daemons(test: &str) -> Option<(TcpDaemon, TcpDaemon)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        support::skip(test, "throwaway dockerds need root");
+        return None;
+    }
+    support::docker_or_skip(test).await?;
+    match (TcpDaemon::start(None).await, TcpDaemon::start(None).await) {
+        (Ok(a), Ok(b)) => Some((a, b)),
+        (Err(e), _) | (_, Err(e)) => {
+            support::skip(test, &format!("cannot start a throwaway dockerd: {e:#}"));
+            None
+        }
+    }
+}
+
+/// The arguments of a short http run of `variants` into `out` on `hosts`.
+fn run_args(hosts: &[&str], variants: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "run",
+        "--app",
+        "http",
+        "--quick",
+        "--runs",
+        "2",
+        "--rounds",
+        "1",
+        "--concurrency",
+        "4",
+        "--endpoints",
+        "/plaintext",
+        "--quiet",
+        "--variants",
+        variants,
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(out.display().to_string());
+    for host in hosts {
+        args.extend(["--docker-host".to_string(), host.to_string()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// The one results file under `dir`, checked against the schema.
+fn results_in(dir: &Path) -> harness::results::RunResults {
+    support::checked_results(dir)
+}
+
+/// Every request the agent sent was counted: completed in some phase, no errors.
+fn check_measured_by_agent(results: &harness::results::RunResults, host: &str) {
+    assert_eq!(results.settings.measured_by, "agent");
+    assert_eq!(results.environment.docker_host.as_deref(), Some(host));
+    for v in &results.variants {
+        assert!(v.is_ok(), "{}: {:?}", v.variant, v.status);
+        assert!(v.cold_start.is_some(), "{}: no cold start", v.variant);
+        assert!(
+            v.peak_memory_bytes.is_some(),
+            "{}: no peak memory",
+            v.variant
+        );
+        for cell in &v.load {
+            assert_eq!(cell.errors, 0, "{}: {cell:?}", v.variant);
+            assert!(cell.requests > 0, "{}: {cell:?}", v.variant);
+            assert!(
+                cell.server_cpu_us_per_request.is_some(),
+                "{}: no server CPU",
+                v.variant
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spread_runs_each_share_on_its_own_host_through_the_agent() {
+    let test = "remote::spread_runs_each_share_on_its_own_host_through_the_agent";
+    let Some((a, b)) = two_daemons(test).await else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        &[&a.host, &b.host],
+        "musl-system-scratch,glibc-static-system-scratch",
+        out.path(),
+        &["--spread"],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = support::harness_cli(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let mut seen = Vec::new();
+    for daemon in [&a, &b] {
+        let dir = out.path().join(harness::runner::hosts::slug(&daemon.host));
+        let results = results_in(&dir);
+        check_measured_by_agent(&results, &daemon.host);
+        assert_eq!(results.variants.len(), 1, "{:?}", results.variants);
+        seen.push(results.variants[0].variant.name());
+        assert!(daemon.containers_left().await.is_empty(), "{}", daemon.host);
+    }
+    seen.sort();
+    assert_eq!(seen, ["glibc-static-system-scratch", "musl-system-scratch"]);
+    a.stop();
+    b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes() {
+    let test = "remote::a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes";
+    let Some((a, b)) = two_daemons(test).await else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        &[&a.host, &b.host],
+        "musl-system-scratch",
+        out.path(),
+        &["--replicate", "--rounds", "4", "--duration", "1s"],
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop B once its load windows have begun (its results file holds a cold start).
+    let b_dir: PathBuf = out.path().join(harness::runner::hosts::slug(&b.host));
+    let deadline = Instant::now() + Duration::from_secs(400);
+    loop {
+        assert!(Instant::now() < deadline, "B never reached its load phase");
+        let started = support::results_file(&b_dir).is_some_and(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| t.contains("\"cold_start_ms\""))
+        });
+        if started || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let b_host = b.host.clone();
+    b.stop();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: 1 of 2 hosts failed") && stderr.contains(&format!("{b_host}: ")),
+        "{stderr}"
+    );
+    let a_results = results_in(&out.path().join(harness::runner::hosts::slug(&a.host)));
+    check_measured_by_agent(&a_results, &a.host);
+    assert!(a_results.finished_at.is_some());
+    assert!(a.containers_left().await.is_empty(), "left on {}", a.host);
+    a.stop();
+}
