@@ -113,11 +113,8 @@ fn run_args(hosts: &[&str], variants: &str, out: &Path, extra: &[&str]) -> Vec<S
         "run",
         "--app",
         "http",
-        "--quick",
         "--runs",
         "2",
-        "--rounds",
-        "1",
         "--concurrency",
         "4",
         "--endpoints",
@@ -178,7 +175,7 @@ async fn spread_runs_each_share_on_its_own_host_through_the_agent() {
         &[&a.host, &b.host],
         "musl-system-scratch,glibc-static-system-scratch",
         out.path(),
-        &["--spread"],
+        &["--spread", "--quick", "--rounds", "1"],
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, _, stderr) = support::harness_cli(&args);
@@ -209,7 +206,15 @@ async fn a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes() 
         &[&a.host, &b.host],
         "musl-system-scratch",
         out.path(),
-        &["--replicate", "--rounds", "4", "--duration", "1s"],
+        &[
+            "--replicate",
+            "--rounds",
+            "5",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+        ],
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(&args)
@@ -222,9 +227,10 @@ async fn a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes() 
     let deadline = Instant::now() + Duration::from_secs(400);
     loop {
         assert!(Instant::now() < deadline, "B never reached its load phase");
-        let started = support::results_file(&b_dir).is_some_and(|f| {
-            std::fs::read_to_string(f).is_ok_and(|t| t.contains("\"cold_start_ms\""))
-        });
+        let started = b_dir.is_dir()
+            && support::results_file(&b_dir).is_some_and(|f| {
+                std::fs::read_to_string(f).is_ok_and(|t| t.contains("\"cold_start_ms\""))
+            });
         if started || child.try_wait().unwrap().is_some() {
             break;
         }
