@@ -344,7 +344,20 @@ fn calibrate(args: &crate::cli::CalibrateArgs) -> anyhow::Result<()> {
         "calibrate: http-server (1 thread) on CPU {}, load generators on CPU {}, GET /plaintext, {} connections, {:?} windows, {} rounds, {} client",
         spec.server_cpu, spec.loadgen_cpu, spec.concurrency, spec.duration, spec.rounds, spec.client.name()
     );
-    let c = calibrate::calibrate(&spec, &binary, print_round)?;
+    let c = if args.agent {
+        calibrate_with_agent(&spec, &binary)?
+    } else {
+        calibrate::calibrate(&spec, &binary, None, print_round)?
+    };
+    if let (Some(agent), Some(wrk)) = (c.agent_rps(), c.wrk_rps()) {
+        println!(
+            "calibrate --agent: agent {agent:.0} rps, in-process {:.0} rps, wrk {wrk:.0} rps; agent/wrk {:.2}, agent/in-process {:.2} (medians of {} rounds)",
+            c.builtin_rps(),
+            agent / wrk.max(1e-9),
+            agent / c.builtin_rps().max(1e-9),
+            c.rounds.len()
+        );
+    }
     if let Some(load) = c.load_average {
         println!("machine load (1-min average) before: {load:.2}");
     }
@@ -367,6 +380,41 @@ fn calibrate(args: &crate::cli::CalibrateArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// `calibrate --agent`: the agent in a container on the local daemon (host network, the
+/// load CPU) loads the same pinned server after the in-process generator and wrk.
+fn calibrate_with_agent(
+    spec: &crate::measure::calibrate::CalibrateSpec,
+    binary: &Path,
+) -> anyhow::Result<crate::measure::calibrate::Calibration> {
+    use crate::agent::{self, Agent, LoadReply, Request};
+    let rt = runtime()?;
+    let run_id = new_run_id("calibrate");
+    let cpus = spec.loadgen_cpu.to_string();
+    let agent = rt.block_on(async {
+        let docker = docker_client::connect().await?;
+        let binary = agent::image::binary(&workspace_root()).await?;
+        let image = agent::image::ensure(&docker, &binary).await?;
+        let owner = agent::client::Owner {
+            run_id: &run_id,
+            app: "calibrate",
+            cpus: &cpus,
+        };
+        Agent::start(&docker, &image, &owner).await
+    })?;
+    let load = |load: &crate::measure::loadgen::LoadSpec| {
+        let timeout = load.warmup + load.duration + std::time::Duration::from_secs(60);
+        let request = Request::Load {
+            spec: agent::wire_spec(load),
+            server: None,
+        };
+        let reply: LoadReply = rt.block_on(agent.call(request, timeout))?;
+        reply.report.into_report()
+    };
+    let outcome = crate::measure::calibrate::calibrate(spec, binary, Some(&load), print_round);
+    rt.block_on(agent.stop());
+    outcome
 }
 
 fn print_round(index: usize, round: &crate::measure::calibrate::Round) {
@@ -395,6 +443,17 @@ fn print_round(index: usize, round: &crate::measure::calibrate::Round) {
         index + 1,
         server(round.server_builtin)
     );
+    if let Some(a) = &round.agent {
+        println!(
+            "round {}: agent {:.0} rps, p50 {} us, p99 {} us, errors {}, its CPU {:.0}%",
+            index + 1,
+            a.rps,
+            a.latency_us.p50,
+            a.latency_us.p99,
+            a.errors(),
+            a.loadgen_cpu_percent
+        );
+    }
     if round.wrk.is_some() {
         println!(
             "round {}: while wrk ran: {}",

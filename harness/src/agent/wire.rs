@@ -157,8 +157,6 @@ impl WireReport {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn a_histogram_survives_the_wire() {
         let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();

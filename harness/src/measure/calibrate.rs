@@ -80,7 +80,12 @@ pub struct Round {
     /// `None` when `wrk` is not installed.
     pub wrk: Option<WrkReport>,
     pub server_wrk: Option<ServerUse>,
+    /// The measuring agent's load generator (in its container, same CPU), when asked for.
+    pub agent: Option<LoadReport>,
 }
+
+/// Runs one load window elsewhere (the measuring agent), for `calibrate --agent`.
+pub type OtherLoad<'a> = &'a dyn Fn(&LoadSpec) -> anyhow::Result<LoadReport>;
 
 impl Round {
     /// built-in rps / wrk rps in this round.
@@ -122,6 +127,17 @@ impl Calibration {
         self.wrk_rps()
             .filter(|&w| w > 0.0)
             .map(|w| self.builtin_rps() / w)
+    }
+
+    /// The median over rounds of the agent's rps; `None` when it was not measured.
+    pub fn agent_rps(&self) -> Option<f64> {
+        let rps: Vec<f64> = self
+            .rounds
+            .iter()
+            .filter_map(|r| r.agent.as_ref())
+            .map(|a| a.rps)
+            .collect();
+        (!rps.is_empty()).then(|| median(rps.into_iter()))
     }
 }
 
@@ -166,6 +182,7 @@ pub fn check(spec: &CalibrateSpec) -> anyhow::Result<()> {
 pub fn calibrate(
     spec: &CalibrateSpec,
     server_binary: &Path,
+    agent: Option<OtherLoad<'_>>,
     mut progress: impl FnMut(usize, &Round),
 ) -> anyhow::Result<Calibration> {
     check(spec)?;
@@ -179,7 +196,19 @@ pub fn calibrate(
     for index in 0..spec.rounds as usize {
         // Once wrk is found missing, do not look for it again.
         let with_wrk = rounds.last().is_none_or(|r| r.wrk.is_some());
-        let round = run_round(spec, addr, server.child.id(), with_wrk)?;
+        let mut round = run_round(spec, addr, server.child.id(), with_wrk)?;
+        if let Some(agent) = agent {
+            let load = LoadSpec {
+                addr,
+                endpoint: Endpoint::for_path("/plaintext").expect("a known endpoint"),
+                concurrency: spec.concurrency,
+                warmup: spec.warmup,
+                duration: spec.duration,
+                rate: None,
+                cpus: Some(vec![spec.loadgen_cpu]),
+            };
+            round.agent = Some(agent(&load)?);
+        }
         progress(index, &round);
         rounds.push(round);
     }
@@ -231,6 +260,7 @@ fn run_round(
         server_builtin,
         wrk: wrk?,
         server_wrk,
+        agent: None,
     })
 }
 
@@ -268,7 +298,7 @@ mod tests {
                 ..spec.clone()
             };
             let missing = Path::new("/nonexistent/http-server");
-            let e = calibrate(&spec, missing, |_, _| {})
+            let e = calibrate(&spec, missing, None, |_, _| {})
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("cannot start /nonexistent/http-server"), "{e}");
