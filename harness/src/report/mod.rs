@@ -136,12 +136,15 @@ pub fn verdict(inputs: &Inputs) -> Vec<VerdictGroup> {
 
 fn views(inputs: &Inputs) -> Vec<RunView<'_>> {
     let slugs = metrics::slugs(&inputs.runs);
-    inputs
+    let mut views: Vec<RunView> = inputs
         .runs
         .iter()
         .zip(slugs)
         .map(|(file, slug)| RunView::new(file, slug))
-        .collect()
+        .collect();
+    // Runs on several daemons: one host's runs together (a stable sort keeps their order).
+    views.sort_by_key(|v| v.results().environment.docker_host.clone());
+    views
 }
 
 /// One colour per variant name across the run sections: the baseline first, then as seen.

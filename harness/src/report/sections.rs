@@ -97,13 +97,29 @@ impl Builder {
 
     fn run_section(&mut self, view: &RunView, palette: &Palette) -> anyhow::Result<()> {
         let results = view.results();
+        let env = &results.environment;
+        let by_agent = results.settings.measured_by == "agent";
+        let on = match (&env.docker_host, by_agent) {
+            (Some(host), true) => format!(" on {host}"),
+            _ => String::new(),
+        };
         self.doc.heading(
             2,
             format!(
-                "{} run ({}, {} runtime)",
+                "{} run{on} ({}, {} runtime)",
                 results.app, results.started_at, results.runtime
             ),
         );
+        if by_agent {
+            self.doc.paragraph(format!(
+                "Measured by the agent on the daemon's host ({}, {} CPUs, kernel {}, Docker {}, cgroup v{}): readiness, load, CPU and memory were read where the app ran. Compare these figures only with runs on the same host.",
+                env.cpu_model,
+                env.cpu_count,
+                env.kernel,
+                env.docker_server_version.as_deref().unwrap_or("unknown"),
+                env.cgroup_version.map_or("?".into(), |v| v.to_string()),
+            ));
+        }
         match &view.baseline {
             Some(b) => self.doc.paragraph(format!("Baseline: {b}.")),
             None => self.doc.paragraph(format!(
@@ -111,9 +127,10 @@ impl Builder {
                 crate::matrix::BASELINE
             )),
         }
-        if let (Some(false), Some(host)) = (
+        if let (Some(false), Some(host), false) = (
             results.environment.docker_local,
             &results.environment.docker_host,
+            by_agent,
         ) {
             self.doc.paragraph(format!(
                 "Note: {}.",

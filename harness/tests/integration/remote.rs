@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 struct TcpDaemon {
     host: String,
     helper: Helper,
+    /// The client certificates, for a TLS daemon.
+    client_certs: Option<PathBuf>,
 }
 
 impl TcpDaemon {
@@ -63,7 +65,12 @@ impl TcpDaemon {
                 helper.log_tail(5)
             );
             if std::net::TcpStream::connect(addr).is_ok() {
-                return Ok(TcpDaemon { host, helper });
+                let client_certs = tls.map(Path::to_path_buf);
+                return Ok(TcpDaemon {
+                    host,
+                    helper,
+                    client_certs,
+                });
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -71,7 +78,19 @@ impl TcpDaemon {
     }
 
     fn client(&self) -> Docker {
-        Docker::connect_with_http(&self.host, 30, bollard::API_DEFAULT_VERSION).unwrap()
+        let version = bollard::API_DEFAULT_VERSION;
+        match &self.client_certs {
+            Some(dir) => Docker::connect_with_ssl(
+                &self.host,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                30,
+                version,
+            )
+            .unwrap(),
+            None => Docker::connect_with_http(&self.host, 30, version).unwrap(),
+        }
     }
 
     /// The harness's containers on this daemon (any namespace).
@@ -250,4 +269,160 @@ async fn a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes() 
     assert!(a_results.finished_at.is_some());
     assert!(a.containers_left().await.is_empty(), "left on {}", a.host);
     a.stop();
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl
+/// CLI in `dir` (ca.pem, server-cert.pem, server-key.pem, cert.pem, key.pem).
+fn make_certs(dir: &Path) -> anyhow::Result<()> {
+    let steps: [&[&str]; 8] = [
+        &["genrsa", "-out", "ca-key.pem", "2048"],
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "1",
+            "-key",
+            "ca-key.pem",
+            "-sha256",
+            "-subj",
+            "/CN=glibc-vs-musl test CA",
+            "-out",
+            "ca.pem",
+        ],
+        &["genrsa", "-out", "server-key.pem", "2048"],
+        &[
+            "req",
+            "-new",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-key",
+            "server-key.pem",
+            "-out",
+            "server.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "1",
+            "-sha256",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            "server-cert.pem",
+            "-extfile",
+            "server.cnf",
+        ],
+        &["genrsa", "-out", "key.pem", "2048"],
+        &[
+            "req",
+            "-new",
+            "-subj",
+            "/CN=client",
+            "-key",
+            "key.pem",
+            "-out",
+            "client.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "1",
+            "-sha256",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-extfile",
+            "client.cnf",
+        ],
+    ];
+    std::fs::write(
+        dir.join("server.cnf"),
+        "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
+    )?;
+    std::fs::write(dir.join("client.cnf"), "extendedKeyUsage = clientAuth\n")?;
+    for args in steps {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()?;
+        anyhow::ensure!(
+            output.status.success(),
+            "openssl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_daemon_is_reached_with_its_own_certificate_directory() {
+    let test = "remote::a_tls_daemon_is_reached_with_its_own_certificate_directory";
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        support::skip(test, "throwaway dockerds need root");
+        return;
+    }
+    if support::docker_or_skip(test).await.is_none() {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    if let Err(e) = make_certs(certs.path()) {
+        support::skip(
+            test,
+            &format!("cannot make certificates with openssl: {e:#}"),
+        );
+        return;
+    }
+    let daemon = TcpDaemon::start(Some(certs.path())).await.unwrap();
+    // The client's certificates in DOCKER_CERT_PATH/<HOST:PORT>/, as for one of several hosts.
+    let cert_root = tempfile::tempdir().unwrap();
+    let authority = daemon.host.trim_start_matches("tcp://");
+    let own = cert_root.path().join(authority);
+    std::fs::create_dir_all(&own).unwrap();
+    for file in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::copy(certs.path().join(file), own.join(file)).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let args = run_args(
+        &[&daemon.host],
+        "musl-system-scratch",
+        out.path(),
+        &["--quick", "--rounds", "1"],
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(&args)
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", cert_root.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    check_measured_by_agent(&results_in(out.path()), &daemon.host);
+    assert!(daemon.containers_left().await.is_empty());
+    // Without certificates the same daemon is refused, with one error line.
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(&args)
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.matches("error: ").count(), 1, "{stderr}");
+    daemon.stop();
 }
