@@ -364,3 +364,61 @@ pub fn rules_markdown() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/profile-stacks.folded");
+
+    #[test]
+    fn each_stack_lands_in_its_bucket() {
+        let buckets: Vec<Bucket> = FIXTURE
+            .lines()
+            .map(|l| classify(l.rsplit_once(' ').unwrap().0))
+            .collect();
+        use Bucket::*;
+        assert_eq!(
+            buckets,
+            [
+                Allocator,
+                Locks,
+                MemoryCopy,
+                MemoryMapping,
+                App,
+                Network,
+                Other
+            ]
+        );
+    }
+
+    #[test]
+    fn shares_add_up_and_count_samples() {
+        let tally = Tally::of_folded(FIXTURE);
+        assert_eq!(tally.samples, 100);
+        assert_eq!(tally.buckets[&Bucket::Allocator], 40);
+        assert!((tally.share(Bucket::Locks) - 0.30).abs() < 1e-9);
+        let sum: f64 = Bucket::ALL.iter().map(|&b| tally.share(b)).sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+        assert_eq!(tally.top_leaves(1), vec![("get_meta".to_string(), 0.4)]);
+    }
+
+    #[test]
+    fn a_user_memset_is_a_copy_but_a_kernel_one_is_not() {
+        assert_eq!(classify("app;main;memset"), Bucket::MemoryCopy);
+        assert_eq!(classify("app;main;memset_[k]"), Bucket::Other);
+        assert_eq!(classify("app;mi_malloc;memset"), Bucket::Allocator);
+    }
+
+    #[test]
+    fn the_readme_lists_the_rules_in_force() {
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+        )
+        .unwrap();
+        assert!(
+            readme.contains(&rules_markdown()),
+            "README.md's bucket rule table is stale: paste `profiles::buckets::rules_markdown()`"
+        );
+    }
+}

@@ -210,3 +210,32 @@ pub fn newest_per_app(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     }
     Ok(newest.into_values().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published schema must match the types; `UPDATE_SCHEMA=1 cargo test` rewrites it.
+    #[test]
+    fn published_profile_schema_matches_the_types() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/profile.schema.json");
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(published == generated, "{} is stale", path.display());
+    }
+
+    #[test]
+    fn the_published_profiles_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/profiles");
+        for path in newest_per_app(&dir).unwrap() {
+            let p = ProfileResults::load(&path).unwrap();
+            assert!(p
+                .variants
+                .iter()
+                .all(|v| v.failed.is_some() || v.samples > 0));
+        }
+    }
+}

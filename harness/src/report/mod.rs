@@ -162,7 +162,11 @@ fn remove_stale_plots(dir: &Path, written: &[plots::PlotFile]) -> anyhow::Result
     let entries = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("{}: cannot list: {e}", dir.display()))?;
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        let plot = path.extension().is_some_and(|x| x == "svg" || x == "png");
+        // Flame graphs are written by `harness profile`, not by the report.
+        let flame = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("-flame-"));
+        let plot = !flame && path.extension().is_some_and(|x| x == "svg" || x == "png");
         if plot && !keep.contains(&path.as_path()) {
             std::fs::remove_file(&path)
                 .map_err(|e| anyhow::anyhow!("{}: cannot remove: {e}", path.display()))?;
