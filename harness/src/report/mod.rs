@@ -27,6 +27,7 @@ pub mod select;
 mod summary;
 mod tables;
 mod verdict;
+pub mod why;
 
 pub use load::{discover, load_files, Inputs, Skipped};
 pub use verdict::VerdictGroup;
@@ -56,6 +57,11 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
     let palette = palette(inputs);
     let mut builder = sections::Builder::new(&plots_dir);
     builder.build(inputs, &views, &palette)?;
+    let profiles = crate::profiles::newest_per_app(&out.join("profiles"))?
+        .iter()
+        .map(|p| crate::profiles::ProfileResults::load(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    why::section(&mut builder.doc, &profiles);
     remove_stale_plots(&plots_dir, &builder.plots)?;
     let report_md = out.join("REPORT.md");
     write_atomically(&report_md, markdown::render(&builder.doc).as_bytes())?;
