@@ -58,8 +58,9 @@ pub struct ProfileArgs {
     /// Batch: the thread count of the sampled job (default: every CPU).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// Batch dataset size in MB, for apps whose args take `{dataset_mb}`.
-    #[arg(long, default_value_t = 8.0)]
+    /// Batch dataset size in MB, for apps whose args take `{dataset_mb}` (larger than
+    /// `run`'s 8, so the job lasts long enough to sample).
+    #[arg(long, default_value_t = 32.0)]
     pub dataset_mb: f64,
     /// Server: the sampled load window (after a 1 s warm-up that is not sampled).
     #[arg(long, default_value = "5s", allow_hyphen_values = true)]

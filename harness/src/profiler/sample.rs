@@ -176,7 +176,9 @@ impl Context<'_> {
                         )
                         .await?;
                     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
-                    recording.finish(Duration::from_secs(30))?;
+                    recording.finish(Duration::from_secs(30)).with_context(|| {
+                        format!("the job ran {wall_ms:.0} ms: too short for perf to attach? (a larger --dataset-mb makes it longer)")
+                    })?;
                     anyhow::ensure!(
                         exit.code == 0,
                         "the job exited with status {}: {}",
