@@ -3,10 +3,11 @@
 
 use crate::support::{docker_lock, docker_or_skip, harness_cli, skip};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
+#[test]
+fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
     let test = "profile::a_docker_profile_classifies_real_samples_and_leaves_nothing_behind";
-    let Some(docker) = docker_or_skip(test).await else {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(docker) = rt.block_on(docker_or_skip(test)) else {
         return;
     };
     if let Err(why) = harness::profiler::perf::version() {
@@ -16,26 +17,19 @@ async fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
     let _guard = docker_lock();
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().to_str().unwrap();
-    let (code, stdout, stderr) = tokio::task::spawn_blocking({
-        let out_dir = out_dir.to_string();
-        move || {
-            harness_cli(&[
-                "profile",
-                "--app",
-                "json",
-                "--threads",
-                "2",
-                "--dataset-mb",
-                "32",
-                "--variants",
-                "glibc-system-debian,musl-system-scratch",
-                "--out",
-                &out_dir,
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let (code, stdout, stderr) = harness_cli(&[
+        "profile",
+        "--app",
+        "json",
+        "--threads",
+        "2",
+        "--dataset-mb",
+        "32",
+        "--variants",
+        "glibc-system-debian,musl-system-scratch",
+        "--out",
+        out_dir,
+    ]);
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     let files = harness::profiles::newest_per_app(&out.path().join("profiles")).unwrap();
     assert_eq!(files.len(), 1, "{files:?}");
@@ -68,9 +62,8 @@ async fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
         .diff_flame_graph
         .is_some());
     // The profiling images are gone.
-    let images = docker
-        .list_images(None::<bollard::query_parameters::ListImagesOptions>)
-        .await
+    let images = rt
+        .block_on(docker.list_images(None::<bollard::query_parameters::ListImagesOptions>))
         .unwrap();
     let left: Vec<_> = images
         .iter()
