@@ -62,6 +62,9 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         .map(|p| crate::profiles::ProfileResults::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
     why::section(&mut builder.doc, &profiles);
+    for profile in &profiles {
+        builder.figure(Some(why::figure(profile)))?;
+    }
     remove_stale_plots(&plots_dir, &builder.plots)?;
     let report_md = out.join("REPORT.md");
     write_atomically(&report_md, markdown::render(&builder.doc).as_bytes())?;

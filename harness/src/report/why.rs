@@ -75,6 +75,26 @@ fn app_section(doc: &mut Doc, p: &ProfileResults) {
     doc.list(flames);
 }
 
+/// The stacked bar chart of one profile: per variant, its samples split by bucket.
+pub fn figure(p: &ProfileResults) -> super::plots::CpuShareBars {
+    use super::plots::CpuShareRow;
+    super::plots::CpuShareBars {
+        stem: format!("{}-cpu-buckets", p.app),
+        title: format!("{}: where the CPU goes", p.app),
+        subtitle: format!("perf samples by bucket ({})", p.workload.kind),
+        buckets: Bucket::ALL.iter().map(|b| b.label().to_string()).collect(),
+        rows: p
+            .variants
+            .iter()
+            .filter(|v| v.failed.is_none())
+            .map(|v| CpuShareRow {
+                name: v.variant.name(),
+                shares_pct: Bucket::ALL.iter().map(|&b| v.share(b) * 100.0).collect(),
+            })
+            .collect(),
+    }
+}
+
 /// One sentence per variant: its allocator + locks + memory mapping share against the
 /// baseline's, and for servers the buckets that make up its CPU gap to the baseline.
 pub fn sentences(p: &ProfileResults) -> Vec<String> {
