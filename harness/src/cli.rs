@@ -37,6 +37,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run the criterion benches once per link-allocator variant and compare them to a baseline.
     Bench(BenchArgs),
+    /// Sample each variant with perf under one load window (server) or one job (batch):
+    /// flame graphs, and the CPU split into allocator, locks, memory mapping, copies, network.
+    Profile(ProfileArgs),
     /// The measuring agent (started by the harness in a container on the daemon's host).
     #[command(hide = true)]
     Agent,
@@ -51,6 +54,37 @@ pub enum AgentMode {
     Always,
     /// Always this process.
     Never,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// `docker` (default when a daemon answers) or `native` (child processes).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Server: the request to load, by name or path (default: the app's first; http: /plaintext).
+    #[arg(long)]
+    pub request: Option<String>,
+    /// Server: open connections during the sampled window.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: u32,
+    /// Batch: the thread count of the sampled job (default: every CPU).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Batch dataset size in MB, for apps whose args take `{dataset_mb}` (larger than
+    /// `run`'s 8, so the job lasts long enough to sample).
+    #[arg(long, default_value_t = 32.0)]
+    pub dataset_mb: f64,
+    /// Server: the sampled load window (after a 1 s warm-up that is not sampled).
+    #[arg(long, default_value = "5s", allow_hyphen_values = true)]
+    pub duration: String,
+    /// How long a server may take to become ready.
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
+    pub ready_timeout: String,
+    /// Where `profiles/<app>-<time>.json` and `plots/*.svg` go.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

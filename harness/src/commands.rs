@@ -80,6 +80,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(args) => compare(&args),
         Command::Bench(args) => bench(&args),
         Command::Agent => crate::agent::serve::run(),
+        Command::Profile(args) => {
+            let plan = crate::plan::profile::ProfilePlan::from_args(&args)?;
+            crate::doctor::ensure_for(&plan.variants, plan.runtime.as_deref() != Some("native"))?;
+            let command_line = std::env::args().collect();
+            let path = runtime()?.block_on(crate::profiler::profile(&plan, command_line))?;
+            println!(
+                "{}",
+                crate::profiler::summary(&crate::profiles::ProfileResults::load(&path)?)
+            );
+            println!("profile: {}", path.display());
+            Ok(())
+        }
     }
 }
 

@@ -24,7 +24,7 @@ pub struct Check {
 }
 
 /// Debian packages the harness can use, and what for.
-pub const PACKAGES: [(&str, &str); 5] = [
+pub const PACKAGES: [(&str, &str); 6] = [
     (
         "musl-tools",
         "musl-gcc, for C code in musl builds (mimalloc, jemalloc)",
@@ -42,6 +42,7 @@ pub const PACKAGES: [(&str, &str); 5] = [
         "docker-registry",
         "the local registry of `run --fresh-node`",
     ),
+    ("linux-perf", "perf, the sampler of `harness profile`"),
 ];
 
 /// The program on PATH that shows a package is installed.
@@ -49,6 +50,7 @@ fn binary_of(package: &str) -> &str {
     match package {
         "musl-tools" => "musl-gcc",
         "docker.io" => "dockerd",
+        "linux-perf" => "perf",
         other => other,
     }
 }
@@ -90,6 +92,7 @@ pub async fn checks() -> Vec<Check> {
                 "mmdebstrap" => "apt-get install mmdebstrap",
                 "docker.io" => "apt-get install docker.io",
                 "docker-registry" => "apt-get install docker-registry",
+                "linux-perf" => "apt-get install linux-perf",
                 _ => "apt-get install wrk",
             },
         });
@@ -106,6 +109,7 @@ pub async fn checks() -> Vec<Check> {
         },
         fix: "run as root (only `run --fresh-node` needs it)",
     });
+    out.push(perf_permission());
     if let Ok(d) = &docker {
         out.push(match base::ensure(d, false).await {
             Ok(Some(b)) => Check {
@@ -123,6 +127,26 @@ pub async fn checks() -> Vec<Check> {
         });
     }
     out
+}
+
+/// Whether `harness profile` may sample: root, or `perf_event_paranoid` ≤ 1 for native runs.
+fn perf_permission() -> Check {
+    let level = crate::profiler::perf::paranoid_level();
+    let shown = level.map_or("unreadable".into(), |l| l.to_string());
+    match crate::profiler::perf::permission_problem(false) {
+        None => Check {
+            name: "perf_event_paranoid",
+            ok: true,
+            detail: format!("{shown}; root may sample containers (`harness profile`)"),
+            fix: "",
+        },
+        Some(problem) => Check {
+            name: "perf_event_paranoid",
+            ok: false,
+            detail: problem,
+            fix: "run as root (or, native only: sysctl kernel.perf_event_paranoid=1)",
+        },
+    }
 }
 
 /// `doctor --fix`: every safe fix; returns what it did.

@@ -24,6 +24,8 @@ pub mod matrix;
 pub mod measure;
 pub mod owner;
 pub mod plan;
+pub mod profiler;
+pub mod profiles;
 pub mod progress;
 pub mod report;
 pub mod results;

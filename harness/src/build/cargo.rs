@@ -104,6 +104,41 @@ pub async fn compile_cancellable(
     finish(root, app, variant, prepared, &output, start.elapsed())
 }
 
+/// What a profiling build changes in the `dist` profile: symbols and line tables kept,
+/// nothing else (same optimisation, LTO, codegen units and panic strategy as the measured
+/// binary). Config settings take precedence over the manifest's profile.
+pub const PROFILING_CONFIG: [&str; 2] = [
+    "profile.dist.strip=false",
+    "profile.dist.debug=\"line-tables-only\"",
+];
+
+/// Compiles `variant` of `app` as a profiling binary (`PROFILING_CONFIG`), in target dirs of
+/// its own so the measured builds' caches are left alone; returns cargo's output path.
+pub async fn compile_profiling(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    injected: Option<&inject::Library>,
+) -> anyhow::Result<PathBuf> {
+    let measured = app_target_dir(root, app, variant.link);
+    let dir = measured
+        .parent()
+        .unwrap_or(root)
+        .join(format!("{}-profiling", variant.link.name()));
+    let mut command = cargo_command(root, app, variant, &dir, injected, &PROFILING_CONFIG);
+    command.stdout(Stdio::null());
+    let output = output_cancellable(command).await?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        anyhow::bail!(
+            "{} profiling build failed: {}",
+            variant.link.name(),
+            explain_failure(&stderr, variant.link)
+        );
+    }
+    Ok(dir.join(variant.link.target()).join(PROFILE).join(&app.bin))
+}
+
 /// Runs a cargo `command` (stderr captured, and stdout unless the caller set it) in a
 /// process group of its own that is killed when the future is dropped.
 pub async fn output_cancellable(command: Command) -> anyhow::Result<std::process::Output> {
@@ -142,7 +177,7 @@ fn prepare(
         (app_target_dir(root, app, link), None)
     };
     let was_cold = cold || !dir.join(link.target()).join(PROFILE).exists();
-    let command = cargo_command(root, app, variant, &dir, injected);
+    let command = cargo_command(root, app, variant, &dir, injected, &[]);
     Ok((
         command,
         Prepared {
@@ -216,6 +251,7 @@ fn cargo_command(
     variant: Variant,
     target_dir: &Path,
     injected: Option<&inject::Library>,
+    extra_config: &[&str],
 ) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     let subcommand = if injected.is_some() { "rustc" } else { "build" };
@@ -234,9 +270,17 @@ fn cargo_command(
     if app.in_workspace {
         command.arg("--locked");
     } else {
-        for setting in DIST_PROFILE_CONFIG {
+        // A profiling build's settings replace the `dist` ones of the same key.
+        let key = |s: &str| s.split('=').next().unwrap_or("").to_string();
+        for setting in DIST_PROFILE_CONFIG
+            .iter()
+            .filter(|s| !extra_config.iter().any(|e| key(e) == key(s)))
+        {
             command.args(["--config", setting]);
         }
+    }
+    for setting in extra_config {
+        command.args(["--config", setting]);
     }
     if app.allocator_source(variant.allocator) == Some(AllocatorSource::Feature) {
         command.args(["--features", variant.allocator.name()]);

@@ -5,6 +5,7 @@
 //! lists and variant globs; it does not touch Docker, cargo or the file system beyond
 //! reading the app's manifest.
 
+pub mod profile;
 mod selection;
 
 use crate::app::{AppSpec, RequestSpec};

@@ -27,6 +27,7 @@ pub mod select;
 mod summary;
 mod tables;
 mod verdict;
+pub mod why;
 
 pub use load::{discover, load_files, Inputs, Skipped};
 pub use verdict::VerdictGroup;
@@ -56,6 +57,14 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
     let palette = palette(inputs);
     let mut builder = sections::Builder::new(&plots_dir);
     builder.build(inputs, &views, &palette)?;
+    let profiles = crate::profiles::newest_per_app(&out.join("profiles"))?
+        .iter()
+        .map(|p| crate::profiles::ProfileResults::load(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    why::section(&mut builder.doc, &profiles);
+    for profile in &profiles {
+        builder.figure(Some(why::figure(profile)))?;
+    }
     remove_stale_plots(&plots_dir, &builder.plots)?;
     let report_md = out.join("REPORT.md");
     write_atomically(&report_md, markdown::render(&builder.doc).as_bytes())?;
@@ -165,7 +174,11 @@ fn remove_stale_plots(dir: &Path, written: &[plots::PlotFile]) -> anyhow::Result
     let entries = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("{}: cannot list: {e}", dir.display()))?;
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        let plot = path.extension().is_some_and(|x| x == "svg" || x == "png");
+        // Flame graphs are written by `harness profile`, not by the report.
+        let flame = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("-flame-"));
+        let plot = !flame && path.extension().is_some_and(|x| x == "svg" || x == "png");
         if plot && !keep.contains(&path.as_path()) {
             std::fs::remove_file(&path)
                 .map_err(|e| anyhow::anyhow!("{}: cannot remove: {e}", path.display()))?;

@@ -40,7 +40,7 @@ impl Builder {
         }
     }
 
-    fn figure(&mut self, figure: Option<impl Figure>) -> anyhow::Result<()> {
+    pub(super) fn figure(&mut self, figure: Option<impl Figure>) -> anyhow::Result<()> {
         if let Some(figure) = figure {
             let written = write_figure(&figure, &self.plots_dir)?;
             self.doc.plot(written.title.clone(), written.stem.clone());

@@ -5,7 +5,7 @@
 //! load windows (servers) or, per thread count, crunch jobs interleaved across variants
 //! (batch). Every instance started is tracked and removed, on success, failure or signal.
 
-mod batch;
+pub mod batch;
 mod fresh_node;
 pub mod hosts;
 mod load;

@@ -105,3 +105,24 @@ fn variants_lists_the_matrix_with_validity() {
     assert!(stdout.contains("cannot start on bare scratch"));
     assert_eq!(stdout.matches("glibc-system-debian").count(), 1);
 }
+
+#[test]
+fn profile_refuses_a_daemon_on_another_machine_before_anything_runs() {
+    // No connection is made: the plan sees the address is not this machine's and stops.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "profile",
+            "--app",
+            "json",
+            "--out",
+            "/nonexistent/never-created",
+        ])
+        .env("DOCKER_HOST", "tcp://build-host.invalid:2376")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("on another machine"), "{stderr}");
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+    assert!(!std::path::Path::new("/nonexistent/never-created").exists());
+}

@@ -18,6 +18,7 @@ mod input;
 mod isolation;
 mod loadgen;
 mod posture;
+mod profile;
 mod remote;
 mod report;
 mod report_inputs;

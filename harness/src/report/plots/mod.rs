@@ -6,12 +6,14 @@
 
 mod bars;
 mod bench;
+mod cpu_shares;
 mod fresh_node;
 mod lines;
 mod tradeoff;
 
 pub use bars::{ColdStartBars, ColdStartRow, SizeBars};
 pub use bench::{BenchRatioRow, BenchRatios};
+pub use cpu_shares::{CpuShareBars, CpuShareRow};
 pub use fresh_node::{FreshNodeBars, FreshNodeRow};
 pub use lines::{LoadLines, LoadMetric, Panel, Point, Series, ThreadScaling};
 pub use tradeoff::{Tradeoff, TradeoffPoint};

@@ -1,0 +1,121 @@
+//! `harness profile` arguments → a checked `ProfilePlan`, before anything is built or run.
+
+use super::selection::{choose_requests, select};
+use super::{available_cpus, parse_duration};
+use crate::app::{AppSpec, RequestSpec};
+use crate::cli::ProfileArgs;
+use crate::error::usage;
+use crate::matrix::Variant;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The variants profiled when `--variants` is not given: the baseline and the two musl
+/// variants the report's "Why" section explains.
+pub const DEFAULT_VARIANTS: [&str; 3] = [
+    "glibc-system-debian",
+    "musl-system-scratch",
+    "musl-mimalloc-scratch",
+];
+
+/// What one `harness profile` does.
+#[derive(Debug, Clone)]
+pub struct ProfilePlan {
+    pub app: AppSpec,
+    pub variants: Vec<Variant>,
+    /// `Some("native")`, `Some("docker")`, or `None` (docker when a daemon answers).
+    pub runtime: Option<String>,
+    pub workload: Workload,
+    pub ready_timeout: Duration,
+    pub out_dir: PathBuf,
+}
+
+/// What runs while perf samples.
+#[derive(Debug, Clone)]
+pub enum Workload {
+    Server {
+        request: RequestSpec,
+        concurrency: u32,
+        duration: Duration,
+    },
+    Batch {
+        threads: u32,
+        dataset_mb: f64,
+    },
+}
+
+impl ProfilePlan {
+    pub fn from_args(args: &ProfileArgs) -> anyhow::Result<ProfilePlan> {
+        let mut selection = args.selection.clone();
+        if selection.variants.is_empty() && selection.matrix == "default" {
+            selection.variants = DEFAULT_VARIANTS.iter().map(|s| s.to_string()).collect();
+        }
+        let (app, variants) = select(&selection)?;
+        if let Some(bad) = variants.iter().find(|v| v.invalid_reason().is_some()) {
+            return Err(usage(format!(
+                "{bad} cannot run: {}",
+                bad.invalid_reason().unwrap_or_default()
+            )));
+        }
+        let runtime = match args.runtime.as_deref() {
+            None => None,
+            Some(r @ ("docker" | "native")) => Some(r.to_string()),
+            Some(other) => {
+                return Err(usage(format!(
+                    "unknown runtime {other:?}: expected `docker` or `native`"
+                )))
+            }
+        };
+        // perf samples this machine's processes: a daemon elsewhere runs the app out of reach.
+        let host = crate::runtime::docker_client::host();
+        if runtime.as_deref() != Some("native") && !crate::runtime::docker_client::is_local(&host) {
+            return Err(usage(format!(
+                "harness profile samples with this machine's perf, but the Docker daemon at {host} is on another machine: run `harness profile` on that host, or pass `--runtime native`"
+            )));
+        }
+        let workload = if app.server().is_some() {
+            if args.threads.is_some() {
+                return Err(usage(format!(
+                    "--threads: {} is a server; use --request and --concurrency",
+                    app.name
+                )));
+            }
+            let requests =
+                choose_requests(&app, &args.request.iter().cloned().collect::<Vec<_>>())?;
+            let request = requests
+                .into_iter()
+                .next()
+                .ok_or_else(|| usage(format!("{} has no requests to load", app.name)))?;
+            if args.concurrency == 0 {
+                return Err(usage("--concurrency must be at least 1".to_string()));
+            }
+            Workload::Server {
+                request,
+                concurrency: args.concurrency,
+                duration: parse_duration(&args.duration, "--duration", false)?,
+            }
+        } else {
+            if args.request.is_some() {
+                return Err(usage(format!(
+                    "--request: {} is a batch app, which takes no requests; use --threads",
+                    app.name
+                )));
+            }
+            let threads = args.threads.unwrap_or_else(available_cpus);
+            if threads == 0 {
+                return Err(usage("--threads must be at least 1".to_string()));
+            }
+            Workload::Batch {
+                threads,
+                dataset_mb: args.dataset_mb,
+            }
+        };
+        Ok(ProfilePlan {
+            app,
+            variants,
+            runtime,
+            workload,
+            ready_timeout: parse_duration(&args.ready_timeout, "--ready-timeout", false)?,
+            out_dir: args.out.clone(),
+        })
+    }
+}

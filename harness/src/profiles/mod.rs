@@ -1,0 +1,241 @@
+//! CPU profiles as published: the `results/profiles/<app>-<time>.json` type, its schema,
+//! and the bucket rules that turn folded stacks into shares (`buckets`).
+//!
+//! `harness profile` writes these files and `harness report` reads them; neither the
+//! sampling (`profiler`) nor the rendering (`report`) lives here. A file holds per variant
+//! the sample count, the share and sample count of every bucket, the top leaf functions,
+//! and, for servers, CPU µs per request (so bucket share × CPU per request gives µs per
+//! request spent in each bucket); never the raw stacks.
+
+pub mod buckets;
+
+use crate::matrix::Variant;
+use crate::results::{write_atomically, Environment};
+use buckets::{Bucket, Tally};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The version of the profile file format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One `harness profile` run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ProfileResults {
+    pub schema_version: u32,
+    pub app: String,
+    pub started_at: String,
+    /// Absent while it runs, or when it was cut short.
+    pub finished_at: Option<String>,
+    /// The exact command line.
+    pub command: Vec<String>,
+    /// `docker` or `native`.
+    pub runtime: String,
+    pub environment: Environment,
+    /// `perf --version`.
+    pub perf_version: String,
+    /// Samples per second per CPU (`perf record -F`).
+    pub frequency_hz: u32,
+    /// How stacks were unwound (`dwarf`).
+    pub call_graph: String,
+    pub workload: Workload,
+    /// The variant each differential flame graph is drawn against.
+    pub baseline: String,
+    pub variants: Vec<VariantProfile>,
+}
+
+/// What was running while perf sampled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Workload {
+    /// `server` (one load window) or `batch` (one job).
+    pub kind: String,
+    /// Server: the request's name, its concurrency and the window's length.
+    pub request: Option<String>,
+    pub concurrency: Option<u32>,
+    pub duration_s: Option<f64>,
+    /// Batch: the thread count.
+    pub threads: Option<u32>,
+}
+
+/// One variant's profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct VariantProfile {
+    pub variant: Variant,
+    /// Samples perf recorded of the app (all its threads).
+    pub samples: u64,
+    /// Per bucket (`allocator`, `locks`, …): its samples and share of `samples`.
+    pub buckets: BTreeMap<Bucket, BucketShare>,
+    /// The leaf functions with the most samples, with their shares.
+    pub top_functions: Vec<FunctionShare>,
+    /// Server: requests answered during the sampled window (warm-up and drain included).
+    pub requests: Option<u64>,
+    /// Server: the server's CPU time per request over the window, in µs (its cgroup, or
+    /// natively its threads' schedstat).
+    pub cpu_us_per_request: Option<f64>,
+    /// Server: requests/s of the window. Batch: the job's own throughput figure.
+    pub throughput: Option<f64>,
+    pub throughput_unit: Option<String>,
+    /// The flame graph SVG, relative to the results directory (`plots/…`).
+    pub flame_graph: Option<String>,
+    /// The differential flame graph against the baseline (absent for the baseline).
+    pub diff_flame_graph: Option<String>,
+    /// Why this variant has no profile, when it failed.
+    pub failed: Option<String>,
+}
+
+/// A bucket's samples and share.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct BucketShare {
+    pub samples: u64,
+    /// 0 to 1.
+    pub share: f64,
+    /// Server: `share × cpu_us_per_request`.
+    pub us_per_request: Option<f64>,
+}
+
+/// A function's share of the samples (as the leaf frame).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct FunctionShare {
+    pub function: String,
+    pub share: f64,
+}
+
+impl VariantProfile {
+    /// A profile from a tally of folded stacks and, for servers, CPU per request.
+    pub fn from_tally(variant: Variant, tally: &Tally, cpu_us_per_request: Option<f64>) -> Self {
+        let buckets = Bucket::ALL
+            .iter()
+            .map(|&b| {
+                let share = tally.share(b);
+                let samples = tally.buckets.get(&b).copied().unwrap_or(0);
+                let us = cpu_us_per_request.map(|cpu| share * cpu);
+                (
+                    b,
+                    BucketShare {
+                        samples,
+                        share,
+                        us_per_request: us,
+                    },
+                )
+            })
+            .collect();
+        VariantProfile {
+            variant,
+            samples: tally.samples,
+            buckets,
+            top_functions: tally
+                .top_leaves(10)
+                .into_iter()
+                .map(|(function, share)| FunctionShare { function, share })
+                .collect(),
+            requests: None,
+            cpu_us_per_request,
+            throughput: None,
+            throughput_unit: None,
+            flame_graph: None,
+            diff_flame_graph: None,
+            failed: None,
+        }
+    }
+
+    /// A variant that could not be profiled.
+    pub fn failed(variant: Variant, reason: String) -> Self {
+        let mut profile = VariantProfile::from_tally(variant, &Tally::default(), None);
+        profile.failed = Some(reason);
+        profile
+    }
+
+    /// A bucket's share, 0 when absent.
+    pub fn share(&self, bucket: Bucket) -> f64 {
+        self.buckets.get(&bucket).map_or(0.0, |b| b.share)
+    }
+
+    /// The allocator + locks + memory mapping share.
+    pub fn allocation_share(&self) -> f64 {
+        Bucket::ALLOCATION.iter().map(|&b| self.share(b)).sum()
+    }
+}
+
+impl ProfileResults {
+    /// Reads and checks a profile file; errors name the file.
+    pub fn load(path: &Path) -> anyhow::Result<ProfileResults> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let results: ProfileResults = serde_path_to_error::deserialize(de)
+            .map_err(|e| anyhow::anyhow!("{}: not a profile file: {e}", path.display()))?;
+        anyhow::ensure!(
+            results.schema_version == SCHEMA_VERSION,
+            "{}: profile schema_version {} (this harness reads {SCHEMA_VERSION})",
+            path.display(),
+            results.schema_version
+        );
+        Ok(results)
+    }
+
+    /// Writes the file atomically.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let json = serde_json::to_string_pretty(self)?;
+        write_atomically(path, json.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn variant(&self, name: &str) -> Option<&VariantProfile> {
+        self.variants.iter().find(|v| v.variant.name() == name)
+    }
+}
+
+/// The JSON Schema of a profile file, as published in `harness/schema/profile.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ProfileResults)).expect("schemas serialize")
+}
+
+/// The newest profile file per app in `dir` (by file name, which ends in the UTC time).
+pub fn newest_per_app(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut newest: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if let Some((app, _time)) = stem.rsplit_once('-') {
+            newest.insert(app.to_string(), path.clone());
+        }
+    }
+    Ok(newest.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published schema must match the types; `UPDATE_SCHEMA=1 cargo test` rewrites it.
+    #[test]
+    fn published_profile_schema_matches_the_types() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/profile.schema.json");
+        let generated = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(published == generated, "{} is stale", path.display());
+    }
+
+    #[test]
+    fn the_published_profiles_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/profiles");
+        for path in newest_per_app(&dir).unwrap() {
+            let p = ProfileResults::load(&path).unwrap();
+            assert!(p
+                .variants
+                .iter()
+                .all(|v| v.failed.is_some() || v.samples > 0));
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The "Why" section: where each variant's CPU goes, from the newest profile file per app
+//! (`results/profiles/`, written by `harness profile`): buckets side by side, a sentence per
+//! variant against the baseline, and links to the flame graphs. Nothing here samples.
+
+use super::doc::{Doc, Table};
+use crate::profiles::buckets::Bucket;
+use crate::profiles::ProfileResults;
+
+/// Adds the section when there are profiles.
+pub fn section(doc: &mut Doc, profiles: &[ProfileResults]) {
+    if profiles.is_empty() {
+        return;
+    }
+    doc.heading(2, "Why: where the CPU goes");
+    doc.paragraph(
+        "From `harness profile`: each variant sampled with `perf record` during one load window (server) or one job (batch), every sample put in a bucket by the rule list in the README (allocator, locks and futex, memory mapping, memory copy, network and syscalls, the app itself, other). Shares are of the variant's own samples; for servers, share × CPU µs per request gives µs per request in each bucket.",
+    );
+    for p in profiles {
+        app_section(doc, p);
+    }
+}
+
+fn app_section(doc: &mut Doc, p: &ProfileResults) {
+    let w = &p.workload;
+    let what = match w.kind.as_str() {
+        "server" => format!(
+            "{} at {} connections, {:.0} s window",
+            w.request.clone().unwrap_or_default(),
+            w.concurrency.unwrap_or(0),
+            w.duration_s.unwrap_or(0.0)
+        ),
+        _ => format!("one job on {} threads", w.threads.unwrap_or(0)),
+    };
+    doc.heading(3, format!("{}: {what}", p.app));
+    let server = w.kind == "server";
+    let mut header = vec!["variant".to_string(), "samples".into()];
+    header.extend(Bucket::ALL.iter().map(|b| b.label().to_string()));
+    if server {
+        header.push("CPU µs/request".into());
+    }
+    let mut table = Table::new(header);
+    for v in p.variants.iter().filter(|v| v.failed.is_none()) {
+        let mut row = vec![v.variant.name(), v.samples.to_string()];
+        for &b in &Bucket::ALL {
+            let share = v.share(b) * 100.0;
+            row.push(match v.buckets.get(&b).and_then(|s| s.us_per_request) {
+                Some(us) if server => format!("{share:.1}% ({us:.1} µs)"),
+                _ => format!("{share:.1}%"),
+            });
+        }
+        if server {
+            row.push(
+                v.cpu_us_per_request
+                    .map_or("-".into(), |us| format!("{us:.1}")),
+            );
+        }
+        table.row(row);
+    }
+    doc.table(table.note(format!(
+        "{}, {} Hz, call graphs by {}; {} runtime; started {}.",
+        p.perf_version, p.frequency_hz, p.call_graph, p.runtime, p.started_at
+    )));
+    doc.list(sentences(p));
+    let flames: Vec<String> = p
+        .variants
+        .iter()
+        .filter_map(|v| {
+            let flame = v.flame_graph.as_ref()?;
+            let diff = v.diff_flame_graph.as_ref().map_or(String::new(), |d| {
+                format!(", against {}: `{d}`", p.baseline)
+            });
+            Some(format!("{}: flame graph `{flame}`{diff}", v.variant.name()))
+        })
+        .collect();
+    doc.list(flames);
+}
+
+/// The stacked bar chart of one profile: per variant, its samples split by bucket.
+pub fn figure(p: &ProfileResults) -> super::plots::CpuShareBars {
+    use super::plots::CpuShareRow;
+    super::plots::CpuShareBars {
+        stem: format!("{}-cpu-buckets", p.app),
+        title: format!("{}: where the CPU goes", p.app),
+        subtitle: format!("perf samples by bucket ({})", p.workload.kind),
+        buckets: Bucket::ALL.iter().map(|b| b.label().to_string()).collect(),
+        rows: p
+            .variants
+            .iter()
+            .filter(|v| v.failed.is_none())
+            .map(|v| CpuShareRow {
+                name: v.variant.name(),
+                shares_pct: Bucket::ALL.iter().map(|&b| v.share(b) * 100.0).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// One sentence per variant: its allocator + locks + memory mapping share against the
+/// baseline's, and for servers the buckets that make up its CPU gap to the baseline.
+pub fn sentences(p: &ProfileResults) -> Vec<String> {
+    let Some(base) = p.variant(&p.baseline).filter(|b| b.failed.is_none()) else {
+        return Vec::new();
+    };
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    let mut out = Vec::new();
+    for v in p
+        .variants
+        .iter()
+        .filter(|v| v.failed.is_none() && v.variant != base.variant)
+    {
+        let mut s = format!(
+            "{} spends {} in the allocator, locks and memory mapping, {} {}",
+            v.variant.name(),
+            pct(v.allocation_share()),
+            base.variant.name(),
+            pct(base.allocation_share())
+        );
+        if let (Some(cpu), Some(base_cpu)) = (v.cpu_us_per_request, base.cpu_us_per_request) {
+            let mut gaps: Vec<(Bucket, f64)> = Bucket::ALL
+                .iter()
+                .map(|&b| (b, (v.share(b) * cpu) - (base.share(b) * base_cpu)))
+                .collect();
+            gaps.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let parts: Vec<String> = gaps
+                .iter()
+                .map(|(b, us)| format!("{} {us:+.1} µs", b.label()))
+                .collect();
+            s += &format!(
+                "; its {:.1} µs of CPU per request against {base_cpu:.1} µs ({:+.1} µs) split by bucket: {}",
+                cpu,
+                cpu - base_cpu,
+                parts.join(", ")
+            );
+        }
+        out.push(s + ".");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::buckets::Tally;
+    use crate::profiles::{VariantProfile, Workload};
+
+    fn profile(name: &str, folded: &str, cpu: f64) -> VariantProfile {
+        VariantProfile::from_tally(name.parse().unwrap(), &Tally::of_folded(folded), Some(cpu))
+    }
+
+    #[test]
+    fn the_sentence_names_the_shares_and_the_gap_by_bucket() {
+        let results = ProfileResults {
+            schema_version: 1,
+            app: "http".into(),
+            started_at: "t".into(),
+            finished_at: Some("t".into()),
+            command: vec![],
+            runtime: "docker".into(),
+            environment: Default::default(),
+            perf_version: "perf version 6.1".into(),
+            frequency_hz: 999,
+            call_graph: "dwarf".into(),
+            workload: Workload {
+                kind: "server".into(),
+                request: Some("/json".into()),
+                concurrency: Some(16),
+                duration_s: Some(5.0),
+                threads: None,
+            },
+            baseline: "glibc-system-debian".into(),
+            variants: vec![
+                profile("glibc-system-debian", "a;main 93\na;malloc 7\n", 50.0),
+                profile("musl-system-scratch", "a;main 59\na;malloc 41\n", 100.0),
+            ],
+        };
+        let s = sentences(&results);
+        assert_eq!(s.len(), 1);
+        assert!(
+            s[0].starts_with("musl-system-scratch spends 41% in the allocator, locks and memory mapping, glibc-system-debian 7%; its 100.0 µs of CPU per request against 50.0 µs (+50.0 µs) split by bucket: allocator +37.5 µs, the app itself +12.5 µs"),
+            "{}",
+            s[0]
+        );
+        let mut doc = Doc::default();
+        section(&mut doc, &[results]);
+        assert!(doc.blocks.len() > 4);
+    }
+}
