@@ -97,6 +97,20 @@ impl<'a> RunView<'a> {
         &self.file.results
     }
 
+    /// Whether the agent measured this run on its daemon's host.
+    pub fn by_agent(&self) -> bool {
+        self.results().settings.measured_by == "agent"
+    }
+
+    /// " on HOST" for a run the agent measured on a named daemon, else empty: runs on
+    /// several hosts are told apart by it in headings and verdict titles.
+    pub fn on_host(&self) -> String {
+        match (&self.results().environment.docker_host, self.by_agent()) {
+            (Some(host), true) => format!(" on {host}"),
+            _ => String::new(),
+        }
+    }
+
     pub fn baseline_row(&self) -> Option<&VariantRow> {
         let name = self.baseline.as_ref()?;
         self.rows.iter().find(|r| &r.name == name)

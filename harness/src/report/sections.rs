@@ -98,11 +98,8 @@ impl Builder {
     fn run_section(&mut self, view: &RunView, palette: &Palette) -> anyhow::Result<()> {
         let results = view.results();
         let env = &results.environment;
-        let by_agent = results.settings.measured_by == "agent";
-        let on = match (&env.docker_host, by_agent) {
-            (Some(host), true) => format!(" on {host}"),
-            _ => String::new(),
-        };
+        let by_agent = view.by_agent();
+        let on = view.on_host();
         self.doc.heading(
             2,
             format!(

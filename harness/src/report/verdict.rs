@@ -28,7 +28,7 @@ pub fn groups(views: &[RunView], bench: Option<&BenchResults>) -> Vec<VerdictGro
             let mut sentences: Vec<String> = select::verdict_sentence(&short).into_iter().collect();
             sentences.extend(run_verdict(view));
             VerdictGroup {
-                title: format!("{} run", view.results().app),
+                title: format!("{} run{}", view.results().app, view.on_host()),
                 sentences,
             }
         })

@@ -210,6 +210,30 @@ async fn spread_runs_each_share_on_its_own_host_through_the_agent() {
     }
     seen.sort();
     assert_eq!(seen, ["glibc-static-system-scratch", "musl-system-scratch"]);
+    // One report over both hosts' files names each host in its run heading and verdict.
+    let files: Vec<String> = [&a, &b]
+        .iter()
+        .map(|d| {
+            let dir = out.path().join(harness::runner::hosts::slug(&d.host));
+            support::results_file(&dir).unwrap().display().to_string()
+        })
+        .collect();
+    let report = out.path().join("report");
+    let report_s = report.display().to_string();
+    let (code, _, stderr) =
+        support::harness_cli(&["report", &files[0], &files[1], "--out", &report_s]);
+    assert_eq!(code, 0, "{stderr}");
+    let md = std::fs::read_to_string(report.join("REPORT.md")).unwrap();
+    for daemon in [&a, &b] {
+        assert!(
+            md.contains(&format!("## http run on {} (", daemon.host)),
+            "{md}"
+        );
+        assert!(
+            md.contains(&format!("### http run on {}\n", daemon.host)),
+            "{md}"
+        );
+    }
     a.stop();
     b.stop();
 }
