@@ -79,6 +79,10 @@ pub struct ProfileArgs {
     /// Server: the sampled load window (after a 1 s warm-up that is not sampled).
     #[arg(long, default_value = "5s", allow_hyphen_values = true)]
     pub duration: String,
+    /// Each variant is sampled once per round, the variants interleaved (ABCABC): shares are
+    /// pooled over every round's samples, and their spread across rounds is published.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
     /// How long a server may take to become ready.
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     pub ready_timeout: String,

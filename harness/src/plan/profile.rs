@@ -25,6 +25,8 @@ pub struct ProfilePlan {
     /// `Some("native")`, `Some("docker")`, or `None` (docker when a daemon answers).
     pub runtime: Option<String>,
     pub workload: Workload,
+    /// Each variant is sampled once per round, in interleaved order.
+    pub rounds: u32,
     pub ready_timeout: Duration,
     pub out_dir: PathBuf,
 }
@@ -109,11 +111,15 @@ impl ProfilePlan {
                 dataset_mb: args.dataset_mb,
             }
         };
+        if args.rounds == 0 {
+            return Err(usage("--rounds must be at least 1".to_string()));
+        }
         Ok(ProfilePlan {
             app,
             variants,
             runtime,
             workload,
+            rounds: args.rounds,
             ready_timeout: parse_duration(&args.ready_timeout, "--ready-timeout", false)?,
             out_dir: args.out.clone(),
         })

@@ -1,9 +1,10 @@
 //! `harness profile`: where each variant's CPU time goes. Per variant it builds a profiling
 //! binary (`build`), runs it as `run` would (docker or native, same CPUs, same limits),
 //! samples it with `perf record` for one load window (server) or one job (batch) (`perf`),
-//! folds the stacks, classifies every sample into a bucket (`profiles::buckets`) and draws
-//! flame graphs (`flame`). Each variant's figures reach `results/profiles/<app>-<time>.json`
-//! as soon as it is done; the folded stacks stay in a temporary directory and are dropped.
+//! once per round with the variants interleaved, folds the stacks, classifies every sample
+//! into a bucket (`profiles::buckets`) and draws flame graphs of the pooled rounds (`flame`).
+//! The figures reach `results/profiles/<app>-<time>.json` after each sample; the folded
+//! stacks stay in memory and are dropped.
 
 pub mod build;
 pub mod flame;
@@ -11,8 +12,10 @@ pub mod perf;
 mod sample;
 
 use crate::matrix::{Base, Variant, BASELINE};
+use crate::measure::stats;
 use crate::plan::profile::{ProfilePlan, Workload};
-use crate::profiles::{self, ProfileResults, VariantProfile};
+use crate::profiles::buckets::Tally;
+use crate::profiles::{self, ProfileResults, RoundProfile, VariantProfile};
 use crate::progress::Progress;
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::native::NativeRuntime;
@@ -85,6 +88,7 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
         frequency_hz: perf::FREQUENCY_HZ,
         call_graph: perf::CALL_GRAPH.into(),
         workload: workload_record(&plan.workload),
+        rounds: plan.rounds,
         baseline: baseline(&plan.variants).name(),
         variants: Vec::new(),
     };
@@ -112,47 +116,120 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
 }
 
 impl Context<'_> {
-    /// Profiles each variant in turn; a variant that fails is recorded as failed and the
-    /// others go on. Returns the folded stacks of those that worked.
+    /// Profiles every variant once per round, the variants interleaved (ABCABC) so drift of
+    /// the machine spreads over all of them; a variant that fails a round is recorded as
+    /// failed and sampled no more, and the others go on. The file is saved after each
+    /// sample. Returns the pooled folded stacks of the variants that worked.
     async fn all<R: Runtime>(
         &self,
         runtime: &R,
         results: &mut ProfileResults,
         path: &Path,
     ) -> anyhow::Result<HashMap<Variant, String>> {
-        let mut folded = HashMap::new();
-        for &variant in &self.plan.variants {
-            let step = self.progress.step(format!("profiling {variant}"));
-            let outcome = self.one(runtime, variant).await;
+        let variants = &self.plan.variants;
+        let mut rounds: Vec<Vec<(RoundProfile, String)>> = vec![Vec::new(); variants.len()];
+        let mut failed: Vec<Option<String>> = vec![None; variants.len()];
+        for (round, variant) in stats::interleaved_order(variants, self.plan.rounds) {
+            let i = variants.iter().position(|v| v == variant).expect("listed");
+            if failed[i].is_some() {
+                continue;
+            }
+            let step = self.progress.step(format!(
+                "round {}/{}: profiling {variant}",
+                round + 1,
+                self.plan.rounds
+            ));
+            let outcome = self.one(runtime, *variant).await;
             let _ = runtime.sweep().await;
             match outcome {
                 Ok((profile, stacks)) => {
                     step.done(format!(
-                        "{variant}: {} samples, allocator + locks + memory mapping {:.0}%{}",
+                        "round {}: {variant}: {} samples, allocator + locks + memory mapping {:.0}%{}",
+                        round + 1,
                         profile.samples,
                         profile.allocation_share() * 100.0,
                         profile
                             .cpu_us_per_request
                             .map_or(String::new(), |us| format!(", {us:.1} µs CPU per request"))
                     ));
-                    results.variants.push(profile);
-                    folded.insert(variant, stacks);
+                    rounds[i].push((round_profile(round + 1, &profile), stacks));
                 }
                 Err(e) => {
-                    step.done(format!("{variant}: profile failed: {e:#}"));
-                    results
-                        .variants
-                        .push(VariantProfile::failed(variant, format!("{e:#}")));
+                    step.done(format!(
+                        "round {}: {variant}: profile failed: {e:#}",
+                        round + 1
+                    ));
+                    failed[i] = Some(format!("round {}: {e:#}", round + 1));
                 }
             }
+            results.variants = pool_all(variants, &rounds, &failed).0;
+            results.pair_with_baseline();
             results.save(path)?;
         }
+        let folded = pool_all(variants, &rounds, &failed).1;
         anyhow::ensure!(
             !folded.is_empty(),
             "no variant could be profiled (see above)"
         );
         Ok(folded)
     }
+}
+
+/// One round's figures from a profile of that round alone.
+fn round_profile(round: u32, profile: &VariantProfile) -> RoundProfile {
+    RoundProfile {
+        round,
+        samples: profile.samples,
+        shares: profile
+            .buckets
+            .iter()
+            .map(|(&bucket, share)| (bucket, share.share))
+            .collect(),
+        cpu_us_per_request: profile.cpu_us_per_request,
+        throughput: profile.throughput,
+    }
+}
+
+/// Every variant's profile so far (pooled over its rounds, or failed), and the pooled
+/// folded stacks of those that did not fail.
+fn pool_all(
+    variants: &[Variant],
+    rounds: &[Vec<(RoundProfile, String)>],
+    failed: &[Option<String>],
+) -> (Vec<VariantProfile>, HashMap<Variant, String>) {
+    let mut profiles = Vec::new();
+    let mut folded = HashMap::new();
+    for ((&variant, done), failure) in variants.iter().zip(rounds).zip(failed) {
+        if let Some(why) = failure {
+            profiles.push(VariantProfile::failed(variant, why.clone()));
+            continue;
+        }
+        if done.is_empty() {
+            continue;
+        }
+        let stacks = merge_folded(done.iter().map(|(_, s)| s.as_str()));
+        let tally = Tally::of_folded(&stacks);
+        let kept = done.iter().map(|(r, _)| r.clone()).collect();
+        profiles.push(VariantProfile::pooled(variant, &tally, kept));
+        folded.insert(variant, stacks);
+    }
+    (profiles, folded)
+}
+
+/// Folded stacks of several recordings as one: each stack once, its counts added, sorted.
+fn merge_folded<'a>(parts: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for line in parts.flat_map(str::lines) {
+        if let Some((stack, count)) = line.rsplit_once(' ') {
+            if let Ok(count) = count.trim().parse::<u64>() {
+                *counts.entry(stack).or_default() += count;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(stack, count)| format!("{stack} {count}\n"))
+        .collect()
 }
 
 /// The variant differential flame graphs compare against: the baseline when profiled,
@@ -250,6 +327,7 @@ pub fn summary(results: &ProfileResults) -> comfy_table::Table {
     let mut header = vec!["variant".to_string(), "samples".into()];
     header.extend(Bucket::ALL.iter().map(|b| b.label().to_string()));
     header.push("CPU µs/request".into());
+    header.push("alloc + locks + mmap per round".into());
     table.set_header(header);
     for v in &results.variants {
         let mut row = vec![v.variant.name()];
@@ -268,7 +346,62 @@ pub fn summary(results: &ProfileResults) -> comfy_table::Table {
             v.cpu_us_per_request
                 .map_or("-".into(), |us| format!("{us:.1}")),
         );
+        let pct = |x: f64| format!("{:.1}%", x * 100.0);
+        row.push(match (&v.allocation_share, &v.allocation_share_ratio) {
+            (Some(a), ratio) => format!(
+                "{} [{}–{}], n={}{}",
+                pct(a.median),
+                pct(a.median_ci_low),
+                pct(a.median_ci_high),
+                a.n,
+                ratio.as_ref().map_or(String::new(), |r| format!(
+                    "; ×{:.2} [{:.2}–{:.2}] baseline",
+                    r.median, r.ci_low, r.ci_high
+                ))
+            ),
+            (None, _) => "-".into(),
+        });
         table.add_row(row);
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_recordings_merge_into_one_stack_per_line_with_counts_added() {
+        let merged = merge_folded(["a;b 2\nc 1\n", "c 4\na;b 1\nbroken line\n"].into_iter());
+        assert_eq!(merged, "a;b 3\nc 5\n");
+    }
+
+    #[test]
+    fn rounds_pool_into_one_profile_and_a_failed_round_fails_the_variant() {
+        let variants: Vec<Variant> = ["glibc-system-debian", "musl-system-scratch"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let round = |n: u32, folded: &str| {
+            let tally = Tally::of_folded(folded);
+            let p = VariantProfile::from_tally(variants[0], &tally, Some(10.0 * n as f64));
+            (round_profile(n, &p), folded.to_string())
+        };
+        let rounds = vec![
+            vec![round(1, "x;malloc 1\nx;main 3\n"), round(2, "x;main 4\n")],
+            vec![round(1, "x;main 1\n")],
+        ];
+        let failed = vec![None, Some("round 2: it exited".to_string())];
+        let (profiles, folded) = pool_all(&variants, &rounds, &failed);
+        assert_eq!(profiles.len(), 2);
+        let glibc = &profiles[0];
+        assert_eq!(glibc.samples, 8);
+        assert!((glibc.share(crate::profiles::buckets::Bucket::Allocator) - 0.125).abs() < 1e-9);
+        assert_eq!(glibc.cpu_us_per_request, Some(15.0));
+        let spread = glibc.allocation_share.as_ref().unwrap();
+        assert_eq!((spread.n, spread.min, spread.max), (2, 0.0, 0.25));
+        assert_eq!(folded[&variants[0]], "x;main 7\nx;malloc 1\n");
+        assert_eq!(profiles[1].failed.as_deref(), Some("round 2: it exited"));
+        assert!(!folded.contains_key(&variants[1]));
+    }
 }

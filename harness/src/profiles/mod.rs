@@ -10,7 +10,8 @@
 pub mod buckets;
 
 use crate::matrix::Variant;
-use crate::results::{write_atomically, Environment};
+use crate::measure::stats::{paired_ratio, summarize};
+use crate::results::{write_atomically, Environment, Ratio, Summary};
 use buckets::{Bucket, Tally};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,10 @@ pub struct ProfileResults {
     /// How stacks were unwound (`dwarf`).
     pub call_graph: String,
     pub workload: Workload,
+    /// Rounds: each variant sampled once per round, the variants interleaved. Files from
+    /// before rounds existed hold one.
+    #[serde(default = "one_round")]
+    pub rounds: u32,
     /// The variant each differential flame graph is drawn against.
     pub baseline: String,
     pub variants: Vec<VariantProfile>,
@@ -58,22 +63,27 @@ pub struct Workload {
     pub threads: Option<u32>,
 }
 
-/// One variant's profile.
+fn one_round() -> u32 {
+    1
+}
+
+/// One variant's profile: every round's samples pooled, and each round on its own.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct VariantProfile {
     pub variant: Variant,
-    /// Samples perf recorded of the app (all its threads).
+    /// Samples perf recorded of the app (all its threads), over every round.
     pub samples: u64,
-    /// Per bucket (`allocator`, `locks`, …): its samples and share of `samples`.
+    /// Per bucket (`allocator`, `locks`, …): its samples and share of `samples` (pooled).
     pub buckets: BTreeMap<Bucket, BucketShare>,
     /// The leaf functions with the most samples, with their shares.
     pub top_functions: Vec<FunctionShare>,
     /// Server: requests answered during the sampled window (warm-up and drain included).
     pub requests: Option<u64>,
     /// Server: the server's CPU time per request over the window, in µs (its cgroup, or
-    /// natively its threads' schedstat).
+    /// natively its threads' schedstat); with several rounds, the median of the rounds'.
     pub cpu_us_per_request: Option<f64>,
-    /// Server: requests/s of the window. Batch: the job's own throughput figure.
+    /// Server: requests/s of the window. Batch: the job's own throughput figure. With
+    /// several rounds, the median of the rounds'.
     pub throughput: Option<f64>,
     pub throughput_unit: Option<String>,
     /// The flame graph SVG, relative to the results directory (`plots/…`).
@@ -82,6 +92,40 @@ pub struct VariantProfile {
     pub diff_flame_graph: Option<String>,
     /// Why this variant has no profile, when it failed.
     pub failed: Option<String>,
+    /// Each round's own figures (empty in files from before rounds existed).
+    #[serde(default)]
+    pub rounds: Vec<RoundProfile>,
+    /// The allocator + locks + memory mapping share across rounds: n, median and its 95%
+    /// interval (up to 5 rounds, the rounds' range).
+    #[serde(default)]
+    pub allocation_share: Option<Summary>,
+    /// That share ÷ the baseline's in the same round: the median of the per-round ratios
+    /// and its 95% interval (absent for the baseline itself).
+    #[serde(default)]
+    pub allocation_share_ratio: Option<Ratio>,
+}
+
+/// One round of one variant: its samples, every bucket's share and what the workload
+/// measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct RoundProfile {
+    /// The round, from 1.
+    pub round: u32,
+    pub samples: u64,
+    /// Per bucket, its share of this round's samples (0 to 1).
+    pub shares: BTreeMap<Bucket, f64>,
+    pub cpu_us_per_request: Option<f64>,
+    pub throughput: Option<f64>,
+}
+
+impl RoundProfile {
+    /// The allocator + locks + memory mapping share of this round.
+    pub fn allocation_share(&self) -> f64 {
+        Bucket::ALLOCATION
+            .iter()
+            .map(|b| self.shares.get(b).copied().unwrap_or(0.0))
+            .sum()
+    }
 }
 
 /// A bucket's samples and share.
@@ -136,7 +180,24 @@ impl VariantProfile {
             flame_graph: None,
             diff_flame_graph: None,
             failed: None,
+            rounds: Vec::new(),
+            allocation_share: None,
+            allocation_share_ratio: None,
         }
+    }
+
+    /// One variant's profile from its rounds: `tally` pools every round's samples (the
+    /// buckets, the top functions), each round keeps its own shares, and CPU per request and
+    /// throughput are the rounds' medians.
+    pub fn pooled(variant: Variant, tally: &Tally, rounds: Vec<RoundProfile>) -> Self {
+        let median = |values: Vec<f64>| summarize(&values).map(|s| s.median);
+        let cpu = median(rounds.iter().filter_map(|r| r.cpu_us_per_request).collect());
+        let mut profile = VariantProfile::from_tally(variant, tally, cpu);
+        profile.throughput = median(rounds.iter().filter_map(|r| r.throughput).collect());
+        let shares: Vec<f64> = rounds.iter().map(RoundProfile::allocation_share).collect();
+        profile.allocation_share = summarize(&shares);
+        profile.rounds = rounds;
+        profile
     }
 
     /// A variant that could not be profiled.
@@ -183,6 +244,24 @@ impl ProfileResults {
 
     pub fn variant(&self, name: &str) -> Option<&VariantProfile> {
         self.variants.iter().find(|v| v.variant.name() == name)
+    }
+
+    /// Sets each variant's allocation-share ratio to the baseline's, paired round by round.
+    pub fn pair_with_baseline(&mut self) {
+        let per_round = |v: &VariantProfile| -> Vec<(u32, f64)> {
+            v.rounds
+                .iter()
+                .map(|r| (r.round, r.allocation_share()))
+                .collect()
+        };
+        let Some(base) = self.variant(&self.baseline).map(per_round) else {
+            return;
+        };
+        for v in &mut self.variants {
+            if v.variant.name() != self.baseline && v.failed.is_none() {
+                v.allocation_share_ratio = paired_ratio(&per_round(v), &base);
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! variant against the baseline, and links to the flame graphs. Nothing here samples.
 
 use super::doc::{Doc, Table};
+use crate::measure::stats::excludes;
 use crate::profiles::buckets::Bucket;
 use crate::profiles::ProfileResults;
 
@@ -13,7 +14,7 @@ pub fn section(doc: &mut Doc, profiles: &[ProfileResults]) {
     }
     doc.heading(2, "Why: where the CPU goes");
     doc.paragraph(
-        "From `harness profile`: each variant sampled with `perf record` during one load window (server) or one job (batch), every sample put in a bucket by the rule list in the README (allocator, locks and futex, memory mapping, memory copy, network and syscalls, the app itself, other). Shares are of the variant's own samples; for servers, share × CPU µs per request gives µs per request in each bucket.",
+        "From `harness profile`: each variant sampled with `perf record` during one load window (server) or one job (batch) per round, the variants interleaved round by round, every sample put in a bucket by the rule list in the README (allocator, locks and futex, memory mapping, memory copy, network and syscalls, the app itself, other). Shares are of the variant's own samples, pooled over its rounds; for servers, share × CPU µs per request (the rounds' median) gives µs per request in each bucket. The allocator + locks + memory mapping share is also given per round (median and 95% interval; up to 5 rounds, the rounds' range), and its ratio to the baseline's is paired by round.",
     );
     for p in profiles {
         app_section(doc, p);
@@ -38,6 +39,7 @@ fn app_section(doc: &mut Doc, p: &ProfileResults) {
     if server {
         header.push("CPU µs/request".into());
     }
+    header.push("alloc + locks + mmap per round".into());
     let mut table = Table::new(header);
     for v in p.variants.iter().filter(|v| v.failed.is_none()) {
         let mut row = vec![v.variant.name(), v.samples.to_string()];
@@ -54,6 +56,15 @@ fn app_section(doc: &mut Doc, p: &ProfileResults) {
                     .map_or("-".into(), |us| format!("{us:.1}")),
             );
         }
+        row.push(v.allocation_share.as_ref().map_or("-".into(), |a| {
+            format!(
+                "{} [{}–{}], n={}",
+                pct(a.median),
+                pct(a.median_ci_low),
+                pct(a.median_ci_high),
+                a.n
+            )
+        }));
         table.row(row);
     }
     doc.table(table.note(format!(
@@ -101,7 +112,6 @@ pub fn sentences(p: &ProfileResults) -> Vec<String> {
     let Some(base) = p.variant(&p.baseline).filter(|b| b.failed.is_none()) else {
         return Vec::new();
     };
-    let pct = |x: f64| format!("{:.0}%", x * 100.0);
     let mut out = Vec::new();
     for v in p
         .variants
@@ -132,9 +142,37 @@ pub fn sentences(p: &ProfileResults) -> Vec<String> {
                 parts.join(", ")
             );
         }
+        if let (Some(own), Some(theirs), Some(r)) = (
+            &v.allocation_share,
+            &base.allocation_share,
+            &v.allocation_share_ratio,
+        ) {
+            let noise = if excludes(r.ci_low, r.ci_high, 1.0) {
+                "beyond noise"
+            } else {
+                "within noise"
+            };
+            s += &format!(
+                " (per round, n={}: {} [{}–{}] against {} [{}–{}]; ×{:.2} [{:.2}–{:.2}] the baseline's, paired by round, {noise})",
+                own.n,
+                pct(own.median),
+                pct(own.median_ci_low),
+                pct(own.median_ci_high),
+                pct(theirs.median),
+                pct(theirs.median_ci_low),
+                pct(theirs.median_ci_high),
+                r.median,
+                r.ci_low,
+                r.ci_high,
+            );
+        }
         out.push(s + ".");
     }
     out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
 }
 
 #[cfg(test)]
@@ -167,6 +205,7 @@ mod tests {
                 duration_s: Some(5.0),
                 threads: None,
             },
+            rounds: 1,
             baseline: "glibc-system-debian".into(),
             variants: vec![
                 profile("glibc-system-debian", "a;main 93\na;malloc 7\n", 50.0),
@@ -183,5 +222,81 @@ mod tests {
         let mut doc = Doc::default();
         section(&mut doc, &[results]);
         assert!(doc.blocks.len() > 4);
+    }
+
+    fn rounds(shares: &[f64]) -> Vec<crate::profiles::RoundProfile> {
+        shares
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| crate::profiles::RoundProfile {
+                round: i as u32 + 1,
+                samples: 100,
+                shares: [(Bucket::Allocator, a), (Bucket::App, 1.0 - a)]
+                    .into_iter()
+                    .collect(),
+                cpu_us_per_request: None,
+                throughput: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn with_rounds_the_sentence_gives_the_spread_and_the_paired_ratio() {
+        let pooled = |name: &str, folded: &str, shares: &[f64]| {
+            VariantProfile::pooled(
+                name.parse().unwrap(),
+                &Tally::of_folded(folded),
+                rounds(shares),
+            )
+        };
+        let mut results = ProfileResults {
+            schema_version: 1,
+            app: "json".into(),
+            started_at: "t".into(),
+            finished_at: Some("t".into()),
+            command: vec![],
+            runtime: "docker".into(),
+            environment: Default::default(),
+            perf_version: "perf version 6.1".into(),
+            frequency_hz: 999,
+            call_graph: "dwarf".into(),
+            workload: Workload {
+                kind: "batch".into(),
+                request: None,
+                concurrency: None,
+                duration_s: None,
+                threads: Some(2),
+            },
+            rounds: 3,
+            baseline: "glibc-system-debian".into(),
+            variants: vec![
+                pooled(
+                    "glibc-system-debian",
+                    "a;main 80\na;malloc 20\n",
+                    &[0.2, 0.1, 0.2],
+                ),
+                pooled(
+                    "musl-system-scratch",
+                    "a;main 40\na;malloc 60\n",
+                    &[0.6, 0.5, 0.8],
+                ),
+                pooled(
+                    "musl-mimalloc-scratch",
+                    "a;main 80\na;mi_malloc 20\n",
+                    &[0.2, 0.12, 0.18],
+                ),
+            ],
+        };
+        results.pair_with_baseline();
+        let s = sentences(&results);
+        assert_eq!(s.len(), 2);
+        // Ratios per round: 3, 5, 4 (median 4, beyond noise); 1, 1.2, 0.9 (within noise).
+        assert!(
+            s[0].ends_with("(per round, n=3: 60% [50%–80%] against 20% [10%–20%]; ×4.00 [3.00–5.00] the baseline's, paired by round, beyond noise)."),
+            "{}",
+            s[0]
+        );
+        assert!(s[1].contains("×1.00 [0.90–1.20]"), "{}", s[1]);
+        assert!(s[1].ends_with("within noise)."), "{}", s[1]);
     }
 }

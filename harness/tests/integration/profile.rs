@@ -1,5 +1,6 @@
-//! `harness profile` for real: perf samples two json-cruncher variants in docker, and the
-//! profile file, the flame graphs and the cleanup are checked.
+//! `harness profile` for real: perf samples two json-cruncher variants in docker over two
+//! rounds, and the profile file (pooled and per-round figures), the flame graphs and the
+//! cleanup are checked.
 
 use crate::support::{docker_lock, docker_or_skip, harness_cli, skip};
 
@@ -25,6 +26,8 @@ fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
         "2",
         "--dataset-mb",
         "32",
+        "--rounds",
+        "2",
         "--variants",
         "glibc-system-debian,musl-system-scratch",
         "--out",
@@ -47,6 +50,10 @@ fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
         );
         // Symbols resolved: some samples land in named allocator functions.
         assert!(v.allocation_share() > 0.0, "{name}: no allocator samples");
+        // Two rounds, each with its own samples, pooled into the totals.
+        assert_eq!(v.rounds.len(), 2, "{name}: {:?}", v.rounds);
+        assert_eq!(v.rounds.iter().map(|r| r.samples).sum::<u64>(), v.samples);
+        assert_eq!(v.allocation_share.as_ref().map(|s| s.n), Some(2));
         let flame = out.path().join(v.flame_graph.as_ref().unwrap());
         let svg = std::fs::read_to_string(&flame).unwrap();
         // inferno's SVG carries a DOCTYPE, which roxmltree refuses unless allowed.
@@ -56,11 +63,10 @@ fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
         };
         roxmltree::Document::parse_with_options(&svg, options).expect("the flame graph is SVG");
     }
-    assert!(results
-        .variant("musl-system-scratch")
-        .unwrap()
-        .diff_flame_graph
-        .is_some());
+    let musl = results.variant("musl-system-scratch").unwrap();
+    assert!(musl.diff_flame_graph.is_some());
+    assert_eq!(musl.allocation_share_ratio.as_ref().map(|r| r.n), Some(2));
+    assert_eq!(results.rounds, 2);
     // The profiling images are gone.
     let images = rt
         .block_on(docker.list_images(None::<bollard::query_parameters::ListImagesOptions>))
