@@ -7,7 +7,7 @@
 
 use crate::labels;
 use crate::owner::{self, Liveness};
-use crate::runtime::retry::{self, Call, Policy};
+use crate::runtime::retry::{self, Call};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveImageOptionsBuilder,
@@ -21,50 +21,6 @@ pub struct Cleaned {
     pub images: usize,
 }
 
-/// Removes the harness's containers of this namespace (of one run, when `run_id` is given);
-/// returns how many.
-/// Transient API faults are retried with the cleanup's patience (see `retry::Policy`).
-pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow::Result<usize> {
-    let filters = labels::filter(run_id);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let listed = retry::retry(
-        "list the harness's containers",
-        Call::Read,
-        Policy::CLEANUP,
-        || docker.list_containers(Some(options.clone())),
-    )
-    .await??;
-    let mut removed = 0;
-    for c in listed {
-        let Some(id) = c.id else { continue };
-        if !c.labels.as_ref().is_some_and(labels::in_namespace) {
-            continue;
-        }
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        let outcome = retry::retry(
-            format!("remove container {id}"),
-            Call::Read,
-            Policy::CLEANUP,
-            || docker.remove_container(&id, Some(options.clone())),
-        )
-        .await?;
-        match outcome {
-            Ok(()) => removed += 1,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(removed)
-}
-
 /// Removes the harness's containers and variant images of this namespace, dangling ones
 /// included (of one run, when `run_id` is given); base images too when `include_base`.
 pub async fn clean(
@@ -73,7 +29,7 @@ pub async fn clean(
     include_base: bool,
 ) -> anyhow::Result<Cleaned> {
     let mut cleaned = Cleaned {
-        containers: remove_containers(docker, run_id).await?,
+        containers: crate::runtime::docker::remove_containers(docker, run_id).await?,
         images: 0,
     };
     let filters = labels::filter(run_id);

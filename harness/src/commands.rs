@@ -101,18 +101,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// A run id: the app and the UTC time, e.g. `http-20261126T160102Z`.
-pub fn new_run_id(app: &str) -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    format!("{app}-{}", now.replace(['-', ':'], ""))
-}
-
 async fn build(args: BuildArgs) -> anyhow::Result<()> {
     let plan = BuildPlan::from_args(&args)?;
     crate::doctor::ensure_for(&plan.variants, plan.images)?;
     let progress = Progress::new(args.json);
     let root = workspace_root();
-    let run_id = new_run_id(&plan.app.name);
+    let run_id = crate::results::new_run_id(&plan.app.name);
     let docker = if plan.images {
         Some(docker_client::connect().await?)
     } else {
@@ -346,11 +340,11 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
 
 fn calibrate(args: &crate::cli::CalibrateArgs) -> anyhow::Result<()> {
     use crate::measure::calibrate;
-    let spec = calibrate::CalibrateSpec::from_args(args)?;
+    let spec = crate::plan::calibrate::from_args(args)?;
     calibrate::check(&spec)?;
     let binary = match &args.server_binary {
         Some(path) => path.clone(),
-        None => calibrate::server_binary()?,
+        None => calibrate_server_binary()?,
     };
     eprintln!(
         "calibrate: http-server (1 thread) on CPU {}, load generators on CPU {}, GET /plaintext, {} connections, {:?} windows, {} rounds, {} client",
@@ -402,7 +396,7 @@ fn calibrate_with_agent(
 ) -> anyhow::Result<crate::measure::calibrate::Calibration> {
     use crate::agent::{self, Agent, LoadReply, Request};
     let rt = runtime()?;
-    let run_id = new_run_id("calibrate");
+    let run_id = crate::results::new_run_id("calibrate");
     let cpus = spec.loadgen_cpu.to_string();
     let agent = rt.block_on(async {
         let docker = docker_client::connect().await?;
@@ -559,4 +553,16 @@ fn bench(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     println!("{}", crate::bench::compare::reading_note(&outcome.results));
     println!("results: {}", outcome.paths());
     Ok(())
+}
+
+/// The http-server binary `calibrate` measures against: the `glibc-system` build every run uses,
+/// compiled (or found up to date) by the build module.
+fn calibrate_server_binary() -> anyhow::Result<std::path::PathBuf> {
+    let app = crate::app::AppSpec::resolve("http", None)?;
+    let variant: crate::matrix::Variant = crate::matrix::BASELINE
+        .parse()
+        .expect("the baseline is a variant");
+    let compiled =
+        crate::build::cargo::compile(&crate::app::workspace_root(), &app, variant, false)?;
+    Ok(compiled.path)
 }

@@ -137,7 +137,7 @@ pub struct VariantResult {
     pub container_memory_method: Option<String>,
     /// `run --fresh-node`: pull and start on a node that has never seen the image.
     #[serde(default)]
-    pub fresh_node: Option<crate::freshnode::FreshNode>,
+    pub fresh_node: Option<FreshNode>,
     /// The binary that was measured, read back from what ran; absent in older files.
     #[serde(default)]
     pub measured_binary: Option<MeasuredBinary>,
@@ -689,6 +689,55 @@ impl BenchResults {
             .into_iter()
             .min()
     }
+}
+
+/// Time to first response on a node that has never seen the image.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct FreshNode {
+    /// The fresh daemon's storage driver, e.g. `fuse-overlayfs`.
+    pub storage_driver: String,
+    /// Sum of the layer blobs in the registry: what a node downloads.
+    pub compressed_bytes: u64,
+    /// The image's size on the fresh node after the pull.
+    pub unpacked_bytes: u64,
+    pub layers: u32,
+    /// One per repetition, each on an empty data root.
+    pub samples: Vec<FreshNodeSample>,
+    /// create_image from the local registry, until the stream ends.
+    pub pull_ms: Summary,
+    /// Pull start → the last layer's `Download complete` (loopback registry).
+    pub download_ms: Summary,
+    /// The rest of the pull: unpacking not hidden behind the download.
+    pub unpack_ms: Summary,
+    /// Create → first good response (servers) or → exit (batch), after the pull.
+    pub start_ms: Summary,
+    /// pull + start: time to first response on a fresh node.
+    pub first_response_ms: Summary,
+    /// Modelled, not measured: compressed_bytes over 100 Mbit/s + median unpack + median start.
+    pub modelled_first_response_100mbit_ms: f64,
+    /// Modelled, not measured: compressed_bytes over 1 Gbit/s + median unpack + median start.
+    pub modelled_first_response_1gbit_ms: f64,
+}
+
+/// One repetition on an empty data root, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct FreshNodeSample {
+    pub pull_ms: f64,
+    pub download_ms: f64,
+    pub unpack_ms: f64,
+    pub start_ms: f64,
+    pub first_response_ms: f64,
+}
+
+/// Now, RFC 3339 UTC (seconds): the time stamps of results files.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A run id: the app and the UTC time, e.g. `http-20261126T160102Z`; results files are named
+/// after it.
+pub fn new_run_id(app: &str) -> String {
+    format!("{app}-{}", now().replace(['-', ':'], ""))
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ fn body(image: &str, owner: &Owner<'_>) -> ContainerCreateBody {
     ]);
     ContainerCreateBody {
         image: Some(image.into()),
-        user: Some(crate::build::image::USER.into()),
+        user: Some(crate::runtime::USER.into()),
         open_stdin: Some(true),
         attach_stdin: Some(true),
         attach_stdout: Some(true),

@@ -19,7 +19,6 @@ use cargo::Workspace;
 use indicatif::{ProgressBar, ProgressStyle};
 use plan::{BenchPlan, BenchVariant};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// What a finished `harness bench` produced.
 #[derive(Debug)]
@@ -48,7 +47,7 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
     let total: usize = selected.iter().map(|s| s.ids.len()).sum();
     progress.start(total * plan.variants.len());
 
-    let started_at = now_rfc3339();
+    let started_at = crate::results::now();
     let stamp = started_at.replace(['-', ':'], "");
     let json_path = plan.out_dir.join(format!("bench-{stamp}.json"));
     let csv_path = json_path.with_extension("csv");
@@ -87,7 +86,7 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
         }
     }
     progress.finish();
-    results.finished_at = Some(now_rfc3339());
+    results.finished_at = Some(crate::results::now());
     save(&results, &json_path, &csv_path)?;
     Ok(BenchOutcome {
         results,
@@ -174,10 +173,6 @@ fn save(results: &BenchResults, json_path: &Path, csv_path: &Path) -> anyhow::Re
     results::write_atomically(json_path, &json)?;
     results::write_atomically(csv_path, compare::csv(results).as_bytes())?;
     Ok(())
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// Progress on stderr: a bar over all benches × variants where stderr is a terminal, and

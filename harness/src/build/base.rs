@@ -110,7 +110,7 @@ async fn build_with_mmdebstrap(docker: &Docker) -> anyhow::Result<BaseImage> {
         );
     }
     let packages = count_packages(&tarball)?;
-    let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let date = crate::results::now();
     let provenance = format!(
         "built locally with mmdebstrap --variant=minbase {SUITE}, {packages} packages, {date}"
     );

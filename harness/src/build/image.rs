@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-/// The user every image runs as (nobody).
-pub const USER: &str = "65534:65534";
+/// The user every image runs as (nobody), as the runtime starts it.
+pub use crate::runtime::USER;
 /// Where the multiarch libraries live in the debian base (merged /usr).
 const LIB_DIR: &str = "/usr/lib/x86_64-linux-gnu";
 

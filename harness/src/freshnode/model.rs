@@ -1,4 +1,5 @@
-//! The fresh-node record of a variant, and the modelled columns derived from it.
+//! The modelled columns of a variant's fresh-node record (the record type itself is in
+//! `results`, as every published type).
 //!
 //! Measured: pull (split into download and unpack), start (create → first response, or →
 //! exit for a batch app) and their sum, on a node that has never seen the image. Modelled
@@ -7,51 +8,11 @@
 //! real network.
 
 use crate::measure::stats;
-use crate::results::Summary;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+pub use crate::results::{FreshNode, FreshNodeSample};
 
 /// The link speeds of the modelled columns, in bits per second.
 pub const LINK_100_MBIT: f64 = 100e6;
 pub const LINK_1_GBIT: f64 = 1e9;
-
-/// Time to first response on a node that has never seen the image.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
-pub struct FreshNode {
-    /// The fresh daemon's storage driver, e.g. `fuse-overlayfs`.
-    pub storage_driver: String,
-    /// Sum of the layer blobs in the registry: what a node downloads.
-    pub compressed_bytes: u64,
-    /// The image's size on the fresh node after the pull.
-    pub unpacked_bytes: u64,
-    pub layers: u32,
-    /// One per repetition, each on an empty data root.
-    pub samples: Vec<FreshNodeSample>,
-    /// create_image from the local registry, until the stream ends.
-    pub pull_ms: Summary,
-    /// Pull start → the last layer's `Download complete` (loopback registry).
-    pub download_ms: Summary,
-    /// The rest of the pull: unpacking not hidden behind the download.
-    pub unpack_ms: Summary,
-    /// Create → first good response (servers) or → exit (batch), after the pull.
-    pub start_ms: Summary,
-    /// pull + start: time to first response on a fresh node.
-    pub first_response_ms: Summary,
-    /// Modelled, not measured: compressed_bytes over 100 Mbit/s + median unpack + median start.
-    pub modelled_first_response_100mbit_ms: f64,
-    /// Modelled, not measured: compressed_bytes over 1 Gbit/s + median unpack + median start.
-    pub modelled_first_response_1gbit_ms: f64,
-}
-
-/// One repetition on an empty data root, in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
-pub struct FreshNodeSample {
-    pub pull_ms: f64,
-    pub download_ms: f64,
-    pub unpack_ms: f64,
-    pub start_ms: f64,
-    pub first_response_ms: f64,
-}
 
 /// Milliseconds to move `bytes` over a link of `bits_per_s`.
 pub fn transfer_ms(bytes: u64, bits_per_s: f64) -> f64 {

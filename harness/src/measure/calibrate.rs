@@ -12,12 +12,12 @@ mod server;
 mod wrk;
 
 use crate::measure::loadgen::{run_load_with, Client, Endpoint, LoadReport, LoadSpec};
-use crate::measure::pinning;
+use crate::runtime::pinning;
 pub use probe::{ProbeCost, PROBES};
 pub use server::ServerUse;
 use server::{free_local_addr, ServerProcess};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 pub use wrk::{parse_wrk, WrkReport};
 
@@ -33,42 +33,6 @@ pub struct CalibrateSpec {
     pub rounds: u32,
     /// The built-in load generator's HTTP client.
     pub client: Client,
-}
-
-impl CalibrateSpec {
-    /// Checks the flags (durations, concurrency) and turns them into a spec.
-    pub fn from_args(args: &crate::cli::CalibrateArgs) -> anyhow::Result<CalibrateSpec> {
-        use crate::plan::{parse_duration, MAX_CONCURRENCY};
-        if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
-            return Err(crate::error::usage(format!(
-                "--concurrency {}: expected 1 to {MAX_CONCURRENCY}",
-                args.concurrency
-            )));
-        }
-        if !(1..=100).contains(&args.rounds) {
-            return Err(crate::error::usage(format!(
-                "--rounds {}: expected 1 to 100",
-                args.rounds
-            )));
-        }
-        Ok(CalibrateSpec {
-            concurrency: args.concurrency,
-            warmup: parse_duration(&args.warmup, "--warmup", true)?,
-            duration: parse_duration(&args.duration, "--duration", false)?,
-            server_cpu: args.server_cpu,
-            loadgen_cpu: args.loadgen_cpu,
-            rounds: args.rounds,
-            client: match args.client.as_str() {
-                "lean" => Client::Lean,
-                "hyper" => Client::Hyper,
-                other => {
-                    return Err(crate::error::usage(format!(
-                        "--client {other:?}: expected `lean` or `hyper`"
-                    )))
-                }
-            },
-        })
-    }
 }
 
 /// One round: the built-in load generator, then wrk, against the same server.
@@ -143,18 +107,6 @@ impl Calibration {
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
     crate::measure::stats::summarize(&values.collect::<Vec<_>>()).map_or(0.0, |s| s.median)
-}
-
-/// The http-server binary to calibrate against: the `glibc-system` build every run uses,
-/// compiled (or found up to date) by the build module.
-pub fn server_binary() -> anyhow::Result<PathBuf> {
-    let app = crate::app::AppSpec::resolve("http", None)?;
-    let variant: crate::matrix::Variant = crate::matrix::BASELINE
-        .parse()
-        .expect("the baseline is a variant");
-    let compiled =
-        crate::build::cargo::compile(&crate::app::workspace_root(), &app, variant, false)?;
-    Ok(compiled.path)
 }
 
 /// Checks the CPUs: two different ones, both allowed to this process.

@@ -29,8 +29,8 @@ mod pacer;
 
 pub use endpoint::Endpoint;
 
-use crate::measure::pinning;
 use crate::results::Latency;
+use crate::runtime::pinning;
 use conn::{Job, Tally, Timeline};
 use hyper::header::HeaderValue;
 use std::net::SocketAddr;
@@ -207,12 +207,15 @@ pub fn run_load_with(spec: &LoadSpec, client: Client) -> anyhow::Result<LoadRepo
         .map_err(|_| anyhow::anyhow!("the load generator thread panicked"))?
 }
 
+/// The most open connections a load window may use.
+pub const MAX_CONCURRENCY: u32 = 4096;
+
 fn check(spec: &LoadSpec) -> anyhow::Result<()> {
     anyhow::ensure!(
-        (1..=crate::plan::MAX_CONCURRENCY).contains(&spec.concurrency),
+        (1..=MAX_CONCURRENCY).contains(&spec.concurrency),
         "concurrency {} is out of range: expected 1 to {}",
         spec.concurrency,
-        crate::plan::MAX_CONCURRENCY
+        MAX_CONCURRENCY
     );
     anyhow::ensure!(
         !spec.duration.is_zero(),

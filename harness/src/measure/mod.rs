@@ -3,6 +3,5 @@
 pub mod calibrate;
 pub mod cold_start;
 pub mod loadgen;
-pub mod pinning;
 pub mod rounds;
 pub mod stats;

@@ -5,6 +5,7 @@
 //! lists and variant globs; it does not touch Docker, cargo or the file system beyond
 //! reading the app's manifest.
 
+pub mod calibrate;
 pub mod profile;
 mod selection;
 
@@ -18,8 +19,7 @@ use selection::{choose_requests, choose_threads};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The most open connections a load window may use.
-pub const MAX_CONCURRENCY: u32 = 4096;
+pub use crate::measure::loadgen::MAX_CONCURRENCY;
 /// The most load rounds a run may have.
 pub const MAX_ROUNDS: u32 = 100;
 /// The longest load window or warm-up.

@@ -47,7 +47,7 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
     }
     let work = tempfile::tempdir()?;
     perf::preflight(work.path()).map_err(crate::error::prerequisite)?;
-    let run_id = crate::commands::new_run_id(&plan.app.name);
+    let run_id = crate::results::new_run_id(&plan.app.name);
     let profiles_dir = plan.out_dir.join("profiles");
     let plots_dir = plan.out_dir.join("plots");
     for dir in [&profiles_dir, &plots_dir] {
@@ -75,7 +75,7 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
     let mut results = ProfileResults {
         schema_version: profiles::SCHEMA_VERSION,
         app: plan.app.name.clone(),
-        started_at: crate::runner::now(),
+        started_at: crate::results::now(),
         finished_at: None,
         command,
         runtime: if docker.is_some() { "docker" } else { "native" }.into(),
@@ -110,7 +110,7 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
         None => cx.all(&NativeRuntime::default(), &mut results, &path).await,
     }?;
     draw(&cx, &mut results, &folded, &plots_dir)?;
-    results.finished_at = Some(crate::runner::now());
+    results.finished_at = Some(crate::results::now());
     results.save(&path)?;
     Ok(path)
 }

@@ -9,11 +9,12 @@
 
 use super::{build, perf, Context};
 use crate::matrix::Variant;
+use crate::measure::cold_start;
 use crate::measure::loadgen::{Endpoint, LoadSpec};
-use crate::measure::{cold_start, pinning};
 use crate::plan::profile::Workload;
 use crate::profiles::buckets::Tally;
 use crate::profiles::VariantProfile;
+use crate::runtime::pinning;
 use crate::runtime::{Instance, Liveness, Runtime, StartSpec};
 use anyhow::Context as _;
 use std::path::PathBuf;

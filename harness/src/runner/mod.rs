@@ -20,12 +20,12 @@ use crate::build::artifact::{self, Artifact, Kept};
 use crate::build::{self, base, Packaging};
 use crate::error::HarnessError;
 use crate::matrix::{Base, Variant};
-use crate::measure::pinning;
 use crate::plan::RunPlan;
 use crate::progress::Progress;
 use crate::results::{MeasuredBinary, RunResults, Settings, VariantResult, SCHEMA_VERSION};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::native::NativeRuntime;
+use crate::runtime::pinning;
 use crate::runtime::{docker_client, retry, Runtime};
 use anyhow::Context;
 use std::collections::HashMap;
@@ -79,7 +79,7 @@ struct Launched {
 
 /// Runs a plan end to end and returns the results file's path.
 pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<PathBuf> {
-    let run_id = crate::commands::new_run_id(&plan.app.name);
+    let run_id = crate::results::new_run_id(&plan.app.name);
     let path = plan.out_dir.join(format!("{run_id}.json"));
     let progress = Progress::new(plan.quiet);
     let docker = setup::connect(plan, &progress).await?;
@@ -169,7 +169,7 @@ impl<'a, R: Runtime> Run<'a, R> {
             app_kind: plan.app.kind,
             runtime: runtime.name().into(),
             command_line,
-            started_at: now(),
+            started_at: crate::results::now(),
             finished_at: None,
             environment: crate::environment::collect(&plan.machine, docker_version, &root),
             settings: Settings {
@@ -251,7 +251,7 @@ impl<'a, R: Runtime> Run<'a, R> {
                 Err(e)
             }
             Ok(Ok(())) => {
-                self.results.finished_at = Some(now());
+                self.results.finished_at = Some(crate::results::now());
                 self.save()?;
                 if !self.plan.quiet {
                     println!("{}", summary_table(&self.results));
@@ -470,9 +470,4 @@ async fn interrupted() -> (&'static str, i32) {
         _ = int.recv() => ("SIGINT", libc::SIGINT),
         _ = term.recv() => ("SIGTERM", libc::SIGTERM),
     }
-}
-
-/// Now, RFC 3339 UTC.
-pub fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

@@ -6,7 +6,7 @@ use super::measurer::Measurer;
 use super::Run;
 use crate::agent::{self, Agent, Request};
 use crate::cli::AgentMode;
-use crate::measure::pinning;
+use crate::runtime::pinning;
 use crate::runtime::retry::{self, Call};
 use crate::runtime::Runtime;
 use bollard::Docker;

@@ -58,7 +58,7 @@ impl DockerRuntime {
         ]);
         Ok(ContainerCreateBody {
             image: Some(image),
-            user: Some(crate::build::image::USER.into()),
+            user: Some(crate::runtime::USER.into()),
             cmd: Some(spec.args.clone()),
             env: (!spec.env.is_empty())
                 .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
@@ -343,8 +343,52 @@ impl Runtime for DockerRuntime {
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {
-        crate::cleanup::remove_containers(&self.docker, Some(&self.run_id)).await
+        remove_containers(&self.docker, Some(&self.run_id)).await
     }
+}
+
+/// Removes the harness's containers of this namespace (of one run, when `run_id` is given);
+/// returns how many.
+/// Transient API faults are retried with the cleanup's patience (see `retry::Policy`).
+pub async fn remove_containers(docker: &Docker, run_id: Option<&str>) -> anyhow::Result<usize> {
+    let filters = crate::labels::filter(run_id);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let listed = retry::retry(
+        "list the harness's containers",
+        Call::Read,
+        retry::Policy::CLEANUP,
+        || docker.list_containers(Some(options.clone())),
+    )
+    .await??;
+    let mut removed = 0;
+    for c in listed {
+        let Some(id) = c.id else { continue };
+        if !c.labels.as_ref().is_some_and(crate::labels::in_namespace) {
+            continue;
+        }
+        let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let outcome = retry::retry(
+            format!("remove container {id}"),
+            Call::Read,
+            retry::Policy::CLEANUP,
+            || docker.remove_container(&id, Some(options.clone())),
+        )
+        .await?;
+        match outcome {
+            Ok(()) => removed += 1,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(removed)
 }
 
 /// `DockerRuntime::main_pid`, for tasks that outlive the borrow of the runtime, with the

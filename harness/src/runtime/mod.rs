@@ -8,6 +8,7 @@ pub mod cgroup;
 pub mod docker;
 pub mod docker_client;
 pub mod native;
+pub mod pinning;
 pub mod retry;
 pub mod sampler;
 pub mod sockets;
@@ -16,6 +17,9 @@ use crate::matrix::Variant;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The user every instance runs as (nobody); the images say so too.
+pub const USER: &str = "65534:65534";
 
 /// What to start.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 
 use super::sampler::{Sampler, Target};
 use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
-use crate::measure::pinning::CpuSet;
+use crate::runtime::pinning::CpuSet;
 use anyhow::Context;
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;

@@ -306,7 +306,7 @@ fn rate_mode_keeps_its_rate(client: Client) {
 #[test]
 fn loadgen_pinned_to_one_cpu_reports_it_and_its_cpu_use() {
     let server = TestServer::start();
-    let cpu = *harness::measure::pinning::allowed_cpus().last().unwrap();
+    let cpu = *harness::runtime::pinning::allowed_cpus().last().unwrap();
     let mut spec = spec(server.addr, "/plaintext", 2, 50, 300);
     spec.cpus = Some(vec![cpu]);
     let report = run_load(&spec).unwrap();

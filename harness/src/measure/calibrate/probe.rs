@@ -8,8 +8,8 @@
 //! thread pinned to the load generator's CPU, on a current-thread tokio runtime.
 
 use crate::measure::cold_start::{probe, PROBE_INTERVAL};
-use crate::measure::pinning;
 use crate::measure::stats;
+use crate::runtime::pinning;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

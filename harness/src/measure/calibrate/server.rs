@@ -1,6 +1,6 @@
 //! The http-server child process `harness calibrate` measures against, and its CPU use.
 
-use crate::measure::pinning::{self, CpuSet};
+use crate::runtime::pinning::{self, CpuSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;

@@ -1,6 +1,6 @@
 //! Running `wrk` pinned to a CPU and reading its figures, for `harness calibrate`.
 
-use crate::measure::pinning::CpuSet;
+use crate::runtime::pinning::CpuSet;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;

@@ -47,7 +47,7 @@ impl Pacer {
         let handle = std::thread::Builder::new()
             .name("loadgen-pacer".into())
             .spawn(move || {
-                let _ = tid_tx.send(crate::measure::pinning::current_tid());
+                let _ = tid_tx.send(crate::runtime::pinning::current_tid());
                 releaser.release_until(timeline.end)
             })?;
         let tid = tid_rx.recv().unwrap_or(0);
