@@ -1,8 +1,12 @@
 //! The command line, as clap derive structs; nothing else lives here.
 //!
-//! Values stay strings where they need checking against each other or the matrix: `plan`
-//! turns them into typed, validated settings before anything runs.
+//! Closed choices are typed here (`--runtime`, `--matrix`, `--client`, `--agent`); values
+//! that need checking against each other or the matrix stay strings, and `plan` turns them
+//! into typed, validated settings before anything runs.
 
+use crate::matrix::MatrixChoice;
+use crate::measure::loadgen::Client;
+use crate::runtime::RuntimeKind;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -62,7 +66,7 @@ pub struct ProfileArgs {
     pub selection: Selection,
     /// `docker` (default when a daemon answers) or `native` (child processes).
     #[arg(long)]
-    pub runtime: Option<String>,
+    pub runtime: Option<RuntimeKind>,
     /// Server: the request to load, by name or path (default: the app's first; http: /plaintext).
     #[arg(long)]
     pub request: Option<String>,
@@ -127,7 +131,7 @@ pub struct Selection {
     pub variants: Vec<String>,
     /// `default` (the default set) or `full` (every valid variant).
     #[arg(long, default_value = "default")]
-    pub matrix: String,
+    pub matrix: MatrixChoice,
 }
 
 #[derive(Debug, Args)]
@@ -151,7 +155,7 @@ pub struct RunArgs {
     pub selection: Selection,
     /// `docker` (default when a daemon answers) or `native` (child processes).
     #[arg(long)]
-    pub runtime: Option<String>,
+    pub runtime: Option<RuntimeKind>,
     /// Cold-start repetitions, interleaved across variants.
     #[arg(long, default_value_t = 20)]
     pub runs: u32,
@@ -294,7 +298,7 @@ pub struct CalibrateArgs {
     pub rounds: u32,
     /// The built-in load generator's HTTP client: `lean` (the default) or `hyper`.
     #[arg(long, default_value = "lean")]
-    pub client: String,
+    pub client: Client,
     /// Use this http-server binary instead of building it (`cargo build --profile dist`).
     #[arg(long)]
     pub server_binary: Option<PathBuf>,

@@ -47,7 +47,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let argv: Vec<String> = std::env::args().collect();
                 return crate::runner::hosts::run_all(&argv, &shares);
             }
-            crate::doctor::ensure_for(&plan.variants, plan.runtime.as_deref() != Some("native"))?;
+            crate::doctor::ensure_for(
+                &plan.variants,
+                plan.runtime != Some(crate::runtime::RuntimeKind::Native),
+            )?;
             let command_line = std::env::args().collect();
             let rt = runtime()?;
             let outcome = rt.block_on(crate::runner::run(&plan, command_line));
@@ -82,7 +85,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent => crate::agent::serve::run(),
         Command::Profile(args) => {
             let plan = crate::plan::profile::ProfilePlan::from_args(&args)?;
-            crate::doctor::ensure_for(&plan.variants, plan.runtime.as_deref() != Some("native"))?;
+            crate::doctor::ensure_for(
+                &plan.variants,
+                plan.runtime != Some(crate::runtime::RuntimeKind::Native),
+            )?;
             let command_line = std::env::args().collect();
             let path = runtime()?.block_on(crate::profiler::profile(&plan, command_line))?;
             println!(

@@ -17,7 +17,7 @@ pub mod doctor;
 pub mod environment;
 pub mod error;
 pub mod export;
-pub mod freshnode;
+pub mod fresh_node;
 pub mod labels;
 pub mod lock;
 pub mod matrix;

@@ -145,6 +145,29 @@ pub const DEFAULT_SET: [&str; 6] = [
 /// The variant every other is compared against.
 pub const BASELINE: &str = "glibc-system-debian";
 
+/// Which variants a selection without `--variants` means: `--matrix default|full`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatrixChoice {
+    /// The default set.
+    Default,
+    /// Every valid variant.
+    Full,
+}
+
+impl std::str::FromStr for MatrixChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "default" => Ok(MatrixChoice::Default),
+            "full" => Ok(MatrixChoice::Full),
+            other => Err(format!(
+                "unknown --matrix {other:?}: expected `default` or `full`"
+            )),
+        }
+    }
+}
+
 impl Variant {
     pub fn new(link: Link, allocator: Allocator, base: Base) -> Self {
         Self {

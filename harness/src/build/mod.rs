@@ -38,6 +38,34 @@ pub struct Packaging<'a> {
     pub run_id: &'a str,
 }
 
+/// The step of a variant's build that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildStage {
+    /// cargo, the allocator injection, or the checks of the binary.
+    Build,
+    /// The image build on the daemon.
+    Image,
+}
+
+impl BuildStage {
+    /// As results files and progress lines spell it: `build` or `image`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BuildStage::Build => "build",
+            BuildStage::Image => "image",
+        }
+    }
+}
+
+impl std::fmt::Display for BuildStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A build that failed: the step, and why.
+pub type StageError = (BuildStage, anyhow::Error);
+
 /// Compiles `variant` of `app` and, given `packaging`, builds its image.
 /// The error says which step failed: `build: …` or `image: …`.
 pub async fn build_variant(
@@ -46,7 +74,7 @@ pub async fn build_variant(
     variant: Variant,
     cold: bool,
     packaging: Option<&Packaging<'_>>,
-) -> Result<Built, (String, anyhow::Error)> {
+) -> Result<Built, StageError> {
     let mut built = compile_variant(root, app, variant, cold).await?;
     if let Some(packaging) = packaging {
         package_variant(app, variant, &mut built, packaging).await?;
@@ -61,8 +89,8 @@ pub async fn compile_variant(
     app: &AppSpec,
     variant: Variant,
     cold: bool,
-) -> Result<Built, (String, anyhow::Error)> {
-    let build_step = |e| ("build".to_string(), e);
+) -> Result<Built, StageError> {
+    let build_step = |e| (BuildStage::Build, e);
     let source = app.allocator_source(variant.allocator);
     let injected = match source {
         Some(AllocatorSource::Injected) => Some(
@@ -143,10 +171,10 @@ pub async fn package_variant(
     variant: Variant,
     built: &mut Built,
     packaging: &Packaging<'_>,
-) -> Result<(), (String, anyhow::Error)> {
+) -> Result<(), StageError> {
     let image = package(app, variant, &built.artifact, &built.elf, packaging)
         .await
-        .map_err(|e| ("image".to_string(), e))?;
+        .map_err(|e| (BuildStage::Image, e))?;
     built.record.image = Some(image);
     Ok(())
 }

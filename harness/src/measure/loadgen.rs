@@ -70,6 +70,18 @@ impl Client {
     }
 }
 
+impl std::str::FromStr for Client {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "lean" => Ok(Client::Lean),
+            "hyper" => Ok(Client::Hyper),
+            other => Err(format!("--client {other:?}: expected `lean` or `hyper`")),
+        }
+    }
+}
+
 /// The client `run_load` uses.
 pub const DEFAULT_CLIENT: Client = Client::Lean;
 

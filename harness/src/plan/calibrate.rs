@@ -3,7 +3,6 @@
 use super::{parse_duration, MAX_CONCURRENCY};
 use crate::cli::CalibrateArgs;
 use crate::measure::calibrate::CalibrateSpec;
-use crate::measure::loadgen::Client;
 
 /// Checks the flags (durations, concurrency, client) and turns them into a spec.
 pub fn from_args(args: &CalibrateArgs) -> anyhow::Result<CalibrateSpec> {
@@ -26,14 +25,6 @@ pub fn from_args(args: &CalibrateArgs) -> anyhow::Result<CalibrateSpec> {
         server_cpu: args.server_cpu,
         loadgen_cpu: args.loadgen_cpu,
         rounds: args.rounds,
-        client: match args.client.as_str() {
-            "lean" => Client::Lean,
-            "hyper" => Client::Hyper,
-            other => {
-                return Err(crate::error::usage(format!(
-                    "--client {other:?}: expected `lean` or `hyper`"
-                )))
-            }
-        },
+        client: args.client,
     })
 }

@@ -14,6 +14,7 @@ use crate::cli::{BuildArgs, RunArgs};
 use crate::error::usage;
 use crate::matrix::Variant;
 use crate::results::AppKind;
+use crate::runtime::RuntimeKind;
 pub use selection::select;
 use selection::{choose_requests, choose_threads};
 use std::path::PathBuf;
@@ -37,7 +38,8 @@ pub struct BuildPlan {
 pub struct RunPlan {
     pub app: AppSpec,
     pub variants: Vec<Variant>,
-    pub runtime: Option<String>,
+    /// `None`: docker when a daemon answers, else native.
+    pub runtime: Option<RuntimeKind>,
     pub runs: u32,
     /// Load rounds: every cell once per variant per round.
     pub rounds: u32,
@@ -91,17 +93,12 @@ impl BuildPlan {
 impl RunPlan {
     pub fn from_args(args: &RunArgs) -> anyhow::Result<RunPlan> {
         let (app, variants) = select(&args.selection)?;
-        let runtime = match args.runtime.as_deref() {
+        let runtime = match args.runtime {
             // Setting DOCKER_HOST chooses docker: failing over to native would measure
             // something other than what the user pointed at.
-            None => docker_host()?.map(|_| "docker".to_string()),
-            Some("docker") => docker_host().map(|_| Some("docker".to_string()))?,
-            Some("native") => Some("native".to_string()),
-            Some(other) => {
-                return Err(usage(format!(
-                    "unknown runtime {other:?}: expected `docker` or `native`"
-                )))
-            }
+            None => docker_host()?.map(|_| RuntimeKind::Docker),
+            Some(RuntimeKind::Docker) => docker_host().map(|_| Some(RuntimeKind::Docker))?,
+            Some(RuntimeKind::Native) => Some(RuntimeKind::Native),
         };
         crate::labels::check_namespace().map_err(usage)?;
         if args.runs == 0 || args.runs > 10_000 {
@@ -206,7 +203,7 @@ pub fn check_docker_hosts(args: &RunArgs) -> anyhow::Result<()> {
     for host in &args.docker_hosts {
         check_host(host).map_err(|e| usage(e.replacen("DOCKER_HOST", "--docker-host", 1)))?;
     }
-    if !args.docker_hosts.is_empty() && args.runtime.as_deref() == Some("native") {
+    if !args.docker_hosts.is_empty() && args.runtime == Some(RuntimeKind::Native) {
         return Err(usage(
             "--docker-host runs on Docker daemons: drop --runtime native",
         ));
@@ -358,7 +355,7 @@ fn fresh_node_runs(args: &RunArgs, docker_host: &str) -> anyhow::Result<Option<u
     if !args.fresh_node {
         return Ok(None);
     }
-    if args.runtime.as_deref() == Some("native") {
+    if args.runtime == Some(RuntimeKind::Native) {
         return Err(usage(
             "--fresh-node measures pulling an image on a fresh Docker daemon: drop --runtime native",
         ));

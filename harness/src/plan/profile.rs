@@ -6,6 +6,7 @@ use crate::app::{AppSpec, RequestSpec};
 use crate::cli::ProfileArgs;
 use crate::error::usage;
 use crate::matrix::Variant;
+use crate::runtime::RuntimeKind;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,8 +23,8 @@ pub const DEFAULT_VARIANTS: [&str; 3] = [
 pub struct ProfilePlan {
     pub app: AppSpec,
     pub variants: Vec<Variant>,
-    /// `Some("native")`, `Some("docker")`, or `None` (docker when a daemon answers).
-    pub runtime: Option<String>,
+    /// `None`: docker.
+    pub runtime: Option<RuntimeKind>,
     pub workload: Workload,
     /// Each variant is sampled once per round, in interleaved order.
     pub rounds: u32,
@@ -48,7 +49,8 @@ pub enum Workload {
 impl ProfilePlan {
     pub fn from_args(args: &ProfileArgs) -> anyhow::Result<ProfilePlan> {
         let mut selection = args.selection.clone();
-        if selection.variants.is_empty() && selection.matrix == "default" {
+        if selection.variants.is_empty() && selection.matrix == crate::matrix::MatrixChoice::Default
+        {
             selection.variants = DEFAULT_VARIANTS.iter().map(|s| s.to_string()).collect();
         }
         let (app, variants) = select(&selection)?;
@@ -58,18 +60,10 @@ impl ProfilePlan {
                 bad.invalid_reason().unwrap_or_default()
             )));
         }
-        let runtime = match args.runtime.as_deref() {
-            None => None,
-            Some(r @ ("docker" | "native")) => Some(r.to_string()),
-            Some(other) => {
-                return Err(usage(format!(
-                    "unknown runtime {other:?}: expected `docker` or `native`"
-                )))
-            }
-        };
+        let runtime = args.runtime;
         // perf samples this machine's processes: a daemon elsewhere runs the app out of reach.
         let host = crate::runtime::docker_client::host();
-        if runtime.as_deref() != Some("native") && !crate::runtime::docker_client::is_local(&host) {
+        if runtime != Some(RuntimeKind::Native) && !crate::runtime::docker_client::is_local(&host) {
             return Err(usage(format!(
                 "harness profile samples with this machine's perf, but the Docker daemon at {host} is on another machine: run `harness profile` on that host, or pass `--runtime native`"
             )));

@@ -8,7 +8,7 @@ use super::{available_cpus, parse_list, resolve_variants};
 use crate::app::{AppSpec, RequestSpec, Which};
 use crate::cli::Selection;
 use crate::error::usage;
-use crate::matrix::Variant;
+use crate::matrix::{MatrixChoice, Variant};
 
 /// The app and the variants a selection names, checked.
 pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> {
@@ -18,14 +18,9 @@ pub fn select(selection: &Selection) -> anyhow::Result<(AppSpec, Vec<Variant>)> 
     };
     let app = AppSpec::resolve_with(&selection.app, &which, &selection.sets)?;
     let variants = if selection.variants.is_empty() {
-        match selection.matrix.as_str() {
-            "default" => Variant::default_set(),
-            "full" => Variant::all_valid(),
-            other => {
-                return Err(usage(format!(
-                    "unknown --matrix {other:?}: expected `default` or `full`"
-                )))
-            }
+        match selection.matrix {
+            MatrixChoice::Default => Variant::default_set(),
+            MatrixChoice::Full => Variant::all_valid(),
         }
     } else {
         resolve_variants(&selection.variants).map_err(usage)?

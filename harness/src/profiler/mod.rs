@@ -38,8 +38,8 @@ struct Context<'a> {
 /// Profiles every variant of the plan and returns the profile file's path.
 pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result<PathBuf> {
     let perf_version = perf::version().map_err(crate::error::prerequisite)?;
-    let docker = match plan.runtime.as_deref() {
-        Some("native") => None,
+    let docker = match plan.runtime {
+        Some(crate::runtime::RuntimeKind::Native) => None,
         _ => Some(docker_client::connect().await?),
     };
     if let Some(problem) = perf::permission_problem(docker.is_none()) {

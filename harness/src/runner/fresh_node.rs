@@ -6,8 +6,8 @@ use super::batch;
 use super::phases::{listen_on, server_addr};
 use super::Run;
 use crate::app::Drive;
-use crate::freshnode::model::Sizes;
-use crate::freshnode::{self, pull, FreshNode, FreshNodeSample, Pushed, Session};
+use crate::fresh_node::model::Sizes;
+use crate::fresh_node::{self, pull, FreshNode, FreshNodeSample, Pushed, Session};
 use crate::matrix::Variant;
 use crate::measure::{cold_start, stats};
 use crate::runtime::docker::DockerRuntime;
@@ -111,7 +111,7 @@ impl<R: Runtime> Run<'_, R> {
         let node = session.fresh_daemon().await?;
         let measured = async {
             let times = pull::pull(&node.docker, reference).await?;
-            let unpacked = freshnode::image_bytes(&node.docker, reference).await?;
+            let unpacked = fresh_node::image_bytes(&node.docker, reference).await?;
             let start_ms = self.fresh_start(&node.docker, variant, reference).await?;
             anyhow::Ok((times, unpacked, start_ms))
         }

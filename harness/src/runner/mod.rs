@@ -328,7 +328,7 @@ impl<'a, R: Runtime> Run<'a, R> {
                 }
                 Err((stage, error)) => {
                     step.done(format!("{variant}: {stage} failed: {error:#}"));
-                    self.results.variants[index].fail(&stage, format!("{error:#}"), None);
+                    self.results.variants[index].fail(stage.name(), format!("{error:#}"), None);
                 }
             }
             self.save()?;

@@ -5,18 +5,18 @@
 use crate::lock::{self, RunLock};
 use crate::plan::RunPlan;
 use crate::progress::Progress;
-use crate::runtime::docker_client;
 use crate::runtime::retry::{self, Call};
+use crate::runtime::{docker_client, RuntimeKind};
 use bollard::Docker;
 
 /// The daemon, or `None` to run natively (asked for, or no daemon answered).
 pub(super) async fn connect(plan: &RunPlan, progress: &Progress) -> anyhow::Result<Option<Docker>> {
     if plan.fresh_node.is_some() {
-        crate::freshnode::preflight()?;
+        crate::fresh_node::preflight()?;
     }
-    let docker = match plan.runtime.as_deref() {
-        Some("native") => None,
-        Some(_) => Some(docker_client::connect().await?),
+    let docker = match plan.runtime {
+        Some(RuntimeKind::Native) => None,
+        Some(RuntimeKind::Docker) => Some(docker_client::connect().await?),
         // A fresh-node run measures docker or nothing.
         None if plan.fresh_node.is_some() => Some(docker_client::connect().await?),
         None => match docker_client::connect().await {

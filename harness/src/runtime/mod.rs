@@ -18,6 +18,29 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Which runtime runs the variants: `--runtime docker|native`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// Containers on the Docker daemon (bollard).
+    Docker,
+    /// Child processes on this machine.
+    Native,
+}
+
+impl std::str::FromStr for RuntimeKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "docker" => Ok(RuntimeKind::Docker),
+            "native" => Ok(RuntimeKind::Native),
+            other => Err(format!(
+                "unknown runtime {other:?}: expected `docker` or `native`"
+            )),
+        }
+    }
+}
+
 /// The user every instance runs as (nobody); the images say so too.
 pub const USER: &str = "65534:65534";
 

@@ -13,7 +13,7 @@ mod cli;
 mod compare;
 mod docker;
 mod faults;
-mod freshnode;
+mod fresh_node;
 mod input;
 mod isolation;
 mod loadgen;

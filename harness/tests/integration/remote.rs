@@ -7,7 +7,7 @@
 
 use crate::support;
 use bollard::Docker;
-use harness::freshnode::child::{self, Helper};
+use harness::fresh_node::child::{self, Helper};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ impl TcpDaemon {
     async fn start(tls: Option<&Path>) -> anyhow::Result<TcpDaemon> {
         let dir = child::temp_dir("tcp-dockerd")?;
         std::fs::write(dir.join("daemon.json"), "{}\n")?;
-        let addr = harness::freshnode::registry::free_loopback_addr()?;
+        let addr = harness::fresh_node::registry::free_loopback_addr()?;
         let at = |name: &str| dir.join(name).display().to_string();
         let main = harness::runtime::docker_client::connect().await?;
         let driver = main.info().await?.driver.unwrap_or_else(|| "vfs".into());

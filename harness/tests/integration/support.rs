@@ -27,7 +27,6 @@ extern "C" fn set_test_namespace() {
 }
 
 /// This test process's image namespace (`harness::labels::image_namespace`).
-#[allow(dead_code)]
 pub fn test_namespace() -> &'static str {
     let namespace = harness::labels::image_namespace();
     assert!(
@@ -38,7 +37,6 @@ pub fn test_namespace() -> &'static str {
 }
 
 /// The results file a run wrote into `out`, if any yet (a run writes one per run id).
-#[allow(dead_code)]
 pub fn results_file(out: &Path) -> Option<PathBuf> {
     std::fs::read_dir(out)
         .unwrap()
@@ -47,7 +45,6 @@ pub fn results_file(out: &Path) -> Option<PathBuf> {
 }
 
 /// The run's results from `out`: the file must pass the published schema and load.
-#[allow(dead_code)]
 pub fn checked_results(out: &Path) -> harness::results::RunResults {
     let file = results_file(out).expect("a results file");
     let value: serde_json::Value =
@@ -64,7 +61,6 @@ pub fn checked_results(out: &Path) -> harness::results::RunResults {
 
 /// Builds the http app's musl-system-scratch and glibc-system-debian images under `run_id`
 /// (provisioning what they need first), in that order.
-#[allow(dead_code)]
 pub async fn build_http_pair(
     docker: &bollard::Docker,
     run_id: &str,
@@ -94,13 +90,11 @@ pub async fn build_http_pair(
 }
 
 /// The fixtures directory.
-#[allow(dead_code)]
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// True under CI, where a missing prerequisite is a failure, not a skip.
-#[allow(dead_code)]
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
@@ -112,7 +106,6 @@ static SKIPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// `CI=true` nothing may skip, so this fails the test; elsewhere `SKIPPED test: reason`
 /// goes straight to file descriptor 2, past libtest's capture of `eprintln!`, and again in
 /// a summary when the test binary exits, so a local "all passed" says what it did not check.
-#[allow(dead_code)]
 pub fn skip(test: &str, reason: &str) {
     // libtest runs each test on a thread named after it: the full path beats our label.
     let current = std::thread::current();
@@ -152,7 +145,6 @@ extern "C" fn report_skips() {
 
 /// A connected Docker client, or `None` (skip, loudly) outside CI; under CI a missing
 /// daemon fails the test with the reason.
-#[allow(dead_code)]
 pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
     match harness::runtime::docker_client::connect().await {
         Ok(docker) => Some(docker),
@@ -164,7 +156,6 @@ pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
 }
 
 /// Runs the built `harness` binary with `args`; returns (exit code, stdout, stderr).
-#[allow(dead_code)]
 pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(args)
@@ -179,11 +170,9 @@ pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
 
 /// Tests that use the daemon take this lock: runs on one daemon would spoil each other's
 /// numbers and one test's cleanup must not remove another's images.
-#[allow(dead_code)]
 pub static DOCKER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Takes `DOCKER_LOCK`, whatever an earlier failed test left it as.
-#[allow(dead_code)]
 pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
     DOCKER_LOCK
         .lock()
@@ -192,7 +181,6 @@ pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// Removes what a run built, even when a test fails half-way: the runs whose results files
 /// are in `out` (the run id is the file's stem), and the run ids in `ids`.
-#[allow(dead_code)]
 #[derive(Default)]
 pub struct RunCleanup {
     pub out: Option<std::path::PathBuf>,

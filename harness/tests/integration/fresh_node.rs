@@ -5,7 +5,7 @@
 //! of such a file: its chart, its table with the modelled columns, and the remote note.
 
 use crate::support::{checked_results, docker_lock, docker_or_skip, harness_cli, skip, RunCleanup};
-use harness::freshnode::child::TEMP_PREFIX;
+use harness::fresh_node::child::TEMP_PREFIX;
 use std::collections::BTreeSet;
 
 /// The reason this machine cannot run a fresh node, if any.
