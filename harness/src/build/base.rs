@@ -30,6 +30,27 @@ pub struct BaseImage {
     pub provenance: String,
 }
 
+/// The base image `variants` need, found or made with a progress step; `None` when every
+/// variant is on scratch.
+pub async fn provision(
+    docker: &Docker,
+    variants: &[crate::matrix::Variant],
+    progress: &crate::progress::Progress,
+) -> anyhow::Result<Option<BaseImage>> {
+    if variants
+        .iter()
+        .all(|v| v.base == crate::matrix::Base::Scratch)
+    {
+        return Ok(None);
+    }
+    let step = progress.step("provisioning the debian base image (first time: ~20 s)");
+    let base = ensure(docker, true)
+        .await?
+        .context("no debian base image")?;
+    step.done(format!("base image: {} ({})", base.tag, base.provenance));
+    Ok(Some(base))
+}
+
 /// Finds or makes the debian base. `allow_build` false only looks (for `doctor`).
 pub async fn ensure(docker: &Docker, allow_build: bool) -> anyhow::Result<Option<BaseImage>> {
     if let Ok(found) = docker.inspect_image(BASE_TAG).await {

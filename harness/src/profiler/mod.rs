@@ -11,7 +11,7 @@ pub mod flame;
 pub mod perf;
 mod sample;
 
-use crate::matrix::{Base, Variant, BASELINE};
+use crate::matrix::{Variant, BASELINE};
 use crate::measure::stats;
 use crate::plan::profile::{ProfilePlan, Workload};
 use crate::profiles::buckets::Tally;
@@ -57,15 +57,11 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
     let path = profiles_dir.join(format!("{run_id}.json"));
     let progress = Progress::new(false);
     let debian_tag = match &docker {
-        Some(docker) if plan.variants.iter().any(|v| v.base != Base::Scratch) => {
-            let step = progress.step("provisioning the debian base image");
-            let base = crate::build::base::ensure(docker, true)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no debian base image"))?;
-            step.done(format!("base image: {}", base.tag));
-            base.tag
-        }
-        _ => String::new(),
+        Some(docker) => crate::build::base::provision(docker, &plan.variants, &progress)
+            .await?
+            .map(|base| base.tag)
+            .unwrap_or_default(),
+        None => String::new(),
     };
     let root = crate::app::workspace_root();
     let docker_version = match &docker {

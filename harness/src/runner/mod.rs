@@ -19,7 +19,7 @@ use crate::app::workspace_root;
 use crate::build::artifact::{self, Artifact, Kept};
 use crate::build::{self, base, Packaging};
 use crate::error::HarnessError;
-use crate::matrix::{Base, Variant};
+use crate::matrix::Variant;
 use crate::plan::RunPlan;
 use crate::progress::Progress;
 use crate::results::{MeasuredBinary, RunResults, Settings, VariantResult, SCHEMA_VERSION};
@@ -27,13 +27,12 @@ use crate::runtime::docker::DockerRuntime;
 use crate::runtime::native::NativeRuntime;
 use crate::runtime::pinning;
 use crate::runtime::{docker_client, retry, Runtime};
-use anyhow::Context;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use table::summary_table;
+pub use table::{legend, summary_table};
 
 /// Room a run needs for its results file and CSV (a full run's JSON is about 100 kB).
 const RESULTS_ROOM: usize = 256 << 10;
@@ -97,16 +96,7 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
             // Image builds and base imports answer only when done: they get a long timeout.
             let builder = docker.clone().with_timeout(IMAGE_BUILD_TIMEOUT);
             let runtime = DockerRuntime::new(docker, &run_id, &plan.app.name);
-            let base = if plan.variants.iter().any(|v| v.base != Base::Scratch) {
-                let step = progress.step("provisioning the debian base image (first time: ~20 s)");
-                let base = base::ensure(&builder, true)
-                    .await?
-                    .context("no debian base image")?;
-                step.done(format!("base image: {} ({})", base.tag, base.provenance));
-                Some(base)
-            } else {
-                None
-            };
+            let base = base::provision(&builder, &plan.variants, &progress).await?;
             let packaging = Packaging {
                 docker: &builder,
                 base: base.as_ref(),
@@ -253,17 +243,6 @@ impl<'a, R: Runtime> Run<'a, R> {
             Ok(Ok(())) => {
                 self.results.finished_at = Some(crate::results::now());
                 self.save()?;
-                if !self.plan.quiet {
-                    println!("{}", summary_table(&self.results));
-                    if let Some(legend) = table::legend(&self.results) {
-                        println!("{legend}");
-                    }
-                }
-                if self.plan.json {
-                    println!("{}", serde_json::to_string_pretty(&self.results)?);
-                }
-                self.progress
-                    .println(format!("results: {}", self.path.display()));
                 Ok(self.path.clone())
             }
             Err((name, signal)) => {
