@@ -6,6 +6,7 @@
 
 use crate::matrix::MatrixChoice;
 use crate::measure::loadgen::Client;
+use crate::measure::AgentMode;
 use crate::runtime::RuntimeKind;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -47,17 +48,6 @@ pub enum Command {
     /// The measuring agent (started by the harness in a container on the daemon's host).
     #[command(hide = true)]
     Agent,
-}
-
-/// Who measures what touches the app: cold-start probes, load windows, CPU and memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AgentMode {
-    /// The agent, unless the daemon is this machine's unix socket.
-    Auto,
-    /// Always the agent container on the daemon's host.
-    Always,
-    /// Always this process.
-    Never,
 }
 
 #[derive(Debug, Args)]

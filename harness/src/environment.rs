@@ -24,7 +24,7 @@ pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> En
     Environment {
         machine: machine.to_string(),
         cpu_model,
-        cpu_count: crate::plan::available_cpus(),
+        cpu_count: crate::runtime::pinning::available_cpus(),
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         docker_server_version: docker_version,
         cgroup_version: cgroup_version(),

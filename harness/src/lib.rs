@@ -3,6 +3,18 @@
 //! `run` takes parsed arguments, turns them into a checked plan (`plan`), and only then acts:
 //! builds (`build`), runs (`runtime`), measures (`measure`), records (`results`) and reports
 //! (`report`). `main.rs` only parses and prints the error.
+//!
+//! Module map, from the top down: a module imports only from its own layer or the layers
+//! below it, and no two top-level modules import each other.
+//!
+//! | layer | modules | what they own |
+//! |---|---|---|
+//! | commands | `commands` | one module per subcommand: arguments → plan → act → print (all printing is here) |
+//! | features | `runner`, `bench`, `profiler`, `fresh_node`, `agent`, `doctor`, `cleanup`, `compare`, `report` | what a subcommand does, from a plan or from results files |
+//! | planning | `plan` | arguments → checked, typed plans (`run`, `build`, `bench`, `calibrate`, `profile`) before any side effect |
+//! | arguments | `cli` | clap structs, typed where the choice is closed |
+//! | parts | `build`, `measure`, `app`, `export`, `profiles` | compiling and images; probes, load, statistics; the app's own description; CSV and JSON exporters; profile files |
+//! | foundations | `runtime`, `results`, `matrix`, `environment`, `labels`, `lock`, `owner`, `progress`, `digest`, `error` | the `Runtime` trait (docker, native) and CPU placement; the published result types; variants; the daemon's labels; the run lock |
 
 pub mod agent;
 pub mod app;

@@ -658,6 +658,25 @@ pub struct BenchEstimate {
 /// Below this many samples an interval says nothing: no CI and no significance verdict.
 pub const MIN_BENCH_SAMPLES: u64 = 10;
 
+impl BenchRow {
+    /// One variant's estimate in this row, if it was measured.
+    pub fn estimate(&self, variant: &str) -> Option<&BenchEstimate> {
+        self.estimates.iter().find(|e| e.variant == variant)
+    }
+}
+
+impl BenchEstimate {
+    /// This mean time over the baseline's.
+    pub fn ratio_to(&self, baseline: &BenchEstimate) -> f64 {
+        self.mean_ns / baseline.mean_ns
+    }
+
+    /// True when the two means' 95% confidence intervals do not overlap.
+    pub fn significant_against(&self, other: &BenchEstimate) -> bool {
+        self.mean_ci_high_ns < other.mean_ci_low_ns || other.mean_ci_high_ns < self.mean_ci_low_ns
+    }
+}
+
 impl BenchResults {
     /// True when the file was written by `harness bench --quick`.
     pub fn is_quick(&self) -> bool {
@@ -670,6 +689,12 @@ impl BenchResults {
         estimate
             .samples
             .map_or(!self.is_quick(), |n| n >= MIN_BENCH_SAMPLES)
+    }
+
+    /// Whether `a` and `b` differ beyond noise (their 95% intervals of the mean do not
+    /// overlap), when both have samples enough for a verdict.
+    pub fn verdict(&self, a: &BenchEstimate, b: &BenchEstimate) -> Option<bool> {
+        (self.judgeable(a) && self.judgeable(b)).then(|| a.significant_against(b))
     }
 
     /// True when any estimate in the file is too thin for a verdict: the file's ratios are

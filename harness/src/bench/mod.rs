@@ -5,19 +5,18 @@
 //! list the benches the filter selects (none is a usage error, with nothing written), then
 //! per bench target run every variant in turn with `--save-baseline <variant>`, read the
 //! estimates and rewrite the results file, so a failure keeps what finished. This module owns that order
-//! and the progress lines; `cargo` runs children, `criterion` reads files, `compare` renders.
+//! and the progress lines; `cargo_runs` runs children, `criterion` reads files, `summary` renders.
 
-pub mod cargo;
-pub mod compare;
+pub mod cargo_runs;
 pub mod criterion;
-pub mod plan;
+pub mod summary;
 
 use crate::error::usage;
-use crate::results::{self, BenchResults, BenchRow, BENCH_SCHEMA_VERSION};
+use crate::plan::bench::{BenchPlan, BenchVariant};
+use crate::results::{BenchResults, BenchRow, BENCH_SCHEMA_VERSION};
 use anyhow::{bail, Context};
-use cargo::Workspace;
+use cargo_runs::Workspace;
 use indicatif::{ProgressBar, ProgressStyle};
-use plan::{BenchPlan, BenchVariant};
 use std::path::{Path, PathBuf};
 
 /// What a finished `harness bench` produced.
@@ -38,7 +37,7 @@ struct Selected {
 /// Builds, lists, measures and records every variant of the plan.
 pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
     let ws = Workspace::locate(root)?;
-    let progress = Progress::new(plan.quiet);
+    let progress = BenchProgress::new(plan.quiet);
     for &variant in &plan.variants {
         progress.note(&format!("building the benches for {variant}"));
         ws.build(variant)?;
@@ -82,12 +81,12 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
                 &mut |line| progress.criterion_line(variant, line),
             )?;
             record(&mut results, &ws, variant, &s.ids)?;
-            save(&results, &json_path, &csv_path)?;
+            save(&results, &json_path)?;
         }
     }
     progress.finish();
     results.finished_at = Some(crate::results::now());
-    save(&results, &json_path, &csv_path)?;
+    save(&results, &json_path)?;
     Ok(BenchOutcome {
         results,
         json_path,
@@ -168,23 +167,20 @@ fn record(
     Ok(())
 }
 
-fn save(results: &BenchResults, json_path: &Path, csv_path: &Path) -> anyhow::Result<()> {
-    let json = serde_json::to_vec_pretty(results).expect("results always serialize");
-    results::write_atomically(json_path, &json)?;
-    results::write_atomically(csv_path, compare::csv(results).as_bytes())?;
-    Ok(())
+fn save(results: &BenchResults, json_path: &Path) -> anyhow::Result<()> {
+    crate::export::write_all(results, json_path)
 }
 
 /// Progress on stderr: a bar over all benches × variants where stderr is a terminal, and
 /// one line per finished bench everywhere (so CI logs show progress too).
-struct Progress {
+struct BenchProgress {
     bar: Option<ProgressBar>,
     /// The previous line criterion printed: a long id stands on the line before its time.
     previous: std::cell::RefCell<String>,
 }
 
-impl Progress {
-    fn new(quiet: bool) -> Progress {
+impl BenchProgress {
+    fn new(quiet: bool) -> BenchProgress {
         let bar = (!quiet).then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -193,7 +189,7 @@ impl Progress {
             );
             bar
         });
-        Progress {
+        BenchProgress {
             bar,
             previous: Default::default(),
         }

@@ -3,13 +3,13 @@
 
 /// Plans, runs the benches per variant, and prints the comparison.
 pub fn execute(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
-    let plan = crate::bench::plan::BenchPlan::from_args(args)?;
+    let plan = crate::plan::bench::BenchPlan::from_args(args)?;
     let outcome = crate::bench::run(&plan, &crate::app::workspace()?)?;
-    println!("{}", crate::bench::compare::table(&outcome.results));
-    for line in crate::bench::compare::headline(&outcome.results) {
+    println!("{}", crate::bench::summary::table(&outcome.results));
+    for line in crate::bench::summary::headline(&outcome.results) {
         println!("{line}");
     }
-    println!("{}", crate::bench::compare::reading_note(&outcome.results));
+    println!("{}", crate::bench::summary::reading_note(&outcome.results));
     println!("results: {}", outcome.paths());
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! lists and variant globs; it does not touch Docker, cargo or the file system beyond
 //! reading the app's manifest.
 
+pub mod bench;
 pub mod calibrate;
 pub mod profile;
 mod selection;
@@ -67,7 +68,7 @@ pub struct RunPlan {
     /// Run even when another run holds the daemon's lock.
     pub allow_concurrent: bool,
     /// Who measures what touches the app (`--agent`).
-    pub agent: crate::cli::AgentMode,
+    pub agent: crate::measure::AgentMode,
     pub out_dir: PathBuf,
     pub machine: String,
     pub json: bool,
@@ -374,10 +375,7 @@ fn fresh_node_runs(args: &RunArgs, docker_host: &str) -> anyhow::Result<Option<u
     Ok(Some(args.fresh_node_runs))
 }
 
-/// How many CPUs this process may use.
-pub fn available_cpus() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
-}
+pub use crate::runtime::pinning::available_cpus;
 
 pub fn default_machine_label() -> String {
     format!("{}-core {}", available_cpus(), std::env::consts::ARCH)

@@ -80,7 +80,7 @@ pub fn bench_shortfalls(results: &BenchResults) -> Vec<Shortfall> {
     }
     out.extend(missing(
         &results.variants,
-        &crate::bench::plan::DEFAULT_VARIANTS,
+        &crate::plan::bench::DEFAULT_VARIANTS,
     ));
     out
 }

@@ -317,12 +317,7 @@ impl<'a, R: Runtime> Run<'a, R> {
 
     /// Writes the results file (atomically) and the CSV beside it.
     pub fn save(&self) -> anyhow::Result<()> {
-        self.results.save(&self.path)?;
-        crate::results::write_atomically(
-            &self.path.with_extension("csv"),
-            crate::export::csv(&self.results).as_bytes(),
-        )?;
-        Ok(())
+        crate::export::write_all(&self.results, &self.path)
     }
 
     /// Removes every instance still tracked, then sweeps the run's label for any untracked

@@ -5,7 +5,7 @@
 use super::measurer::Measurer;
 use super::Run;
 use crate::agent::{self, Agent, Request};
-use crate::cli::AgentMode;
+use crate::measure::AgentMode;
 use crate::runtime::pinning;
 use crate::runtime::retry::{self, Call};
 use crate::runtime::Runtime;

@@ -130,6 +130,11 @@ fn stat_cpu_ns(path: &str) -> Option<u64> {
     Some(ticks * 1_000_000_000 / hz)
 }
 
+/// How many CPUs this process may use.
+pub fn available_cpus() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! tiny bench in quick mode. It checks the shape of what comes out, never the timings.
 
 use clap::Parser;
-use harness::bench::{self, compare};
+use harness::bench::{self, summary};
 use harness::cli::Cli;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +70,7 @@ fn quick_bench_compares_musl_with_glibc() {
         .any(|e| e.samples < Some(harness::results::MIN_BENCH_SAMPLES));
     assert_eq!(results.indicative_only(), thin);
 
-    let table = compare::table(&results).to_string();
+    let table = summary::table(&results).to_string();
     let line = table
         .lines()
         .find(|l| l.contains(&row.bench))
@@ -83,7 +83,7 @@ fn quick_bench_compares_musl_with_glibc() {
         line.contains("yes") || line.contains("no")
     };
     assert!(line.contains('×') && verdict, "{line}");
-    let note = compare::reading_note(&results);
+    let note = summary::reading_note(&results);
     assert_eq!(note.starts_with("quick: indicative only"), thin, "{note}");
     let csv = std::fs::read_to_string(csv_path).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2, "{csv}");

@@ -7,9 +7,9 @@
 //! criterion saves where `criterion.rs` reads. This module owns command lines and the
 //! children's output; it does not own what criterion saves or how results are compared.
 
-use super::plan::BenchVariant;
 use crate::error::prerequisite;
 use crate::matrix::Link;
+use crate::plan::bench::BenchVariant;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use std::collections::VecDeque;

@@ -11,8 +11,9 @@ use crate::plan::{default_machine_label, parse_list};
 use std::fmt;
 use std::path::PathBuf;
 
-/// The variant every other is compared against when it is measured.
-pub const BASELINE: &str = "glibc-system";
+/// The bench variant every other is compared against when it is measured: the link and
+/// allocator of the run matrix's baseline (`matrix::BASELINE`), without its base image.
+pub const BENCH_BASELINE: &str = "glibc-system";
 
 /// What `harness bench` measures without `--variants` (the CLI's default says the same).
 pub const DEFAULT_VARIANTS: [&str; 3] = ["glibc-system", "musl-system", "musl-mimalloc"];
@@ -88,7 +89,7 @@ impl BenchPlan {
         let baseline = variants
             .iter()
             .copied()
-            .find(|v| v.name() == BASELINE)
+            .find(|v| v.name() == BENCH_BASELINE)
             .unwrap_or(variants[0]);
         variants.retain(|v| *v != baseline);
         variants.insert(0, baseline);
@@ -140,6 +141,14 @@ fn check_filter(filter: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bench_baseline_is_the_run_baseline_without_its_base() {
+        assert_eq!(
+            crate::matrix::BASELINE.strip_prefix(BENCH_BASELINE),
+            Some("-debian")
+        );
+    }
     use crate::cli::{Cli, Command};
     use clap::Parser;
 

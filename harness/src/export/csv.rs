@@ -1,14 +1,15 @@
-//! Exporters over the one results type: CSV, one row per measured value, for scripts and
-//! spreadsheets. The JSON file is the results type itself (see `results`).
+//! CSV, long form, for scripts and spreadsheets: a run's results one row per measured value,
+//! a bench file one row per bench and variant.
 
-use crate::results::{RunResults, Summary};
+use super::Exporter;
+use crate::results::{BenchResults, RunResults, Summary};
 use std::fmt::Write;
 
 /// The header of the CSV export.
 pub const CSV_HEADER: &str = "app,variant,status,metric,endpoint,concurrency,threads,value";
 
 /// Every metric of every variant as `app,variant,status,metric,endpoint,concurrency,threads,value`.
-pub fn csv(results: &RunResults) -> String {
+fn run_csv(results: &RunResults) -> String {
     let mut out = format!("{CSV_HEADER}\n");
     for v in &results.variants {
         let status = if v.is_ok() { "ok" } else { "failed" };
@@ -145,5 +146,53 @@ fn summary_rows(
             None,
             value,
         );
+    }
+}
+/// One line per bench and variant: the long form that spreadsheets and plotting tools want.
+fn bench_csv(results: &BenchResults) -> String {
+    let mut out = String::from(
+        "bench,variant,mean_ns,mean_ci_low_ns,mean_ci_high_ns,throughput_unit,throughput_per_iteration,ratio_vs_baseline,significant,samples\n",
+    );
+    for row in &results.benches {
+        let baseline = row.estimate(&results.baseline);
+        let (unit, per_iteration) = row
+            .throughput
+            .as_ref()
+            .map_or((String::new(), String::new()), |t| {
+                (t.unit.clone(), t.per_iteration.to_string())
+            });
+        for e in &row.estimates {
+            let (r, sig) = baseline.map_or((String::new(), String::new()), |b| {
+                let sig = results
+                    .verdict(e, b)
+                    .map_or(String::new(), |s| s.to_string());
+                (e.ratio_to(b).to_string(), sig)
+            });
+            let samples = e.samples.map_or(String::new(), |n| n.to_string());
+            out.push_str(&format!(
+                "{},{},{},{},{},{unit},{per_iteration},{r},{sig},{samples}\n",
+                row.bench, e.variant, e.mean_ns, e.mean_ci_low_ns, e.mean_ci_high_ns
+            ));
+        }
+    }
+    out
+}
+
+/// The CSV format.
+pub struct Csv;
+
+impl Exporter<RunResults> for Csv {
+    const EXTENSION: &'static str = "csv";
+
+    fn render(results: &RunResults) -> String {
+        run_csv(results)
+    }
+}
+
+impl Exporter<BenchResults> for Csv {
+    const EXTENSION: &'static str = "csv";
+
+    fn render(results: &BenchResults) -> String {
+        bench_csv(results)
     }
 }

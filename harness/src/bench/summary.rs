@@ -14,17 +14,17 @@ use comfy_table::{presets, CellAlignment, Table};
 
 /// The variant's mean time over the baseline's.
 pub fn ratio(estimate: &BenchEstimate, baseline: &BenchEstimate) -> f64 {
-    estimate.mean_ns / baseline.mean_ns
+    estimate.ratio_to(baseline)
 }
 
 /// True when the two means' 95% confidence intervals do not overlap.
 pub fn significant(a: &BenchEstimate, b: &BenchEstimate) -> bool {
-    a.mean_ci_high_ns < b.mean_ci_low_ns || b.mean_ci_high_ns < a.mean_ci_low_ns
+    a.significant_against(b)
 }
 
 /// `significant`, when both estimates have samples enough for a verdict.
 pub fn verdict(results: &BenchResults, a: &BenchEstimate, b: &BenchEstimate) -> Option<bool> {
-    (results.judgeable(a) && results.judgeable(b)).then(|| significant(a, b))
+    results.verdict(a, b)
 }
 
 /// The verdict as the table and the CSV write it: `yes`, `no`, or `-` without one.
@@ -56,7 +56,7 @@ pub fn reading_note(results: &BenchResults) -> String {
 
 /// One variant's estimate in a row, if it was measured.
 pub fn estimate<'a>(row: &'a BenchRow, variant: &str) -> Option<&'a BenchEstimate> {
-    row.estimates.iter().find(|e| e.variant == variant)
+    row.estimate(variant)
 }
 
 /// `12.3 ns`, `4.56 µs`, `7.89 ms`, `1.23 s`.
@@ -114,34 +114,6 @@ pub fn table(results: &BenchResults) -> Table {
         column.set_cell_alignment(CellAlignment::Right);
     }
     table
-}
-
-/// One line per bench and variant: the long form that spreadsheets and plotting tools want.
-pub fn csv(results: &BenchResults) -> String {
-    let mut out = String::from(
-        "bench,variant,mean_ns,mean_ci_low_ns,mean_ci_high_ns,throughput_unit,throughput_per_iteration,ratio_vs_baseline,significant,samples\n",
-    );
-    for row in &results.benches {
-        let baseline = estimate(row, &results.baseline);
-        let (unit, per_iteration) = row
-            .throughput
-            .as_ref()
-            .map_or((String::new(), String::new()), |t| {
-                (t.unit.clone(), t.per_iteration.to_string())
-            });
-        for e in &row.estimates {
-            let (r, sig) = baseline.map_or((String::new(), String::new()), |b| {
-                let sig = verdict(results, e, b).map_or(String::new(), |s| s.to_string());
-                (ratio(e, b).to_string(), sig)
-            });
-            let samples = e.samples.map_or(String::new(), |n| n.to_string());
-            out.push_str(&format!(
-                "{},{},{},{},{},{unit},{per_iteration},{r},{sig},{samples}\n",
-                row.bench, e.variant, e.mean_ns, e.mean_ci_low_ns, e.mean_ci_high_ns
-            ));
-        }
-    }
-    out
 }
 
 /// The numbers the bench suite exists for: each variant's time over the baseline's for
@@ -253,7 +225,7 @@ mod tests {
         assert!(text.contains("3.00×"), "{text}");
         let memcpy = text.lines().find(|l| l.contains("memcpy")).unwrap();
         assert!(memcpy.contains(" - "), "{memcpy}");
-        let csv = csv(&r);
+        let csv = <crate::export::csv::Csv as crate::export::Exporter<BenchResults>>::render(&r);
         assert_eq!(csv.lines().count(), 1 + 3);
         assert!(
             csv.contains("alloc/small_churn/10000,musl-system,300,297,303,elements,10,3,true,100"),
@@ -292,8 +264,12 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains("yes") && !line.contains("no"), "{line}");
-        assert!(csv(&r)
-            .contains("alloc/threaded_churn/2,musl-system,150,148.5,151.5,elements,10,1.5,,2\n"));
+        assert!(
+            <crate::export::csv::Csv as crate::export::Exporter<BenchResults>>::render(&r)
+                .contains(
+                    "alloc/threaded_churn/2,musl-system,150,148.5,151.5,elements,10,1.5,,2\n"
+                )
+        );
         assert!(reading_note(&r).starts_with("quick: indicative only. Some benches have 2 samples"));
         assert_eq!(
             headline(&r),

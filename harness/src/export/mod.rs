@@ -1,0 +1,34 @@
+//! Exporters over the results types, one per format, used by `run` and `bench` alike: JSON
+//! (the results type itself, as published in `harness/schema/`) and CSV (long form). Each
+//! file is written atomically, after each unit of work.
+
+pub mod csv;
+pub mod json;
+
+use crate::results::write_atomically;
+use std::path::Path;
+
+/// One export format of a results type.
+pub trait Exporter<T> {
+    /// The file extension, without the dot.
+    const EXTENSION: &'static str;
+    /// The whole file.
+    fn render(results: &T) -> String;
+}
+
+/// Writes `results` as JSON at `path` and as CSV beside it (same name, `.csv`), atomically.
+pub fn write_all<T>(results: &T, path: &Path) -> anyhow::Result<()>
+where
+    json::Json: Exporter<T>,
+    csv::Csv: Exporter<T>,
+{
+    write_atomically(
+        path,
+        <json::Json as Exporter<T>>::render(results).as_bytes(),
+    )?;
+    write_atomically(
+        &path.with_extension(<csv::Csv as Exporter<T>>::EXTENSION),
+        <csv::Csv as Exporter<T>>::render(results).as_bytes(),
+    )?;
+    Ok(())
+}
