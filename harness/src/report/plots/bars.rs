@@ -53,12 +53,7 @@ pub(super) fn bar_height(n: usize) -> u32 {
 }
 
 impl Figure for SizeBars {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.bars.len()))
     }
@@ -90,12 +85,7 @@ impl Figure for SizeBars {
 }
 
 impl Figure for ColdStartBars {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.rows.len()))
     }

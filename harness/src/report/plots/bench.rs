@@ -31,12 +31,7 @@ pub struct BenchRatios {
 }
 
 impl Figure for BenchRatios {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         let rows = self.rows.len() as u32;
         (

@@ -35,12 +35,7 @@ const COLOURS: [RGBColor; 7] = [
 ];
 
 impl Figure for CpuShareBars {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.rows.len()) + 60)
     }

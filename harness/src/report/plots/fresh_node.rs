@@ -33,12 +33,7 @@ const UNPACK: RGBColor = RGBColor(118, 183, 178);
 const START: RGBColor = RGBColor(242, 142, 43);
 
 impl Figure for FreshNodeBars {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.rows.len()) + 40)
     }

@@ -90,12 +90,7 @@ fn with_legend<DB: DrawingBackend>(
 }
 
 impl Figure for LoadLines {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         let w = 420 * self.panels.len().max(1) as u32 + 40;
         let n = self.panels.first().map_or(0, |p| p.series.len());
@@ -142,12 +137,7 @@ impl Figure for LoadLines {
 }
 
 impl Figure for ThreadScaling {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         (1000, 620 + legend_rows(self.series.len(), 1000) * 24)
     }

@@ -4,6 +4,18 @@
 //! the variant palette, titles, legends and tick helpers. The plots themselves live in
 //! `bars`, `fresh_node`, `lines`, `tradeoff` and `bench`; the numbers they show come from `metrics`.
 
+/// A `Figure`'s `stem` and `title`, read from the figure's own `stem` and `title` fields.
+macro_rules! named_by_fields {
+    () => {
+        fn stem(&self) -> String {
+            self.stem.clone()
+        }
+        fn title(&self) -> String {
+            self.title.clone()
+        }
+    };
+}
+
 mod bars;
 mod bench;
 mod cpu_shares;

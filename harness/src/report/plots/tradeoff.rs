@@ -115,12 +115,7 @@ impl Tradeoff {
 }
 
 impl Figure for Tradeoff {
-    fn stem(&self) -> String {
-        self.stem.clone()
-    }
-    fn title(&self) -> String {
-        self.title.clone()
-    }
+    named_by_fields!();
     fn size(&self) -> (u32, u32) {
         (1100, 720)
     }
