@@ -239,3 +239,75 @@ async fn an_interrupt_during_batch_jobs_keeps_the_cold_starts() {
     assert_eq!(result.cold_start.as_ref().unwrap().samples_ms.len(), 1);
     assert!(result.crunch.is_empty());
 }
+
+/// A server plan with one request (`GET /`) and load windows of `duration`.
+fn server_plan(variant: Variant, duration: Duration, out_dir: &Path) -> RunPlan {
+    let mut plan = plan(server_app(), vec![variant], out_dir);
+    plan.requests = vec![crate::app::RequestSpec {
+        name: "/".into(),
+        method: "GET".into(),
+        path: "/".into(),
+        body: Vec::new(),
+        expect_status: 200,
+    }];
+    plan.duration = duration;
+    plan
+}
+
+#[tokio::test]
+async fn a_server_that_dies_mid_window_fails_its_variant_and_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (variant, _) = two_variants();
+    // Each instance answers 5 requests: a cold start's probe, then the load server's
+    // readiness probe and 4 requests of its window, then it dies.
+    let script = Script {
+        serves_requests: Some(5),
+        ..Script::default()
+    };
+    let fake = FakeRuntime::default().script(variant, script);
+    let plan = server_plan(variant, Duration::from_millis(500), dir.path());
+    let (outcome, results) = run_until(&plan, &fake, pending()).await;
+    outcome.expect("a dead server fails its variant, not the run");
+    match status(&results, variant) {
+        Status::Failed { step, reason, logs } => {
+            assert_eq!(step, "load");
+            assert!(reason.contains("the server died during"), "{reason}");
+            assert_eq!(logs.as_deref(), Some("last words of fake-3"));
+        }
+        Status::Ok => panic!("a server that died passed"),
+    }
+    let calls = fake.calls();
+    let removed = calls
+        .iter()
+        .position(|c| *c == Call::Remove("fake-3".into()));
+    let swept = calls.iter().position(|c| *c == Call::Sweep);
+    assert!(removed.is_some() && removed < swept, "{calls:?}");
+    assert_nothing_left(&fake);
+}
+
+#[tokio::test]
+async fn an_interrupt_during_a_load_window_removes_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (variant, _) = two_variants();
+    let script = Script {
+        serves_requests: Some(u64::MAX),
+        ..Script::default()
+    };
+    let fake = FakeRuntime::default().script(variant, script);
+    let plan = server_plan(variant, Duration::from_millis(500), dir.path());
+    // Two cold-start probes and the load server's readiness probe come first: the tenth
+    // request is in the window.
+    let interrupt = async {
+        fake.served(10).await;
+        ("SIGINT", libc::SIGINT)
+    };
+    let (outcome, results) = run_until(&plan, &fake, interrupt).await;
+    assert_interrupted(outcome);
+    assert_eq!(fake.starts(), 3);
+    assert!(fake.calls().contains(&Call::Remove("fake-3".into())));
+    assert_nothing_left(&fake);
+    let result = &results.variants[0];
+    assert!(result.is_ok());
+    assert_eq!(result.cold_start.as_ref().unwrap().samples_ms.len(), 1);
+    assert!(result.load.is_empty());
+}

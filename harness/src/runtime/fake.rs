@@ -1,12 +1,17 @@
 //! A scripted `Runtime` for unit tests of the runner: no Docker, no processes. Each variant
-//! follows its `Script` (start fails, the instance dies after so many liveness checks, a
-//! job hangs until interrupted), and every start, removal and sweep is recorded so a test
-//! can assert that nothing was left running. It owns no measuring logic and binds nothing.
+//! follows its `Script` (start fails, the instance dies after so many liveness checks or
+//! requests, a job hangs until interrupted), and every start, removal and sweep is recorded
+//! so a test can assert that nothing was left running. An instance scripted to serve answers
+//! HTTP 200 on 127.0.0.1 at the `PORT` it was given, from a thread, until it dies or is
+//! removed. It owns no measuring logic.
 
 use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
 use crate::matrix::Variant;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -20,6 +25,17 @@ pub struct Script {
     /// The exit status and output `wait` returns.
     pub exit_code: i64,
     pub stdout: String,
+    /// Serves HTTP 200 at its `PORT`, and dies (stops answering and running) after this
+    /// many requests.
+    pub serves_requests: Option<u64>,
+}
+
+/// One instance not yet removed.
+struct Live {
+    /// Liveness checks so far.
+    checks: u32,
+    /// Set when it dies (served its requests) or is removed: its server thread stops.
+    dead: Arc<AtomicBool>,
 }
 
 /// A call the runner made, in order.
@@ -33,8 +49,8 @@ pub enum Call {
 #[derive(Default)]
 struct State {
     next_id: u64,
-    /// Instances started and not removed, with their liveness checks so far.
-    live: HashMap<String, (Variant, u32)>,
+    /// Instances started and not removed.
+    live: HashMap<String, Live>,
     /// Every id ever started, so a sweep or removal of an unknown id is noticed.
     started: HashSet<String>,
     calls: Vec<Call>,
@@ -45,8 +61,11 @@ struct State {
 pub struct FakeRuntime {
     scripts: HashMap<Variant, Script>,
     state: Mutex<State>,
-    /// Woken at every start, for tests that interrupt a phase once an instance runs.
-    started: Notify,
+    /// Woken at every start and every request served, for tests that interrupt a phase
+    /// once it reached a given point.
+    changed: Arc<Notify>,
+    /// Requests answered by every instance so far.
+    served: Arc<AtomicU64>,
     /// From this start on (1-based, over all variants), `wait` sees no exit before its
     /// timeout: the job runs until interrupted.
     hang_from: Option<usize>,
@@ -84,9 +103,18 @@ impl FakeRuntime {
 
     /// Waits until at least `n` instances have been started.
     pub async fn started(&self, n: usize) {
+        self.until(|| self.starts() >= n).await;
+    }
+
+    /// Waits until the instances have answered at least `n` requests in all.
+    pub async fn served(&self, n: u64) {
+        self.until(|| self.served.load(Ordering::SeqCst) >= n).await;
+    }
+
+    async fn until(&self, done: impl Fn() -> bool) {
         loop {
-            let woken = self.started.notified();
-            if self.starts() >= n {
+            let woken = self.changed.notified();
+            if done() {
                 return;
             }
             woken.await;
@@ -105,12 +133,12 @@ impl FakeRuntime {
     fn check(&self, instance: &Instance) -> bool {
         let script = self.script_of(instance.variant);
         let mut state = self.lock();
-        let Some((_, checks)) = state.live.get_mut(&instance.id) else {
+        let Some(live) = state.live.get_mut(&instance.id) else {
             return false;
         };
-        let alive = script.dies_after_checks.is_none_or(|n| *checks < n);
-        *checks += 1;
-        alive
+        let alive = script.dies_after_checks.is_none_or(|n| live.checks < n);
+        live.checks += 1;
+        alive && !live.dead.load(Ordering::SeqCst)
     }
 }
 
@@ -130,10 +158,19 @@ impl Runtime for FakeRuntime {
         }
         state.next_id += 1;
         let id = format!("fake-{}", state.next_id);
-        state.live.insert(id.clone(), (spec.variant, 0));
+        let dead = Arc::new(AtomicBool::new(false));
+        if let Some(requests) = script.serves_requests {
+            let port = spec.env.iter().find(|(k, _)| k == "PORT").map(|(_, v)| v);
+            let listener = TcpListener::bind(format!("127.0.0.1:{}", port.expect("a PORT")))?;
+            let (served, changed) = (self.served.clone(), self.changed.clone());
+            let dead = dead.clone();
+            std::thread::spawn(move || serve(&listener, requests, &dead, &served, &changed));
+        }
+        let live = Live { checks: 0, dead };
+        state.live.insert(id.clone(), live);
         state.started.insert(id.clone());
         drop(state);
-        self.started.notify_waiters();
+        self.changed.notify_waiters();
         Ok(Instance {
             id,
             variant: spec.variant,
@@ -161,9 +198,17 @@ impl Runtime for FakeRuntime {
 
     async fn liveness(&self, instance: &Instance) -> Liveness {
         let dies_after = self.script_of(instance.variant).dies_after_checks;
-        let checks = self.lock().live.get(&instance.id).map(|(_, c)| *c);
+        let checks = self.lock().live.get(&instance.id).map(|l| {
+            let dead = l.dead.load(Ordering::SeqCst);
+            if dead {
+                u32::MAX
+            } else {
+                l.checks
+            }
+        });
         match (checks, dies_after) {
             (None, _) => Liveness::Exited { code: None },
+            (Some(u32::MAX), _) => Liveness::Exited { code: Some(137) },
             (Some(checks), Some(n)) if checks >= n => Liveness::Exited { code: Some(137) },
             (Some(_), _) => Liveness::Running {
                 pid: Err("fake".into()),
@@ -211,7 +256,9 @@ impl Runtime for FakeRuntime {
     async fn remove(&self, id: &str) -> anyhow::Result<()> {
         let mut state = self.lock();
         state.calls.push(Call::Remove(id.to_string()));
-        state.live.remove(id);
+        if let Some(live) = state.live.remove(id) {
+            live.dead.store(true, Ordering::SeqCst);
+        }
         Ok(())
     }
 
@@ -219,7 +266,83 @@ impl Runtime for FakeRuntime {
         let mut state = self.lock();
         state.calls.push(Call::Sweep);
         let found = state.live.len();
-        state.live.clear();
+        for (_, live) in state.live.drain() {
+            live.dead.store(true, Ordering::SeqCst);
+        }
         Ok(found)
+    }
+}
+
+/// Answers every request on `listener` with 200 until `dead`, which it sets itself after
+/// `requests` requests in all; then every connection closes and new ones are refused.
+fn serve(
+    listener: &TcpListener,
+    requests: u64,
+    dead: &Arc<AtomicBool>,
+    served: &Arc<AtomicU64>,
+    changed: &Arc<Notify>,
+) {
+    let answered = Arc::new(AtomicU64::new(0));
+    listener
+        .set_nonblocking(true)
+        .expect("a nonblocking listener");
+    while !dead.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let (dead, served, changed) = (dead.clone(), served.clone(), changed.clone());
+                let answered = answered.clone();
+                std::thread::spawn(move || {
+                    let mut connection = Connection {
+                        stream,
+                        requests,
+                        answered: &answered,
+                        dead: &dead,
+                    };
+                    connection.answer(&served, &changed);
+                });
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
+/// One keep-alive connection of a serving instance.
+struct Connection<'a> {
+    stream: TcpStream,
+    requests: u64,
+    answered: &'a AtomicU64,
+    dead: &'a AtomicBool,
+}
+
+impl Connection<'_> {
+    /// Answers each request (a GET: its end is a blank line) until the client closes or
+    /// the instance dies.
+    fn answer(&mut self, served: &AtomicU64, changed: &Notify) {
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(10)));
+        let mut buf = [0u8; 4096];
+        let mut pending = Vec::new();
+        while !self.dead.load(Ordering::SeqCst) {
+            let n = match self.stream.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(_) => continue,
+            };
+            pending.extend_from_slice(&buf[..n]);
+            while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                pending.drain(..end + 4);
+                if self.answered.fetch_add(1, Ordering::SeqCst) >= self.requests {
+                    self.dead.store(true, Ordering::SeqCst);
+                    return;
+                }
+                let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                if self.stream.write_all(reply).is_err() {
+                    return;
+                }
+                served.fetch_add(1, Ordering::SeqCst);
+                changed.notify_waiters();
+            }
+        }
     }
 }
