@@ -2,14 +2,14 @@
 //! follows its `Script` (start fails, the instance dies after so many liveness checks or
 //! requests, a job hangs until interrupted), and every start, removal and sweep is recorded
 //! so a test can assert that nothing was left running. An instance scripted to serve answers
-//! HTTP 200 on 127.0.0.1 at the `PORT` it was given, from a thread, until it dies or is
-//! removed. It owns no measuring logic.
+//! HTTP (`serve`). It owns no measuring logic.
 
 use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
 use crate::matrix::Variant;
-use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod serve;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,8 +51,8 @@ struct State {
     next_id: u64,
     /// Instances started and not removed.
     live: HashMap<String, Live>,
-    /// Every id ever started, so a sweep or removal of an unknown id is noticed.
-    started: HashSet<String>,
+    /// Starts that succeeded.
+    starts: usize,
     calls: Vec<Call>,
 }
 
@@ -86,7 +86,7 @@ impl FakeRuntime {
 
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
-        self.state.lock().expect("not poisoned").calls.clone()
+        self.lock().calls.clone()
     }
 
     /// Instances started and not yet removed.
@@ -98,7 +98,7 @@ impl FakeRuntime {
 
     /// How many starts succeeded so far.
     pub fn starts(&self) -> usize {
-        self.lock().started.len()
+        self.lock().starts
     }
 
     /// Waits until at least `n` instances have been started.
@@ -164,11 +164,11 @@ impl Runtime for FakeRuntime {
             let listener = TcpListener::bind(format!("127.0.0.1:{}", port.expect("a PORT")))?;
             let (served, changed) = (self.served.clone(), self.changed.clone());
             let dead = dead.clone();
-            std::thread::spawn(move || serve(&listener, requests, &dead, &served, &changed));
+            std::thread::spawn(move || serve::serve(&listener, requests, &dead, &served, &changed));
         }
         let live = Live { checks: 0, dead };
         state.live.insert(id.clone(), live);
-        state.started.insert(id.clone());
+        state.starts += 1;
         drop(state);
         self.changed.notify_waiters();
         Ok(Instance {
@@ -198,21 +198,17 @@ impl Runtime for FakeRuntime {
 
     async fn liveness(&self, instance: &Instance) -> Liveness {
         let dies_after = self.script_of(instance.variant).dies_after_checks;
-        let checks = self.lock().live.get(&instance.id).map(|l| {
-            let dead = l.dead.load(Ordering::SeqCst);
-            if dead {
-                u32::MAX
-            } else {
-                l.checks
-            }
-        });
-        match (checks, dies_after) {
-            (None, _) => Liveness::Exited { code: None },
-            (Some(u32::MAX), _) => Liveness::Exited { code: Some(137) },
-            (Some(checks), Some(n)) if checks >= n => Liveness::Exited { code: Some(137) },
-            (Some(_), _) => Liveness::Running {
+        let state = self.lock();
+        let Some(live) = state.live.get(&instance.id) else {
+            return Liveness::Exited { code: None };
+        };
+        let died = dies_after.is_some_and(|n| live.checks >= n);
+        if died || live.dead.load(Ordering::SeqCst) {
+            Liveness::Exited { code: Some(137) }
+        } else {
+            Liveness::Running {
                 pid: Err("fake".into()),
-            },
+            }
         }
     }
 
@@ -270,79 +266,5 @@ impl Runtime for FakeRuntime {
             live.dead.store(true, Ordering::SeqCst);
         }
         Ok(found)
-    }
-}
-
-/// Answers every request on `listener` with 200 until `dead`, which it sets itself after
-/// `requests` requests in all; then every connection closes and new ones are refused.
-fn serve(
-    listener: &TcpListener,
-    requests: u64,
-    dead: &Arc<AtomicBool>,
-    served: &Arc<AtomicU64>,
-    changed: &Arc<Notify>,
-) {
-    let answered = Arc::new(AtomicU64::new(0));
-    listener
-        .set_nonblocking(true)
-        .expect("a nonblocking listener");
-    while !dead.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let (dead, served, changed) = (dead.clone(), served.clone(), changed.clone());
-                let answered = answered.clone();
-                std::thread::spawn(move || {
-                    let mut connection = Connection {
-                        stream,
-                        requests,
-                        answered: &answered,
-                        dead: &dead,
-                    };
-                    connection.answer(&served, &changed);
-                });
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(1)),
-        }
-    }
-}
-
-/// One keep-alive connection of a serving instance.
-struct Connection<'a> {
-    stream: TcpStream,
-    requests: u64,
-    answered: &'a AtomicU64,
-    dead: &'a AtomicBool,
-}
-
-impl Connection<'_> {
-    /// Answers each request (a GET: its end is a blank line) until the client closes or
-    /// the instance dies.
-    fn answer(&mut self, served: &AtomicU64, changed: &Notify) {
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(10)));
-        let mut buf = [0u8; 4096];
-        let mut pending = Vec::new();
-        while !self.dead.load(Ordering::SeqCst) {
-            let n = match self.stream.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => n,
-                Err(_) => continue,
-            };
-            pending.extend_from_slice(&buf[..n]);
-            while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                pending.drain(..end + 4);
-                if self.answered.fetch_add(1, Ordering::SeqCst) >= self.requests {
-                    self.dead.store(true, Ordering::SeqCst);
-                    return;
-                }
-                let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                if self.stream.write_all(reply).is_err() {
-                    return;
-                }
-                served.fetch_add(1, Ordering::SeqCst);
-                changed.notify_waiters();
-            }
-        }
     }
 }
