@@ -14,6 +14,8 @@ mod phases;
 mod remote;
 mod setup;
 mod table;
+#[cfg(test)]
+mod tests;
 
 use crate::app::workspace_root;
 use crate::build::artifact::{self, Artifact, Kept};
@@ -214,11 +216,21 @@ impl<'a, R: Runtime> Run<'a, R> {
 
     /// Runs every phase, racing a Ctrl-C/SIGTERM that removes every instance and keeps
     /// what finished.
-    async fn execute(mut self, packaging: Option<&Packaging<'_>>) -> anyhow::Result<PathBuf> {
+    async fn execute(self, packaging: Option<&Packaging<'_>>) -> anyhow::Result<PathBuf> {
+        self.execute_until(packaging, interrupted()).await
+    }
+
+    /// `execute`, with the interrupt as a future (a signal, or a test's stand-in for one)
+    /// resolving to the signal's name and number.
+    async fn execute_until(
+        mut self,
+        packaging: Option<&Packaging<'_>>,
+        interrupt: impl std::future::Future<Output = (&'static str, i32)>,
+    ) -> anyhow::Result<PathBuf> {
         self.save()?;
         let outcome = tokio::select! {
             result = self.phases(packaging) => Ok(result),
-            signal = interrupted() => Err(signal),
+            signal = interrupt => Err(signal),
         };
         if let Ok(Err(e)) = &outcome {
             if retry::is_api_failure(e) {
@@ -276,6 +288,10 @@ impl<'a, R: Runtime> Run<'a, R> {
         let root = workspace_root();
         for index in 0..self.results.variants.len() {
             let variant = self.results.variants[index].variant;
+            if self.artifacts.contains_key(&variant) {
+                // Built already (the runner's unit tests start from given artifacts).
+                continue;
+            }
             let step = self.progress.step(format!("building {variant}"));
             let mut outcome = build::compile_variant(&root, &self.plan.app, variant, false).await;
             if let (Ok(built), Some(packaging)) = (&mut outcome, packaging) {

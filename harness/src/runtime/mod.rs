@@ -7,6 +7,8 @@
 pub mod cgroup;
 pub mod docker;
 pub mod docker_client;
+#[cfg(test)]
+pub mod fake;
 pub mod native;
 pub mod pinning;
 pub mod retry;

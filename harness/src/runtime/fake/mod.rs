@@ -1,0 +1,270 @@
+//! A scripted `Runtime` for unit tests of the runner: no Docker, no processes. Each variant
+//! follows its `Script` (start fails, the instance dies after so many liveness checks or
+//! requests, a job hangs until interrupted), and every start, removal and sweep is recorded
+//! so a test can assert that nothing was left running. An instance scripted to serve answers
+//! HTTP (`serve`). It owns no measuring logic.
+
+use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
+use crate::matrix::Variant;
+mod serve;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How one variant's instances behave.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// `start` fails with this message.
+    pub start_error: Option<String>,
+    /// The instance reports itself exited from this liveness check on (0: already dead).
+    pub dies_after_checks: Option<u32>,
+    /// The exit status and output `wait` returns.
+    pub exit_code: i64,
+    pub stdout: String,
+    /// Serves HTTP 200 at its `PORT`, and dies (stops answering and running) after this
+    /// many requests.
+    pub serves_requests: Option<u64>,
+}
+
+/// One instance not yet removed.
+struct Live {
+    /// Liveness checks so far.
+    checks: u32,
+    /// Set when it dies (served its requests) or is removed: its server thread stops.
+    dead: Arc<AtomicBool>,
+}
+
+/// A call the runner made, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Start(Variant, String),
+    Remove(String),
+    Sweep,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    /// Instances started and not removed.
+    live: HashMap<String, Live>,
+    /// Starts that succeeded.
+    starts: usize,
+    calls: Vec<Call>,
+}
+
+/// The fake runtime: per-variant scripts, and what happened.
+#[derive(Default)]
+pub struct FakeRuntime {
+    scripts: HashMap<Variant, Script>,
+    state: Mutex<State>,
+    /// Woken at every start and every request served, for tests that interrupt a phase
+    /// once it reached a given point.
+    changed: Arc<Notify>,
+    /// Requests answered by every instance so far.
+    served: Arc<AtomicU64>,
+    /// From this start on (1-based, over all variants), `wait` sees no exit before its
+    /// timeout: the job runs until interrupted.
+    hang_from: Option<usize>,
+}
+
+impl FakeRuntime {
+    /// Gives `variant`'s instances `script`; a variant without one starts, runs and exits 0.
+    pub fn script(mut self, variant: Variant, script: Script) -> Self {
+        self.scripts.insert(variant, script);
+        self
+    }
+
+    /// Makes the `n`th start (1-based, over all variants) and every later one hang.
+    pub fn hang_from(mut self, n: usize) -> Self {
+        self.hang_from = Some(n);
+        self
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// Instances started and not yet removed.
+    pub fn live(&self) -> Vec<String> {
+        let mut live: Vec<String> = self.lock().live.keys().cloned().collect();
+        live.sort();
+        live
+    }
+
+    /// How many starts succeeded so far.
+    pub fn starts(&self) -> usize {
+        self.lock().starts
+    }
+
+    /// Waits until at least `n` instances have been started.
+    pub async fn started(&self, n: usize) {
+        self.until(|| self.starts() >= n).await;
+    }
+
+    /// Waits until the instances have answered at least `n` requests in all.
+    pub async fn served(&self, n: u64) {
+        self.until(|| self.served.load(Ordering::SeqCst) >= n).await;
+    }
+
+    async fn until(&self, done: impl Fn() -> bool) {
+        loop {
+            let woken = self.changed.notified();
+            if done() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("not poisoned")
+    }
+
+    fn script_of(&self, variant: Variant) -> Script {
+        self.scripts.get(&variant).cloned().unwrap_or_default()
+    }
+
+    /// Counts one liveness check; whether the instance is still running after it.
+    fn check(&self, instance: &Instance) -> bool {
+        let script = self.script_of(instance.variant);
+        let mut state = self.lock();
+        let Some(live) = state.live.get_mut(&instance.id) else {
+            return false;
+        };
+        let alive = script.dies_after_checks.is_none_or(|n| live.checks < n);
+        live.checks += 1;
+        alive && !live.dead.load(Ordering::SeqCst)
+    }
+}
+
+impl Runtime for FakeRuntime {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
+        let script = self.script_of(spec.variant);
+        let mut state = self.lock();
+        state
+            .calls
+            .push(Call::Start(spec.variant, spec.purpose.clone()));
+        if let Some(error) = script.start_error {
+            anyhow::bail!(error);
+        }
+        state.next_id += 1;
+        let id = format!("fake-{}", state.next_id);
+        let dead = Arc::new(AtomicBool::new(false));
+        if let Some(requests) = script.serves_requests {
+            let port = spec.env.iter().find(|(k, _)| k == "PORT").map(|(_, v)| v);
+            let listener = TcpListener::bind(format!("127.0.0.1:{}", port.expect("a PORT")))?;
+            let (served, changed) = (self.served.clone(), self.changed.clone());
+            let dead = dead.clone();
+            std::thread::spawn(move || serve::serve(&listener, requests, &dead, &served, &changed));
+        }
+        let live = Live { checks: 0, dead };
+        state.live.insert(id.clone(), live);
+        state.starts += 1;
+        drop(state);
+        self.changed.notify_waiters();
+        Ok(Instance {
+            id,
+            variant: spec.variant,
+        })
+    }
+
+    async fn start_until_output(
+        &self,
+        spec: &StartSpec,
+        _timeout: Duration,
+        track: &(dyn Fn(&Instance) + Sync),
+    ) -> anyhow::Result<String> {
+        let instance = self.start(spec).await?;
+        track(&instance);
+        Ok(self.script_of(spec.variant).stdout)
+    }
+
+    async fn is_running(&self, instance: &Instance) -> anyhow::Result<bool> {
+        Ok(self.check(instance))
+    }
+
+    async fn host_pid(&self, _instance: &Instance) -> Result<u32, String> {
+        Err("a fake instance has no pid".into())
+    }
+
+    async fn liveness(&self, instance: &Instance) -> Liveness {
+        let dies_after = self.script_of(instance.variant).dies_after_checks;
+        let state = self.lock();
+        let Some(live) = state.live.get(&instance.id) else {
+            return Liveness::Exited { code: None };
+        };
+        let died = dies_after.is_some_and(|n| live.checks >= n);
+        if died || live.dead.load(Ordering::SeqCst) {
+            Liveness::Exited { code: Some(137) }
+        } else {
+            Liveness::Running {
+                pid: Err("fake".into()),
+            }
+        }
+    }
+
+    async fn wait(&self, instance: &Instance, timeout: Duration) -> anyhow::Result<Exit> {
+        let script = self.script_of(instance.variant);
+        let number: Option<usize> = instance.id.trim_start_matches("fake-").parse().ok();
+        if self.hang_from.is_some_and(|from| number >= Some(from)) {
+            tokio::time::sleep(timeout).await;
+            anyhow::bail!("{} did not exit within {timeout:?}", instance.id);
+        }
+        Ok(Exit {
+            code: script.exit_code,
+            stdout: script.stdout,
+            stderr: String::new(),
+            peak_memory: None,
+        })
+    }
+
+    async fn cpu_meter(&self, _instance: &Instance) -> Result<cgroup::CpuMeter, String> {
+        Err("a fake instance has no CPU meter".into())
+    }
+
+    async fn peak_memory(&self, _instance: &Instance) -> PeakMemory {
+        PeakMemory {
+            process: Err("fake".into()),
+            container: Err("fake".into()),
+        }
+    }
+
+    async fn launched_binary(
+        &self,
+        _instance: &Instance,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        Ok(None)
+    }
+
+    async fn logs(&self, instance: &Instance, _lines: usize) -> String {
+        format!("last words of {}", instance.id)
+    }
+
+    async fn remove(&self, id: &str) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        state.calls.push(Call::Remove(id.to_string()));
+        if let Some(live) = state.live.remove(id) {
+            live.dead.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    async fn sweep(&self) -> anyhow::Result<usize> {
+        let mut state = self.lock();
+        state.calls.push(Call::Sweep);
+        let found = state.live.len();
+        for (_, live) in state.live.drain() {
+            live.dead.store(true, Ordering::SeqCst);
+        }
+        Ok(found)
+    }
+}
