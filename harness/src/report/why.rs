@@ -181,15 +181,16 @@ mod tests {
     use crate::profiles::buckets::Tally;
     use crate::profiles::{VariantProfile, Workload};
 
-    fn profile(name: &str, folded: &str, cpu: f64) -> VariantProfile {
-        VariantProfile::from_tally(name.parse().unwrap(), &Tally::of_folded(folded), Some(cpu))
-    }
-
-    #[test]
-    fn the_sentence_names_the_shares_and_the_gap_by_bucket() {
-        let results = ProfileResults {
+    /// A profile file of `app` against glibc-system-debian.
+    fn profile_file(
+        app: &str,
+        workload: Workload,
+        rounds: u32,
+        variants: Vec<VariantProfile>,
+    ) -> ProfileResults {
+        ProfileResults {
             schema_version: 1,
-            app: "http".into(),
+            app: app.into(),
             started_at: "t".into(),
             finished_at: Some("t".into()),
             command: vec![],
@@ -198,20 +199,35 @@ mod tests {
             perf_version: "perf version 6.1".into(),
             frequency_hz: 999,
             call_graph: "dwarf".into(),
-            workload: Workload {
-                kind: "server".into(),
-                request: Some("/json".into()),
-                concurrency: Some(16),
-                duration_s: Some(5.0),
-                threads: None,
-            },
-            rounds: 1,
+            workload,
+            rounds,
             baseline: "glibc-system-debian".into(),
-            variants: vec![
+            variants,
+        }
+    }
+
+    fn profile(name: &str, folded: &str, cpu: f64) -> VariantProfile {
+        VariantProfile::from_tally(name.parse().unwrap(), &Tally::of_folded(folded), Some(cpu))
+    }
+
+    #[test]
+    fn the_sentence_names_the_shares_and_the_gap_by_bucket() {
+        let workload = Workload {
+            kind: "server".into(),
+            request: Some("/json".into()),
+            concurrency: Some(16),
+            duration_s: Some(5.0),
+            threads: None,
+        };
+        let results = profile_file(
+            "http",
+            workload,
+            1,
+            vec![
                 profile("glibc-system-debian", "a;main 93\na;malloc 7\n", 50.0),
                 profile("musl-system-scratch", "a;main 59\na;malloc 41\n", 100.0),
             ],
-        };
+        );
         let s = sentences(&results);
         assert_eq!(s.len(), 1);
         assert!(
@@ -249,27 +265,18 @@ mod tests {
                 rounds(shares),
             )
         };
-        let mut results = ProfileResults {
-            schema_version: 1,
-            app: "json".into(),
-            started_at: "t".into(),
-            finished_at: Some("t".into()),
-            command: vec![],
-            runtime: "docker".into(),
-            environment: Default::default(),
-            perf_version: "perf version 6.1".into(),
-            frequency_hz: 999,
-            call_graph: "dwarf".into(),
-            workload: Workload {
-                kind: "batch".into(),
-                request: None,
-                concurrency: None,
-                duration_s: None,
-                threads: Some(2),
-            },
-            rounds: 3,
-            baseline: "glibc-system-debian".into(),
-            variants: vec![
+        let workload = Workload {
+            kind: "batch".into(),
+            request: None,
+            concurrency: None,
+            duration_s: None,
+            threads: Some(2),
+        };
+        let mut results = profile_file(
+            "json",
+            workload,
+            3,
+            vec![
                 pooled(
                     "glibc-system-debian",
                     "a;main 80\na;malloc 20\n",
@@ -286,7 +293,7 @@ mod tests {
                     &[0.2, 0.12, 0.18],
                 ),
             ],
-        };
+        );
         results.pair_with_baseline();
         let s = sentences(&results);
         assert_eq!(s.len(), 2);
