@@ -11,6 +11,7 @@
 //! library comes from `inject`. This module owns the cargo command line and its timing; it
 //! does not package images.
 
+use super::child::output_cancellable;
 use super::inject;
 use crate::app::AppSpec;
 use crate::matrix::{AllocatorSource, Link, Variant};
@@ -139,26 +140,6 @@ pub async fn compile_profiling(
     Ok(dir.join(variant.link.target()).join(PROFILE).join(&app.bin))
 }
 
-/// Runs a cargo `command` (stderr captured, and stdout unless the caller set it) in a
-/// process group of its own that is killed when the future is dropped.
-pub async fn output_cancellable(command: Command) -> anyhow::Result<std::process::Output> {
-    let mut command = tokio::process::Command::from(command);
-    command
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let child = command
-        .spawn()
-        .context("cannot run cargo: is it on PATH?")?;
-    let group = KillGroup(child.id());
-    let output = child
-        .wait_with_output()
-        .await
-        .context("waiting for cargo failed")?;
-    std::mem::forget(group);
-    Ok(output)
-}
-
 fn prepare(
     root: &Path,
     app: &AppSpec,
@@ -229,20 +210,6 @@ fn finish(
         compile_s: took.as_secs_f64(),
         cold: prepared.was_cold,
     })
-}
-
-/// Kills a process group when dropped (the future running cargo was cancelled).
-struct KillGroup(Option<u32>);
-
-impl Drop for KillGroup {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            // SAFETY: killpg only sends a signal; the group is cargo's own (process_group(0)).
-            unsafe {
-                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
-            }
-        }
-    }
 }
 
 fn cargo_command(

@@ -153,7 +153,7 @@ async fn build(root: &Path, home: &Path, recipe: &Recipe, link: Link) -> anyhow:
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .stdout(Stdio::piped());
-    let output = super::cargo::output_cancellable(command).await?;
+    let output = super::child::output_cancellable(command).await?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let errors: Vec<&str> = stderr

@@ -7,6 +7,7 @@
 pub mod artifact;
 pub mod base;
 pub mod cargo;
+pub mod child;
 pub mod elf;
 pub mod image;
 pub mod inject;

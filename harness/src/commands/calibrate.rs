@@ -1,7 +1,7 @@
 //! `harness calibrate`: the built-in load generator (and with `--agent` the agent's) against
 //! wrk on the same pinned http-server; prints each round and the ratios.
 
-use super::runtime;
+use super::tokio_runtime::runtime;
 use crate::app::workspace_root;
 use crate::runtime::docker_client;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! `harness clean`: remove what the harness created on the daemon, found by its labels.
 
-use super::runtime;
+use super::tokio_runtime::runtime;
 use crate::runtime::docker_client;
 
 /// Removes this namespace's containers and images (or only dead runs' containers).

@@ -11,12 +11,14 @@ mod doctor;
 mod profile;
 mod report;
 mod run;
+mod tokio_runtime;
 mod variants;
 
 pub use build::mb;
 pub use variants::variants_text;
 
 use crate::cli::{Cli, Command};
+use tokio_runtime::runtime;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -33,10 +35,4 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent => crate::agent::serve::run(),
         Command::Profile(args) => profile::execute(&args),
     }
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
 }

@@ -1,6 +1,6 @@
 //! `harness profile`: plan, sample every variant with perf, print the buckets table.
 
-use super::runtime;
+use super::tokio_runtime::runtime;
 
 /// Plans, profiles, and prints the table and the file's path.
 pub fn execute(args: &crate::cli::ProfileArgs) -> anyhow::Result<()> {

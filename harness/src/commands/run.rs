@@ -1,7 +1,7 @@
 //! `harness run`: plan, then one run on one daemon (or natively), or one child run per host
 //! with several `--docker-host`.
 
-use super::runtime;
+use super::tokio_runtime::runtime;
 
 /// Plans and runs; with several hosts, runs one child per host.
 pub fn execute(args: &crate::cli::RunArgs) -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! CSV, long form, for scripts and spreadsheets: a run's results one row per measured value,
 //! a bench file one row per bench and variant.
 
-use super::Exporter;
+use super::format::Exporter;
 use crate::results::{BenchResults, RunResults, Summary};
 use std::fmt::Write;
 

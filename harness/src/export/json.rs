@@ -1,6 +1,6 @@
 //! JSON: the results type itself, pretty-printed, as `harness/schema/` publishes it.
 
-use super::Exporter;
+use super::format::Exporter;
 use serde::Serialize;
 
 /// The JSON format.

@@ -3,18 +3,13 @@
 //! file is written atomically, after each unit of work.
 
 pub mod csv;
+mod format;
 pub mod json;
+
+pub use format::Exporter;
 
 use crate::results::write_atomically;
 use std::path::Path;
-
-/// One export format of a results type.
-pub trait Exporter<T> {
-    /// The file extension, without the dot.
-    const EXTENSION: &'static str;
-    /// The whole file.
-    fn render(results: &T) -> String;
-}
 
 /// Writes `results` as JSON at `path` and as CSV beside it (same name, `.csv`), atomically.
 pub fn write_all<T>(results: &T, path: &Path) -> anyhow::Result<()>

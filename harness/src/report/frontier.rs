@@ -7,7 +7,7 @@
 //! reading, since one reading cannot show that anything beats it.
 
 use super::estimate::{Better, Measured};
-use super::metrics::VariantRow;
+use super::metrics::{RunView, VariantRow};
 
 /// The figure a tradeoff weighs against image size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,24 @@ impl Axis {
         match self {
             Axis::Throughput => "throughput",
             Axis::CpuPerRequest => "server CPU per request",
+        }
+    }
+}
+
+impl RunView<'_> {
+    /// Variants no other variant beats on both image size and `axis` (see `frontier`), in
+    /// order of image size.
+    pub fn frontier(&self, axis: Axis) -> Vec<&VariantRow> {
+        frontier(&self.rows, axis)
+    }
+
+    /// The axis the tradeoff is drawn and judged on: server CPU per request where the file
+    /// has it (it compares servers even where the load generator was the bottleneck), else
+    /// throughput.
+    pub fn tradeoff_axis(&self) -> Axis {
+        match self.rows.iter().any(|r| r.cpu_per_request.is_some()) {
+            true => Axis::CpuPerRequest,
+            false => Axis::Throughput,
         }
     }
 }

@@ -6,7 +6,6 @@
 //! or formats text beyond the workload's label. Which variants form the frontier is
 //! `frontier`'s; how two figures are told apart is `estimate`'s.
 
-use super::frontier::{self, Axis};
 use super::load::RunFile;
 use crate::matrix::BASELINE;
 use crate::results::{AppKind, BenchResults, Bound, LoadResult, RunResults, Status, VariantResult};
@@ -114,22 +113,6 @@ impl<'a> RunView<'a> {
     pub fn baseline_row(&self) -> Option<&VariantRow> {
         let name = self.baseline.as_ref()?;
         self.rows.iter().find(|r| &r.name == name)
-    }
-
-    /// Variants no other variant beats on both image size and `axis` (see `frontier`), in
-    /// order of image size.
-    pub fn frontier(&self, axis: Axis) -> Vec<&VariantRow> {
-        frontier::frontier(&self.rows, axis)
-    }
-
-    /// The axis the tradeoff is drawn and judged on: server CPU per request where the file
-    /// has it (it compares servers even where the load generator was the bottleneck), else
-    /// throughput.
-    pub fn tradeoff_axis(&self) -> Axis {
-        match self.rows.iter().any(|r| r.cpu_per_request.is_some()) {
-            true => Axis::CpuPerRequest,
-            false => Axis::Throughput,
-        }
     }
 
     /// One load figure of every variant's cell (`endpoint`, `concurrency`), see `load_figure`.

@@ -4,7 +4,7 @@
 //! driver), so a request costs no cross-task wake-ups. It is the reference the lean client
 //! is checked against, and costs about twice the lean client's CPU per request.
 
-use super::conn::{error_text, Flow, Lane};
+use super::lane::{error_text, Flow, Lane};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;

@@ -5,8 +5,8 @@
 //! response are a protocol error. A response carrying `Connection: close` ends the
 //! connection without an error; the next request goes on a new one.
 
-use super::conn::{error_text, Flow, Lane};
 use super::http1::{Response, ResponseReader};
+use super::lane::{error_text, Flow, Lane};
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -24,18 +24,21 @@ mod conn;
 mod endpoint;
 mod http1;
 mod hyper_client;
+mod lane;
 mod lean;
 mod pacer;
+mod timeline;
 
 pub use endpoint::Endpoint;
 
 use crate::results::Latency;
 use crate::runtime::pinning;
-use conn::{Job, Tally, Timeline};
 use hyper::header::HeaderValue;
+use lane::{Job, Tally};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use timeline::Timeline;
 
 /// How long requests in flight at the end of the window may take to finish.
 pub const DRAIN: Duration = Duration::from_secs(2);

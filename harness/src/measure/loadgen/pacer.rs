@@ -10,7 +10,7 @@
 //! are censored at the window's end like every other unanswered request
 //! (`Pacer::censor_untaken`).
 
-use super::conn::Timeline;
+use super::timeline::Timeline;
 use hdrhistogram::Histogram;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
