@@ -67,7 +67,15 @@ impl Context<'_> {
         let folded = perf::folded(&data, symfs.as_deref())?;
         let _ = std::fs::remove_file(&data);
         let tally = Tally::of_folded(&folded);
-        anyhow::ensure!(tally.samples > 0, "perf recorded no samples of {variant}");
+        if tally.samples == 0 {
+            let hint = match self.plan.workload {
+                Workload::Batch { .. } => {
+                    ": the job may have ended before perf attached (a larger --dataset-mb makes it longer)"
+                }
+                Workload::Server { .. } => "",
+            };
+            anyhow::bail!("perf recorded no samples of {variant}{hint}");
+        }
         let mut profile = VariantProfile::from_tally(variant, &tally, measured.cpu_us_per_request);
         profile.requests = measured.requests;
         profile.throughput = measured.throughput;

@@ -24,8 +24,10 @@ fn a_docker_profile_classifies_real_samples_and_leaves_nothing_behind() {
         "json",
         "--threads",
         "2",
+        // Long enough (about 0.5 s for glibc on two threads) that perf attaches well before
+        // the job ends even on a loaded machine: at 32 MB glibc's job once ended first.
         "--dataset-mb",
-        "32",
+        "128",
         "--rounds",
         "2",
         "--variants",
