@@ -10,8 +10,11 @@
 use crate::build::elf::ElfFacts;
 use crate::labels;
 use crate::matrix::{Base, Variant};
+use crate::runtime::retry::{self, Call};
 use anyhow::Context;
-use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptions, BuildImageOptionsBuilder, RemoveImageOptionsBuilder,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -96,19 +99,19 @@ pub async fn build(
         .rm(true)
         .forcerm(true)
         .build();
+    let context = bytes::Bytes::from(context);
     let start = Instant::now();
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
-    let mut log = Vec::new();
-    while let Some(item) = stream.next().await {
-        let info = item
-            .map_err(|e| anyhow::anyhow!("image build of {tag} failed: {e}{}", last_lines(&log)))?;
-        if let Some(line) = info.stream {
-            log.push(line);
-        }
+    // A connection lost mid-build is the daemon's fault, not the image's: the whole build
+    // is tried again (it is idempotent), and a daemon that stays away ends the run.
+    let built = retry::run_call(format!("build {tag}"), Call::Write, || {
+        stream_build(docker, options.clone(), context.clone())
+    })
+    .await?;
+    if let Some(e) = built.failed {
+        anyhow::bail!("image build of {tag} failed: {e}{}", last_lines(&built.log));
     }
     let image_build_s = start.elapsed().as_secs_f64();
-    let inspect = docker
-        .inspect_image(tag)
+    let inspect = retry::run_call("inspect an image", Call::Read, || docker.inspect_image(tag))
         .await
         .with_context(|| format!("built {tag} but cannot inspect it"))?;
     if let Some(old) = previous.filter(|old| Some(old) != inspect.id.as_ref()) {
@@ -120,6 +123,42 @@ pub async fn build(
         image_build_s,
         image_bytes: inspect.size.unwrap_or(0).max(0) as u64,
     })
+}
+
+/// What one try of an image build printed, and the daemon's verdict when the build failed.
+struct BuildOutput {
+    log: Vec<String>,
+    failed: Option<bollard::errors::Error>,
+}
+
+/// Sends the context and reads the build's output to its end. `Err` only for a connection
+/// fault worth another try; a step that fails, or a build that times out, is the daemon's
+/// verdict (in `failed`, with the log so far).
+async fn stream_build(
+    docker: &Docker,
+    options: BuildImageOptions,
+    context: bytes::Bytes,
+) -> Result<BuildOutput, bollard::errors::Error> {
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context)));
+    let mut log = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => log.extend(info.stream),
+            Err(e)
+                if retry::is_transient(&e, Call::Write)
+                    && !matches!(e, bollard::errors::Error::RequestTimeoutError) =>
+            {
+                return Err(e)
+            }
+            Err(e) => {
+                return Ok(BuildOutput {
+                    log,
+                    failed: Some(e),
+                })
+            }
+        }
+    }
+    Ok(BuildOutput { log, failed: None })
 }
 
 /// Checks that `tag` holds the binary with digest `expected` (its `binary-sha256` label):

@@ -321,6 +321,11 @@ impl<'a, R: Runtime> Run<'a, R> {
                     );
                     self.results.variants[index].build = Some(built.record);
                 }
+                Err((_, error)) if retry::is_api_failure(&error) => {
+                    // The daemon is gone, not the variant broken: the run ends.
+                    step.done(format!("{variant}: {error:#}"));
+                    return Err(error);
+                }
                 Err((stage, error)) => {
                     step.done(format!("{variant}: {stage} failed: {error:#}"));
                     self.results.variants[index].fail(stage.name(), format!("{error:#}"), None);

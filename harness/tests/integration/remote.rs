@@ -1,16 +1,19 @@
 //! Remote daemons, for real: throwaway `dockerd`s listening on tcp://127.0.0.1:PORT (own data
 //! root, exec root and pid file, no bridge), started and stopped here. A run against them is
 //! measured by the agent on the daemon's host; several run in parallel (`--spread`,
-//! `--replicate`); one stopped mid-run fails only its own share and leaves nothing behind on
-//! the others. These check correctness (every request counted, each host's results from that
-//! host), not speed.
+//! `--replicate`); one lost mid-run (its connection cut) fails only its own share and leaves
+//! nothing behind on the others. These check correctness (every request counted, each
+//! host's results from that host), not speed.
 
 use crate::support;
 use bollard::Docker;
 use harness::fresh_node::child::{self, Helper};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A throwaway daemon on a loopback tcp port.
 struct TcpDaemon {
@@ -95,7 +98,23 @@ impl TcpDaemon {
 
     /// The harness's containers on this daemon (any namespace).
     async fn containers_left(&self) -> Vec<String> {
-        let filters = harness::labels::filter(None);
+        self.containers(harness::labels::filter(None)).await
+    }
+
+    /// The app containers a run started on this daemon (not the agent, nor an image
+    /// build's: those carry no owner), running or not.
+    async fn app_containers(&self) -> Vec<String> {
+        let mut filters = harness::labels::filter(None);
+        let labels = filters.entry("label".into()).or_default();
+        labels.push(format!("{}=variant", harness::labels::ROLE));
+        labels.push(harness::labels::OWNER.into());
+        self.containers(filters).await
+    }
+
+    async fn containers(
+        &self,
+        filters: std::collections::HashMap<String, Vec<String>>,
+    ) -> Vec<String> {
         let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)
@@ -126,14 +145,19 @@ async fn two_daemons(test: &str) -> Option<(TcpDaemon, TcpDaemon)> {
     }
 }
 
-/// The arguments of a short http run of `variants` into `out` on `hosts`.
+/// The arguments of a short http run of `variants` into `out` on `hosts` (2 cold starts
+/// unless `extra` says `--runs`).
 fn run_args(hosts: &[&str], variants: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let runs = if extra.contains(&"--runs") {
+        ""
+    } else {
+        "--runs=2"
+    };
     let mut args: Vec<String> = [
         "run",
         "--app",
         "http",
-        "--runs",
-        "2",
+        runs,
         "--concurrency",
         "4",
         "--endpoints",
@@ -144,6 +168,7 @@ fn run_args(hosts: &[&str], variants: &str, out: &Path, extra: &[&str]) -> Vec<S
         "--out",
     ]
     .iter()
+    .filter(|s| !s.is_empty())
     .map(|s| s.to_string())
     .collect();
     args.push(out.display().to_string());
@@ -238,21 +263,121 @@ async fn spread_runs_each_share_on_its_own_host_through_the_agent() {
     b.stop();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes() {
-    let test = "remote::a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes";
-    let Some((a, b)) = two_daemons(test).await else {
-        return;
-    };
+/// A loopback TCP relay to a daemon that can be cut: every connection through it, open or
+/// new, then fails at once. That is a daemon lost mid-run, deterministically: a dockerd
+/// told to stop keeps serving the connections already open while its containers get their
+/// 10 s stop timeout, time in which a short share could finish.
+struct Relay {
+    host: String,
+    accepting: tokio::task::JoinHandle<()>,
+    open: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+/// When a relay cuts itself: as the client sends its `nth` request (counting from 1) whose
+/// bytes hold `request`.
+#[derive(Clone, Copy)]
+struct CutAt {
+    request: &'static [u8],
+    nth: usize,
+}
+
+impl Relay {
+    async fn to(daemon: &str, cut_at: Option<CutAt>) -> Arc<Relay> {
+        let target = daemon.trim_start_matches("tcp://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = format!("tcp://{}", listener.local_addr().unwrap());
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (relays, seen) = (open.clone(), Arc::new(AtomicUsize::new(0)));
+        let (cut_tx, mut cut_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let accepting = tokio::spawn(async move {
+            loop {
+                let (inbound, _) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(_) => return,
+                    },
+                    _ = cut_rx.recv() => return,
+                };
+                let (target, seen, cut_tx) = (target.clone(), seen.clone(), cut_tx.clone());
+                let relay = tokio::spawn(async move {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (mut in_read, mut in_write) = inbound.into_split();
+                    let (mut out_read, mut out_write) = outbound.into_split();
+                    let replies = tokio::io::copy(&mut out_read, &mut in_write);
+                    let requests = async {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match in_read.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            let chunk = &buf[..n];
+                            if let Some(at) = cut_at {
+                                let hit = chunk.windows(at.request.len()).any(|w| w == at.request);
+                                if hit && seen.fetch_add(1, Ordering::SeqCst) + 1 == at.nth {
+                                    let _ = cut_tx.send(());
+                                    return;
+                                }
+                            }
+                            if out_write.write_all(chunk).await.is_err() {
+                                return;
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        _ = replies => {}
+                        _ = requests => {}
+                    }
+                });
+                relays.lock().unwrap().push(relay);
+            }
+        });
+        let relay = Arc::new(Relay {
+            host,
+            accepting,
+            open,
+        });
+        // The cut asked for by a request closes everything, as `cut` does.
+        let cutter = relay.clone();
+        tokio::spawn(async move {
+            while !cutter.accepting.is_finished() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            cutter.cut();
+        });
+        relay
+    }
+
+    /// Closes the listening socket and every relayed connection.
+    fn cut(&self) {
+        self.accepting.abort();
+        for relay in self.open.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
+}
+
+/// Runs one http share on each of A and B (B through `relay`), waits for B to be lost as
+/// `lose_b` says, and checks that B's share failed on the API, A's finished measured by its
+/// agent, and nothing is left on A; returns the run's stderr.
+async fn lose_b_mid_run(
+    a: &TcpDaemon,
+    relay: &Relay,
+    lose_b: impl std::future::Future<Output = ()>,
+) -> String {
     let out = tempfile::tempdir().unwrap();
     let args = run_args(
-        &[&a.host, &b.host],
+        &[&a.host, &relay.host],
         "musl-system-scratch",
         out.path(),
         &[
             "--replicate",
+            "--runs",
+            "4",
             "--rounds",
-            "5",
+            "2",
             "--duration",
             "1s",
             "--warmup",
@@ -265,34 +390,84 @@ async fn a_daemon_stopped_mid_run_fails_its_share_and_the_other_host_finishes() 
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Stop B once its load windows have begun (its results file holds a cold start).
-    let b_dir: PathBuf = out.path().join(harness::runner::hosts::slug(&b.host));
+    tokio::pin!(lose_b);
     let deadline = Instant::now() + Duration::from_secs(400);
     loop {
-        assert!(Instant::now() < deadline, "B never reached its load phase");
-        let started = b_dir.is_dir()
-            && support::results_file(&b_dir).is_some_and(|f| {
-                std::fs::read_to_string(f).is_ok_and(|t| t.contains("\"cold_start_ms\""))
-            });
-        if started || child.try_wait().unwrap().is_some() {
-            break;
+        assert!(Instant::now() < deadline, "B was never lost");
+        if child.try_wait().unwrap().is_some() {
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "the run ended before B was lost: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::select! {
+            _ = &mut lose_b => break,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
     }
-    let b_host = b.host.clone();
-    b.stop();
     let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("error: 1 of 2 hosts failed") && stderr.contains(&format!("{b_host}: ")),
+        stderr.contains("error: 1 of 2 hosts failed")
+            && stderr.contains(&format!("{}: failed: ", relay.host))
+            && stderr.contains("Docker API failed after"),
         "{stderr}"
     );
     let a_results = results_in(&out.path().join(harness::runner::hosts::slug(&a.host)));
     check_measured_by_agent(&a_results, &a.host);
     assert!(a_results.finished_at.is_some());
     assert!(a.containers_left().await.is_empty(), "left on {}", a.host);
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_lost_at_a_cold_start_fails_its_share_and_the_other_host_finishes() {
+    let test = "remote::a_daemon_lost_at_a_cold_start_fails_its_share_and_the_other_host_finishes";
+    let Some((a, b)) = two_daemons(test).await else {
+        return;
+    };
+    let relay = Relay::to(&b.host, None).await;
+    // Cut at B's first app container: every step after it needs B's API.
+    let lost = async {
+        while b.app_containers().await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        relay.cut();
+    };
+    lose_b_mid_run(&a, &relay, lost).await;
     a.stop();
+    // What the run could not remove through the cut goes with B's own shutdown.
+    b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_lost_during_an_image_build_fails_its_share_not_its_variant() {
+    let test = "remote::a_daemon_lost_during_an_image_build_fails_its_share_not_its_variant";
+    let Some((a, b)) = two_daemons(test).await else {
+        return;
+    };
+    // B's first build is the agent's image, its second the variant's: cut as that one starts.
+    let at = CutAt {
+        request: b"/build?",
+        nth: 2,
+    };
+    let relay = Relay::to(&b.host, Some(at)).await;
+    let lost = async {
+        while !relay.accepting.is_finished() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let stderr = lose_b_mid_run(&a, &relay, lost).await;
+    // The build was tried again and the share ended on the API (the helper checks the exit),
+    // rather than the variant marked failed and the share "done".
+    assert!(
+        stderr.contains("build ") && stderr.contains("/http:musl-system-scratch"),
+        "{stderr}"
+    );
+    a.stop();
+    b.stop();
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl
