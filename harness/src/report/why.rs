@@ -67,9 +67,17 @@ fn app_section(doc: &mut Doc, p: &ProfileResults) {
         }));
         table.row(row);
     }
+    // Shares depend on the CPU (its memcpy, its page zeroing): the note names it.
+    let env = &p.environment;
     doc.table(table.note(format!(
-        "{}, {} Hz, call graphs by {}; {} runtime; started {}.",
-        p.perf_version, p.frequency_hz, p.call_graph, p.runtime, p.started_at
+        "{}, {} Hz, call graphs by {}; {} runtime; {} CPUs of {}; started {}.",
+        p.perf_version,
+        p.frequency_hz,
+        p.call_graph,
+        p.runtime,
+        env.cpu_count,
+        env.cpu_model,
+        p.started_at
     )));
     doc.list(sentences(p));
     let flames: Vec<String> = p
@@ -195,7 +203,11 @@ mod tests {
             finished_at: Some("t".into()),
             command: vec![],
             runtime: "docker".into(),
-            environment: Default::default(),
+            environment: crate::results::Environment {
+                cpu_model: "Test CPU 9000".into(),
+                cpu_count: 2,
+                ..Default::default()
+            },
             perf_version: "perf version 6.1".into(),
             frequency_hz: 999,
             call_graph: "dwarf".into(),
@@ -238,6 +250,8 @@ mod tests {
         let mut doc = Doc::default();
         section(&mut doc, &[results]);
         assert!(doc.blocks.len() > 4);
+        let markdown = super::super::markdown::render(&doc);
+        assert!(markdown.contains("2 CPUs of Test CPU 9000"), "{markdown}");
     }
 
     fn rounds(shares: &[f64]) -> Vec<crate::profiles::RoundProfile> {
