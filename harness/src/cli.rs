@@ -83,6 +83,9 @@ pub struct ProfileArgs {
     /// Where `profiles/<app>-<time>.json` and `plots/*.svg` go.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Profile even when a run holds this daemon's lock (each disturbs the other).
+    #[arg(long)]
+    pub allow_concurrent: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,8 +3,8 @@
 //! life. The kernel releases it when the process exits, however it exits (SIGKILL too), so
 //! a lock is never stale. The file holds the holder's run id and pid for the refusal message.
 //!
-//! This module owns the lock file; the runner decides when to take it (not with
-//! `--allow-concurrent`), and what the key is (the daemon's id, or `native`).
+//! This module owns the lock file and its key (the daemon's id and data root, or `native`,
+//! per image namespace); `run` and `profile` take it unless `--allow-concurrent`.
 
 use crate::error::prerequisite;
 use anyhow::Context;
@@ -12,6 +12,55 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+
+/// Takes the lock of `docker`'s daemon (or, for `None`, of native runs on this machine) in
+/// this process's image namespace, for `run_id`.
+pub async fn claim_daemon(
+    docker: Option<&bollard::Docker>,
+    run_id: &str,
+) -> anyhow::Result<RunLock> {
+    let (key, what) = match docker {
+        Some(docker) => daemon_key(docker).await?,
+        None => (
+            "native".to_string(),
+            "this machine (native runs)".to_string(),
+        ),
+    };
+    // Another image namespace (a test suite's) has a lock of its own: its runs touch
+    // nothing of this one's, and neither waits for the other.
+    let namespace = crate::labels::image_namespace();
+    let (key, what) = if namespace == crate::labels::IMAGE_NAMESPACE {
+        (key, what)
+    } else {
+        (
+            format!("{key} in namespace {namespace}"),
+            format!("{what} in image namespace {namespace}"),
+        )
+    };
+    acquire(&std::env::temp_dir(), &key, &what, run_id)
+}
+
+/// The daemon's own id and data root (the same daemon behind two sockets is one daemon;
+/// daemons of one machine share an id, from its key file, but never a data root), else its
+/// address.
+async fn daemon_key(docker: &bollard::Docker) -> anyhow::Result<(String, String)> {
+    use crate::runtime::{docker_client, retry};
+    let host = docker_client::host();
+    let info = retry::run_call("read the daemon's info", retry::Call::Read, || {
+        docker.info()
+    })
+    .await?;
+    let root = info.docker_root_dir.unwrap_or_default();
+    let key = info
+        .id
+        .filter(|id| !id.is_empty())
+        .map(|id| format!("{id}@{root}"))
+        .unwrap_or(host.clone());
+    Ok((
+        format!("docker:{key}"),
+        format!("the Docker daemon at {host}"),
+    ))
+}
 
 /// A held lock; dropping it (or exiting) releases it.
 #[derive(Debug)]

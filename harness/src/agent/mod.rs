@@ -14,7 +14,7 @@ pub mod serve;
 mod wire;
 
 pub use client::Agent;
-pub use wire::{LoadReply, WireEndpoint, WireReport, WireSpec};
+pub use wire::{LoadReply, WireEndpoint, WireSpec};
 
 /// A load spec as the agent is sent it.
 pub fn wire_spec(spec: &crate::measure::loadgen::LoadSpec) -> WireSpec {

@@ -4,7 +4,7 @@
 //! It runs as nobody in a scratch container with the host's network and pids and the host's
 //! cgroups read-only under `HOST_CGROUP_ROOT`; every figure it sends is read there.
 
-use super::wire::{LoadReply, WireReport};
+use super::wire::LoadReply;
 use super::{Envelope, PeakReply, Reply, Request, HOST_CGROUP_ROOT};
 use crate::measure::{cold_start, loadgen};
 use crate::runtime::cgroup::{self, Cgroup, CpuMeter};
@@ -172,8 +172,5 @@ fn load(spec: &super::wire::WireSpec, server: Option<(u32, String)>) -> Result<L
         (Ok(a), Ok(b)) => Ok((b.saturating_sub(a), (after.0 - before.0).as_secs_f64())),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    Ok(LoadReply {
-        report: WireReport::from_report(&report),
-        server_cpu,
-    })
+    Ok(LoadReply { report, server_cpu })
 }

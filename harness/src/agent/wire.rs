@@ -1,8 +1,7 @@
-//! The load generator's spec and report as JSON: the endpoint's bytes, and the latency
-//! histogram as (value, count) pairs, rebuilt exactly on the other side.
+//! The load generator's spec as JSON (the endpoint's bytes), and the reply to a load
+//! request (the `LoadReport` itself, its histogram as (value, count) pairs).
 
-use crate::measure::loadgen::{Endpoint, LoadReport, LoadSpec, PhaseCounts};
-use crate::results::Latency;
+use crate::measure::loadgen::{Endpoint, LoadReport, LoadSpec};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -30,34 +29,11 @@ pub struct WireSpec {
     pub cpus: Option<Vec<usize>>,
 }
 
-/// A `LoadReport` on the wire.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireReport {
-    pub endpoint: String,
-    pub concurrency: u32,
-    pub rate_rps: Option<u64>,
-    pub warmup: PhaseCounts,
-    pub window: PhaseCounts,
-    pub drain: PhaseCounts,
-    pub abandoned: u64,
-    pub rate_backlog: u64,
-    pub censored: u64,
-    pub duration_s: f64,
-    pub rps: f64,
-    pub latency_us: Latency,
-    /// Every recorded latency bucket: (highest equivalent value µs, count).
-    pub histogram: Vec<(u64, u64)>,
-    pub loadgen_cpus: Vec<usize>,
-    pub loadgen_cpu_percent: f64,
-    pub loadgen_bound: bool,
-    pub first_error: Option<String>,
-}
-
 /// The answer to `Request::Load`: the report and the server's CPU over the load run
 /// (`cpu_ns`, `wall_s`), or why it could not be read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadReply {
-    pub report: WireReport,
+    pub report: LoadReport,
     pub server_cpu: Result<(u64, f64), String>,
 }
 
@@ -97,83 +73,5 @@ impl WireSpec {
             rate: self.rate,
             cpus: self.cpus.clone(),
         })
-    }
-}
-
-impl WireReport {
-    pub fn from_report(r: &LoadReport) -> WireReport {
-        let histogram = r
-            .histogram
-            .iter_recorded()
-            .map(|v| (v.value_iterated_to(), v.count_at_value()))
-            .collect();
-        WireReport {
-            endpoint: r.endpoint.clone(),
-            concurrency: r.concurrency,
-            rate_rps: r.rate_rps,
-            warmup: r.warmup,
-            window: r.window,
-            drain: r.drain,
-            abandoned: r.abandoned,
-            rate_backlog: r.rate_backlog,
-            censored: r.censored,
-            duration_s: r.duration_s,
-            rps: r.rps,
-            latency_us: r.latency_us,
-            histogram,
-            loadgen_cpus: r.loadgen_cpus.clone(),
-            loadgen_cpu_percent: r.loadgen_cpu_percent,
-            loadgen_bound: r.loadgen_bound,
-            first_error: r.first_error.clone(),
-        }
-    }
-
-    pub fn into_report(self) -> anyhow::Result<LoadReport> {
-        let mut histogram = hdrhistogram::Histogram::<u64>::new(3)?;
-        for (value, count) in &self.histogram {
-            histogram.record_n(*value, *count)?;
-        }
-        Ok(LoadReport {
-            endpoint: self.endpoint,
-            concurrency: self.concurrency,
-            rate_rps: self.rate_rps,
-            warmup: self.warmup,
-            window: self.window,
-            drain: self.drain,
-            abandoned: self.abandoned,
-            rate_backlog: self.rate_backlog,
-            censored: self.censored,
-            duration_s: self.duration_s,
-            rps: self.rps,
-            latency_us: self.latency_us,
-            histogram,
-            loadgen_cpus: self.loadgen_cpus,
-            loadgen_cpu_percent: self.loadgen_cpu_percent,
-            loadgen_bound: self.loadgen_bound,
-            first_error: self.first_error,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_histogram_survives_the_wire() {
-        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-        for v in [1, 17, 250, 250, 99_999, 1_234_567] {
-            h.record(v).unwrap();
-        }
-        let pairs: Vec<(u64, u64)> = h
-            .iter_recorded()
-            .map(|v| (v.value_iterated_to(), v.count_at_value()))
-            .collect();
-        let mut back = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-        for (v, c) in pairs {
-            back.record_n(v, c).unwrap();
-        }
-        assert_eq!(back.len(), h.len());
-        for q in [0.5, 0.9, 0.99, 1.0] {
-            assert_eq!(back.value_at_quantile(q), h.value_at_quantile(q), "{q}");
-        }
     }
 }

@@ -85,7 +85,7 @@ fn calibrate_with_agent(
             server: None,
         };
         let reply: LoadReply = rt.block_on(agent.call(request, timeout))?;
-        reply.report.into_report()
+        Ok(reply.report)
     };
     let outcome = crate::measure::calibrate::calibrate(spec, binary, Some(&load), print_round);
     rt.block_on(agent.stop());

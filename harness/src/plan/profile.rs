@@ -30,6 +30,8 @@ pub struct ProfilePlan {
     pub rounds: u32,
     pub ready_timeout: Duration,
     pub out_dir: PathBuf,
+    /// Without the daemon's run lock.
+    pub allow_concurrent: bool,
 }
 
 /// What runs while perf samples.
@@ -116,6 +118,7 @@ impl ProfilePlan {
             rounds: args.rounds,
             ready_timeout: parse_duration(&args.ready_timeout, "--ready-timeout", false)?,
             out_dir: args.out.clone(),
+            allow_concurrent: args.allow_concurrent,
         })
     }
 }

@@ -48,6 +48,11 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
     let work = tempfile::tempdir()?;
     perf::preflight(work.path()).map_err(crate::error::prerequisite)?;
     let run_id = crate::results::new_run_id(&plan.app.name);
+    // A run or another profile on the same daemon would skew both: the run lock.
+    let _lock = match plan.allow_concurrent {
+        true => None,
+        false => Some(crate::lock::claim_daemon(docker.as_ref(), &run_id).await?),
+    };
     let profiles_dir = plan.out_dir.join("profiles");
     let plots_dir = plan.out_dir.join("plots");
     for dir in [&profiles_dir, &plots_dir] {

@@ -209,7 +209,7 @@ impl<R: Runtime> Run<'_, R> {
                     Some(why) => Err(why),
                     None => reply.server_cpu,
                 };
-                Ok((reply.report.into_report()?, cpu))
+                Ok((reply.report, cpu))
             }
             (_, meter) => {
                 let read = || match meter {

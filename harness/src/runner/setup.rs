@@ -5,7 +5,6 @@
 use crate::lock::{self, RunLock};
 use crate::plan::RunPlan;
 use crate::progress::Progress;
-use crate::runtime::retry::{self, Call};
 use crate::runtime::{docker_client, RuntimeKind};
 use bollard::Docker;
 
@@ -44,25 +43,7 @@ pub(super) async fn claim(
     let lock = if plan.allow_concurrent {
         None
     } else {
-        let (key, what) = match docker {
-            Some(docker) => daemon_key(docker).await?,
-            None => (
-                "native".to_string(),
-                "this machine (native runs)".to_string(),
-            ),
-        };
-        // Another image namespace (a test suite's) has a lock of its own: its runs touch
-        // nothing of this one's, and neither waits for the other.
-        let namespace = crate::labels::image_namespace();
-        let (key, what) = if namespace == crate::labels::IMAGE_NAMESPACE {
-            (key, what)
-        } else {
-            (
-                format!("{key} in namespace {namespace}"),
-                format!("{what} in image namespace {namespace}"),
-            )
-        };
-        Some(lock::acquire(&std::env::temp_dir(), &key, &what, run_id)?)
+        Some(lock::claim_daemon(docker, run_id).await?)
     };
     if let Some(docker) = docker {
         let orphans = crate::cleanup::remove_orphans(docker).await?;
@@ -75,22 +56,4 @@ pub(super) async fn claim(
         }
     }
     Ok(lock)
-}
-
-/// The daemon's own id and data root (the same daemon behind two sockets is one daemon;
-/// daemons of one machine share an id, from its key file, but never a data root), else its
-/// address.
-async fn daemon_key(docker: &Docker) -> anyhow::Result<(String, String)> {
-    let host = docker_client::host();
-    let info = retry::run_call("read the daemon's info", Call::Read, || docker.info()).await?;
-    let root = info.docker_root_dir.unwrap_or_default();
-    let key = info
-        .id
-        .filter(|id| !id.is_empty())
-        .map(|id| format!("{id}@{root}"))
-        .unwrap_or(host.clone());
-    Ok((
-        format!("docker:{key}"),
-        format!("the Docker daemon at {host}"),
-    ))
 }

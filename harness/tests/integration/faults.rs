@@ -376,6 +376,23 @@ fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
     assert!(stderr.contains("--allow-concurrent"), "{stderr}");
     let made: Vec<_> = std::fs::read_dir(second.out.path()).unwrap().collect();
     assert!(made.is_empty(), "a refused run wrote {made:?}");
+    // A profile samples the same daemon: it is refused too.
+    if harness::profiler::perf::version().is_ok() {
+        let out = tempfile::tempdir().unwrap();
+        let (code, _, stderr) = harness_cli(&[
+            "profile",
+            "--app",
+            "http",
+            "--variants",
+            "musl-system-scratch",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert_eq!(code, 3, "{stderr}");
+        assert!(stderr.contains(&holder), "{stderr}");
+        let made: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+        assert!(made.is_empty(), "a refused profile wrote {made:?}");
+    }
 
     // Another app: a run id is the app and the UTC second, and a run of the same app
     // started in first's second would share first's id, and remove first's containers as

@@ -123,8 +123,8 @@ impl PhaseCounts {
     }
 }
 
-/// Everything one load run counted.
-#[derive(Debug, Clone)]
+/// Everything one load run counted (and what the agent sends back, as JSON).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LoadReport {
     pub endpoint: String,
     pub concurrency: u32,
@@ -148,6 +148,7 @@ pub struct LoadReport {
     pub rps: f64,
     pub latency_us: Latency,
     /// The window's latencies (µs), for merging a cell's rounds.
+    #[serde(with = "histogram_pairs")]
     pub histogram: hdrhistogram::Histogram<u64>,
     /// CPUs the load generator ran on.
     pub loadgen_cpus: Vec<usize>,
@@ -157,6 +158,31 @@ pub struct LoadReport {
     pub loadgen_bound: bool,
     /// The first error seen, to say what went wrong.
     pub first_error: Option<String>,
+}
+
+/// A latency histogram in JSON: every recorded bucket as (highest equivalent value µs,
+/// count), rebuilt exactly (3 significant digits) on the other side.
+mod histogram_pairs {
+    use hdrhistogram::Histogram;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(u64, u64)> = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        use serde::de::Error;
+        let pairs = Vec::<(u64, u64)>::deserialize(d)?;
+        let mut h = Histogram::<u64>::new(3).map_err(D::Error::custom)?;
+        for (value, count) in pairs {
+            h.record_n(value, count).map_err(D::Error::custom)?;
+        }
+        Ok(h)
+    }
 }
 
 impl LoadReport {

@@ -1,4 +1,5 @@
-//! The report's arithmetic: the `--rate` shortfall warning.
+//! The report's arithmetic (the `--rate` shortfall warning) and its JSON (how the agent
+//! sends it back).
 
 use super::*;
 
@@ -53,4 +54,26 @@ fn a_missed_rate_says_what_was_never_sent_or_answered() {
         "{warning}"
     );
     assert!(warning.contains("lower bounds"), "{warning}");
+}
+
+#[test]
+fn a_report_survives_json_with_its_histogram() {
+    let mut sent = report(None, 5000.0, 0, 0);
+    for v in [1, 17, 250, 250, 99_999, 1_234_567] {
+        sent.histogram.record(v).unwrap();
+    }
+    sent.first_error = Some("connection reset".into());
+    let json = serde_json::to_string(&sent).unwrap();
+    let back: LoadReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.histogram.len(), sent.histogram.len());
+    for q in [0.5, 0.9, 0.99, 1.0] {
+        assert_eq!(
+            back.histogram.value_at_quantile(q),
+            sent.histogram.value_at_quantile(q),
+            "{q}"
+        );
+    }
+    assert_eq!(back.window, sent.window);
+    assert_eq!(back.first_error, sent.first_error);
+    assert_eq!(back.rps, sent.rps);
 }
