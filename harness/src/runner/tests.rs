@@ -125,6 +125,38 @@ fn assert_nothing_left(fake: &FakeRuntime) {
     assert_eq!(fake.calls().last(), Some(&Call::Sweep));
 }
 
+/// `variant` failed at `step` for a reason holding `reason`, with `logs` as its output.
+fn assert_failed(
+    results: &RunResults,
+    variant: Variant,
+    step: &str,
+    reason: &str,
+    logs: Option<&str>,
+) {
+    match status(results, variant) {
+        Status::Failed {
+            step: failed_at,
+            reason: why,
+            logs: output,
+        } => {
+            assert_eq!(failed_at, step);
+            assert!(why.contains(reason), "{why}");
+            if logs.is_some() {
+                assert_eq!(output.as_deref(), logs);
+            }
+        }
+        Status::Ok => panic!("{variant} passed"),
+    }
+}
+
+/// The runner removed instance `id` itself, before the final sweep.
+fn assert_removed_before_the_sweep(fake: &FakeRuntime, id: &str) {
+    let calls = fake.calls();
+    let removed = calls.iter().position(|c| *c == Call::Remove(id.into()));
+    let swept = calls.iter().position(|c| *c == Call::Sweep);
+    assert!(removed.is_some() && removed < swept, "{calls:?}");
+}
+
 /// An interrupt (SIGINT) once the `n`th instance has started.
 async fn interrupt_at_start(fake: &FakeRuntime, n: usize) -> (&'static str, i32) {
     fake.started(n).await;
@@ -153,13 +185,7 @@ async fn a_variant_that_fails_to_start_fails_alone_and_the_others_go_on() {
     let plan = plan(batch_app(), vec![broken, fine], dir.path());
     let (outcome, results) = run_until(&plan, &fake, pending()).await;
     outcome.expect("one failed variant does not fail the run");
-    match status(&results, broken) {
-        Status::Failed { step, reason, .. } => {
-            assert_eq!(step, "cold-start");
-            assert!(reason.contains("no such image"), "{reason}");
-        }
-        Status::Ok => panic!("{broken} started"),
-    }
+    assert_failed(&results, broken, "cold-start", "no such image", None);
     // It was tried once (the warm-up round), then left out.
     let tries = fake
         .calls()
@@ -187,21 +213,14 @@ async fn a_server_that_dies_is_caught_by_the_liveness_check_and_removed() {
     let plan = plan(server_app(), vec![variant], dir.path());
     let (outcome, results) = run_until(&plan, &fake, pending()).await;
     outcome.expect("a dead server fails its variant, not the run");
-    match status(&results, variant) {
-        Status::Failed { step, reason, logs } => {
-            assert_eq!(step, "cold-start");
-            assert!(reason.contains("137"), "{reason}");
-            assert_eq!(logs.as_deref(), Some("last words of fake-1"));
-        }
-        Status::Ok => panic!("a dead server passed"),
-    }
-    // The runner removed it itself, before the final sweep.
-    let calls = fake.calls();
-    let removed = calls
-        .iter()
-        .position(|c| *c == Call::Remove("fake-1".into()));
-    let swept = calls.iter().position(|c| *c == Call::Sweep);
-    assert!(removed < swept, "{calls:?}");
+    assert_failed(
+        &results,
+        variant,
+        "cold-start",
+        "137",
+        Some("last words of fake-1"),
+    );
+    assert_removed_before_the_sweep(&fake, "fake-1");
     assert_nothing_left(&fake);
 }
 
@@ -268,20 +287,14 @@ async fn a_server_that_dies_mid_window_fails_its_variant_and_is_removed() {
     let plan = server_plan(variant, Duration::from_millis(500), dir.path());
     let (outcome, results) = run_until(&plan, &fake, pending()).await;
     outcome.expect("a dead server fails its variant, not the run");
-    match status(&results, variant) {
-        Status::Failed { step, reason, logs } => {
-            assert_eq!(step, "load");
-            assert!(reason.contains("the server died during"), "{reason}");
-            assert_eq!(logs.as_deref(), Some("last words of fake-3"));
-        }
-        Status::Ok => panic!("a server that died passed"),
-    }
-    let calls = fake.calls();
-    let removed = calls
-        .iter()
-        .position(|c| *c == Call::Remove("fake-3".into()));
-    let swept = calls.iter().position(|c| *c == Call::Sweep);
-    assert!(removed.is_some() && removed < swept, "{calls:?}");
+    assert_failed(
+        &results,
+        variant,
+        "load",
+        "the server died during",
+        Some("last words of fake-3"),
+    );
+    assert_removed_before_the_sweep(&fake, "fake-3");
     assert_nothing_left(&fake);
 }
 

@@ -77,13 +77,7 @@ impl Calibration {
 
     /// The median over rounds of wrk's rps; `None` without wrk.
     pub fn wrk_rps(&self) -> Option<f64> {
-        let rps: Vec<f64> = self
-            .rounds
-            .iter()
-            .filter_map(|r| r.wrk.as_ref())
-            .map(|w| w.rps)
-            .collect();
-        (!rps.is_empty()).then(|| median(rps.into_iter()))
+        self.median_of(|r| r.wrk.as_ref().map(|w| w.rps))
     }
 
     /// median built-in rps / median wrk rps.
@@ -95,13 +89,13 @@ impl Calibration {
 
     /// The median over rounds of the agent's rps; `None` when it was not measured.
     pub fn agent_rps(&self) -> Option<f64> {
-        let rps: Vec<f64> = self
-            .rounds
-            .iter()
-            .filter_map(|r| r.agent.as_ref())
-            .map(|a| a.rps)
-            .collect();
-        (!rps.is_empty()).then(|| median(rps.into_iter()))
+        self.median_of(|r| r.agent.as_ref().map(|a| a.rps))
+    }
+
+    /// The median of `rps` over the rounds that have it; `None` when none has.
+    fn median_of(&self, rps: impl Fn(&Round) -> Option<f64>) -> Option<f64> {
+        let values: Vec<f64> = self.rounds.iter().filter_map(rps).collect();
+        (!values.is_empty()).then(|| median(values.into_iter()))
     }
 }
 
