@@ -40,3 +40,19 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 pub fn prerequisite(message: impl Into<String>) -> anyhow::Error {
     HarnessError::Prerequisite(message.into()).into()
 }
+
+/// Resolves on the first SIGINT or SIGTERM, with its name and number (for
+/// [`HarnessError::Interrupted`]); never, where the handlers cannot be installed.
+pub async fn interrupt_signal() -> (&'static str, i32) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => ("SIGINT", libc::SIGINT),
+        _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+    }
+}

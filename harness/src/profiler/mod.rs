@@ -106,9 +106,13 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
     let folded = match &docker {
         Some(docker) => {
             let runtime = DockerRuntime::new(docker.clone(), &cx.run_id, &plan.app.name);
-            cx.all(&runtime, &mut results, &path).await
+            cx.all_until_interrupted(&runtime, &mut results, &path)
+                .await
         }
-        None => cx.all(&NativeRuntime::default(), &mut results, &path).await,
+        None => {
+            cx.all_until_interrupted(&NativeRuntime::default(), &mut results, &path)
+                .await
+        }
     }?;
     draw(&cx, &mut results, &folded, &plots_dir)?;
     results.finished_at = Some(crate::results::now());
@@ -117,6 +121,34 @@ pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result
 }
 
 impl Context<'_> {
+    /// `all`, racing a Ctrl-C/SIGTERM: on a signal the sampled instance (and perf, and a
+    /// cargo build) stop, this profile's instances and images are removed, and the file
+    /// keeps the rounds done.
+    async fn all_until_interrupted<R: Runtime>(
+        &self,
+        runtime: &R,
+        results: &mut ProfileResults,
+        path: &Path,
+    ) -> anyhow::Result<HashMap<Variant, String>> {
+        let (name, signal) = tokio::select! {
+            folded = self.all(runtime, results, path) => return folded,
+            signal = crate::error::interrupt_signal() => signal,
+        };
+        let _ = runtime.sweep().await;
+        if let Some(docker) = self.docker {
+            for &variant in &self.plan.variants {
+                build::remove_image(docker, &build::tag(&self.plan.app, variant), &self.run_id)
+                    .await;
+            }
+        }
+        Err(crate::error::HarnessError::Interrupted {
+            name,
+            signal,
+            results: path.display().to_string(),
+        }
+        .into())
+    }
+
     /// Profiles every variant once per round, the variants interleaved (ABCABC) so drift of
     /// the machine spreads over all of them; a variant that fails a round is recorded as
     /// failed and sampled no more, and the others go on. The file is saved after each

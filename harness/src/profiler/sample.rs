@@ -58,10 +58,7 @@ impl Context<'_> {
         };
         let outcome = self.sampled(runtime, variant, &binary, image.clone()).await;
         if let (Some(docker), Some(tag)) = (self.docker, image) {
-            let options = bollard::query_parameters::RemoveImageOptionsBuilder::default()
-                .force(true)
-                .build();
-            let _ = docker.remove_image(&tag, Some(options), None).await;
+            build::remove_image(docker, &tag, &self.run_id).await;
         }
         let (data, symfs, measured) = outcome?;
         let folded = perf::folded(&data, symfs.as_deref())?;

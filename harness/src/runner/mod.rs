@@ -217,7 +217,8 @@ impl<'a, R: Runtime> Run<'a, R> {
     /// Runs every phase, racing a Ctrl-C/SIGTERM that removes every instance and keeps
     /// what finished.
     async fn execute(self, packaging: Option<&Packaging<'_>>) -> anyhow::Result<PathBuf> {
-        self.execute_until(packaging, interrupted()).await
+        self.execute_until(packaging, crate::error::interrupt_signal())
+            .await
     }
 
     /// `execute`, with the interrupt as a future (a signal, or a test's stand-in for one)
@@ -449,20 +450,5 @@ impl<'a, R: Runtime> Run<'a, R> {
             .iter_mut()
             .find(|v| v.variant == variant)
             .expect("every planned variant has a result")
-    }
-}
-
-/// Resolves on the first SIGINT or SIGTERM, with its name and number.
-async fn interrupted() -> (&'static str, i32) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => ("SIGINT", libc::SIGINT),
-        _ = term.recv() => ("SIGTERM", libc::SIGTERM),
     }
 }

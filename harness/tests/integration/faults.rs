@@ -424,3 +424,53 @@ fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
     let code = first.wait_exit(2 * MINUTE);
     assert_eq!(code, 130, "first: {}", first.stderr());
 }
+
+#[test]
+fn an_interrupted_profile_removes_its_server_and_its_image_and_keeps_its_file() {
+    let _lock = docker_lock();
+    if !docker_available("an_interrupted_profile") {
+        return;
+    }
+    if let Err(why) = harness::profiler::perf::version() {
+        crate::support::skip("an_interrupted_profile", &why);
+        return;
+    }
+    // A sampled window far longer than the test: the signal lands while perf samples.
+    let args = [
+        "--app",
+        "http",
+        "--variants",
+        "musl-system-scratch",
+        "--rounds",
+        "1",
+        "--duration",
+        "600s",
+    ];
+    let mut profile = HarnessRun::start_command("profile", &args, &[]);
+    let _cleanup = profile.cleanup();
+    profile.wait_for("round 1/1: profiling musl-system-scratch", 5 * MINUTE);
+    let file = {
+        let dir = profile.out.path().join("profiles");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(file) = std::fs::read_dir(&dir).ok().and_then(|mut d| d.next()) {
+                break file.unwrap().path();
+            }
+            assert!(Instant::now() < deadline, "no profile file appeared");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let run_id = file.file_stem().unwrap().to_string_lossy().into_owned();
+    wait_for_container(&run_id, Some("musl-system-scratch"), 5 * MINUTE);
+    profile.signal(libc::SIGINT);
+    let code = profile.wait_exit(2 * MINUTE);
+    assert_eq!(code, 130, "{}", profile.stderr());
+    assert!(profile.stderr().contains("interrupted by SIGINT"));
+    assert_no_containers_within(&run_id, Duration::from_secs(5));
+    let tag = harness::labels::variant_tag("http", "musl-system-scratch-profiling");
+    let images = docker(&["images", "-q", &tag]);
+    assert!(images.trim().is_empty(), "{tag} left: {images}");
+    let kept: harness::profiles::ProfileResults =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(kept.finished_at.is_none());
+}

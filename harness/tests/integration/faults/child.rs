@@ -1,4 +1,4 @@
-//! A `harness run` child process the fault tests can watch and signal: its stderr lines
+//! A `harness run` (or `profile`) child process the fault tests can watch and signal: its stderr lines
 //! (plain progress lines, since stderr is a pipe), its run id and results file, and the
 //! containers that carry its run id.
 
@@ -19,9 +19,14 @@ pub struct HarnessRun {
 impl HarnessRun {
     /// Starts `harness run ARGS --out <temp dir>` with `env` added.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> HarnessRun {
+        HarnessRun::start_command("run", args, env)
+    }
+
+    /// Starts `harness COMMAND ARGS --out <temp dir>` with `env` added.
+    pub fn start_command(command: &str, args: &[&str], env: &[(&str, &str)]) -> HarnessRun {
         let out = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-            .arg("run")
+            .arg(command)
             .args(args)
             .arg("--out")
             .arg(out.path())
