@@ -224,17 +224,25 @@ async fn a_server_that_dies_is_caught_by_the_liveness_check_and_removed() {
     assert_nothing_left(&fake);
 }
 
-#[tokio::test]
-async fn an_interrupt_during_cold_starts_removes_the_instance() {
+/// A one-variant batch run whose `n`th instance hangs and is interrupted once started:
+/// checks that the run was interrupted, that it was that instance's start, and that the
+/// instance was removed with nothing left; returns the results.
+async fn interrupted_batch_at(n: usize) -> RunResults {
     let dir = tempfile::tempdir().unwrap();
     let (variant, _) = two_variants();
-    let fake = FakeRuntime::default().hang_from(1);
+    let fake = FakeRuntime::default().hang_from(n);
     let plan = plan(batch_app(), vec![variant], dir.path());
-    let (outcome, results) = run_until(&plan, &fake, interrupt_at_start(&fake, 1)).await;
+    let (outcome, results) = run_until(&plan, &fake, interrupt_at_start(&fake, n)).await;
     assert_interrupted(outcome);
-    assert_eq!(fake.starts(), 1);
-    assert!(fake.calls().contains(&Call::Remove("fake-1".into())));
+    assert_eq!(fake.starts(), n);
+    assert!(fake.calls().contains(&Call::Remove(format!("fake-{n}"))));
     assert_nothing_left(&fake);
+    results
+}
+
+#[tokio::test]
+async fn an_interrupt_during_cold_starts_removes_the_instance() {
+    let results = interrupted_batch_at(1).await;
     // Nothing finished, nothing failed, and the run is not marked finished.
     let result = &results.variants[0];
     assert!(result.is_ok() && result.cold_start.is_none());
@@ -243,16 +251,8 @@ async fn an_interrupt_during_cold_starts_removes_the_instance() {
 
 #[tokio::test]
 async fn an_interrupt_during_batch_jobs_keeps_the_cold_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let (variant, _) = two_variants();
     // Two cold starts (warm-up and one round), then the first job hangs.
-    let fake = FakeRuntime::default().hang_from(3);
-    let plan = plan(batch_app(), vec![variant], dir.path());
-    let (outcome, results) = run_until(&plan, &fake, interrupt_at_start(&fake, 3)).await;
-    assert_interrupted(outcome);
-    assert_eq!(fake.starts(), 3);
-    assert!(fake.calls().contains(&Call::Remove("fake-3".into())));
-    assert_nothing_left(&fake);
+    let results = interrupted_batch_at(3).await;
     let result = &results.variants[0];
     assert!(result.is_ok());
     assert_eq!(result.cold_start.as_ref().unwrap().samples_ms.len(), 1);

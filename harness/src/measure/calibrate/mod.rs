@@ -144,16 +144,7 @@ pub fn calibrate(
         let with_wrk = rounds.last().is_none_or(|r| r.wrk.is_some());
         let mut round = run_round(spec, addr, server.child.id(), with_wrk)?;
         if let Some(agent) = agent {
-            let load = LoadSpec {
-                addr,
-                endpoint: Endpoint::for_path("/plaintext").expect("a known endpoint"),
-                concurrency: spec.concurrency,
-                warmup: spec.warmup,
-                duration: spec.duration,
-                rate: None,
-                cpus: Some(vec![spec.loadgen_cpu]),
-            };
-            round.agent = Some(agent(&load)?);
+            round.agent = Some(agent(&plaintext_load(spec, addr))?);
         }
         progress(index, &round);
         rounds.push(round);
@@ -166,14 +157,9 @@ pub fn calibrate(
     })
 }
 
-/// The built-in load generator, then wrk, each measured with the server's CPU use.
-fn run_round(
-    spec: &CalibrateSpec,
-    addr: SocketAddr,
-    pid: u32,
-    with_wrk: bool,
-) -> anyhow::Result<Round> {
-    let load = LoadSpec {
+/// The closed-loop `/plaintext` load every client of a round is given.
+fn plaintext_load(spec: &CalibrateSpec, addr: SocketAddr) -> LoadSpec {
+    LoadSpec {
         addr,
         endpoint: Endpoint::for_path("/plaintext").expect("a known endpoint"),
         concurrency: spec.concurrency,
@@ -181,7 +167,17 @@ fn run_round(
         duration: spec.duration,
         rate: None,
         cpus: Some(vec![spec.loadgen_cpu]),
-    };
+    }
+}
+
+/// The built-in load generator, then wrk, each measured with the server's CPU use.
+fn run_round(
+    spec: &CalibrateSpec,
+    addr: SocketAddr,
+    pid: u32,
+    with_wrk: bool,
+) -> anyhow::Result<Round> {
+    let load = plaintext_load(spec, addr);
     let (builtin, server_builtin) = ServerUse::measure(
         pid,
         || run_load_with(&load, spec.client),
