@@ -444,6 +444,26 @@ impl<'a, R: Runtime> Run<'a, R> {
             .collect()
     }
 
+    /// What a failed step means: a daemon that stopped answering (an `ApiFailed`) ends the
+    /// run, so the error comes back; anything else fails `variant` alone at `step`, with
+    /// the line printed and the container's last output kept.
+    fn fail_variant(
+        &mut self,
+        variant: Variant,
+        step: &str,
+        error: anyhow::Error,
+    ) -> anyhow::Result<()> {
+        if retry::is_api_failure(&error) {
+            return Err(error);
+        }
+        let what = step.replace('-', " ");
+        self.progress
+            .println(format!("{variant}: {what} failed: {error:#}"));
+        self.result_mut(variant)
+            .fail(step, format!("{error:#}"), crate::runtime::logs_of(&error));
+        Ok(())
+    }
+
     fn result_mut(&mut self, variant: Variant) -> &mut VariantResult {
         self.results
             .variants

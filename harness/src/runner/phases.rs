@@ -10,7 +10,7 @@ use crate::measure::cold_start;
 use crate::measure::stats;
 use crate::results::ColdStart;
 use crate::runtime::pinning;
-use crate::runtime::{logs_of, retry, Instance, Runtime, StartSpec};
+use crate::runtime::{Instance, Runtime, StartSpec};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -119,13 +119,7 @@ impl<R: Runtime> Run<'_, R> {
                     entry.0.push(cold);
                     entry.1.extend(process);
                 }
-                Err(e) if retry::is_api_failure(&e) => return Err(e),
-                Err(e) => {
-                    self.progress
-                        .println(format!("{variant}: cold start failed: {e:#}"));
-                    self.result_mut(variant)
-                        .fail("cold-start", format!("{e:#}"), logs_of(&e));
-                }
+                Err(e) => self.fail_variant(variant, "cold-start", e)?,
             }
         }
         drop(bar);

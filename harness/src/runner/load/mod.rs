@@ -81,12 +81,8 @@ impl<R: Runtime> Run<'_, R> {
                     }
                     match verdict {
                         Ok(()) => {}
-                        Err(e) if retry::is_api_failure(&e) => return Err(e),
                         Err(e) => {
-                            self.progress
-                                .println(format!("{variant}: load failed: {e:#}"));
-                            self.result_mut(variant)
-                                .fail("load", format!("{e:#}"), logs_of(&e));
+                            self.fail_variant(variant, "load", e)?;
                             if let Some(server) = servers.remove(&variant) {
                                 self.release_one(&server.instance.id).await;
                             }

@@ -6,7 +6,7 @@
 
 use super::{Cells, Run, Windows};
 use crate::measure::stats;
-use crate::runtime::{logs_of, retry, Runtime};
+use crate::runtime::Runtime;
 use std::collections::HashMap;
 
 impl<R: Runtime> Run<'_, R> {
@@ -50,12 +50,8 @@ impl<R: Runtime> Run<'_, R> {
                 }
                 match failed {
                     None => self.stop_server(variant, server).await?,
-                    Some(e) if retry::is_api_failure(&e) => return Err(e),
                     Some(e) => {
-                        self.progress
-                            .println(format!("{variant}: load failed: {e:#}"));
-                        self.result_mut(variant)
-                            .fail("load", format!("{e:#}"), logs_of(&e));
+                        self.fail_variant(variant, "load", e)?;
                         self.release_one(&server.instance.id).await;
                     }
                 }
