@@ -9,11 +9,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The version of the run results format this build writes. Version 1 files (one load
-/// window per cell) still load: `load` upgrades them in memory (see `upgrade_v1`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// The version of the run results format this build writes. Version 3 added the A/A
+/// control arm (`control`), the level of every interval (`median_ci_level`, `level`),
+/// p- and q-values of paired ratios, paired ratios of cold starts and batch jobs, and
+/// ratios whose denominator combines both baseline arms. Version 2 files (bootstrap
+/// intervals, nominally 95%) and version 1 files (one load window per cell) still load:
+/// their intervals carry no level, and readers name them for what they are.
+pub const SCHEMA_VERSION: u32 = 3;
 /// The run results versions `RunResults::load` reads.
-pub const READABLE_VERSIONS: [u32; 2] = [1, 2];
+pub const READABLE_VERSIONS: [u32; 3] = [1, 2, 3];
 /// The version of the bench results format (`harness bench`), which has its own history.
 pub const BENCH_SCHEMA_VERSION: u32 = 1;
 
@@ -37,6 +41,45 @@ pub struct RunResults {
     pub settings: Settings,
     /// In the order they were planned; written after each finishes.
     pub variants: Vec<VariantResult>,
+    /// The A/A control: the baseline variant measured again as an arm of its own in every
+    /// round (its own instances, from the same image), reported like a variant and never
+    /// ranked. Its ratios are to the baseline arm alone; every other variant's ratios
+    /// divide by both baseline arms (their geometric mean, round by round). Absent before
+    /// schema version 3, with `--no-control`, and when the baseline is not measured.
+    #[serde(default)]
+    pub control: Option<VariantResult>,
+    /// How the run judged its comparisons, and how its negative controls came out; absent
+    /// before schema version 3. A report judges again over all of its files' comparisons.
+    #[serde(default)]
+    pub verdicts: Option<Verdicts>,
+}
+
+/// The run's own judgement of its comparisons to the baseline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Verdicts {
+    /// How a comparison is called "beyond noise".
+    pub method: String,
+    /// Paired ratios judged together (every variant's and the A/A control's).
+    pub comparisons: u32,
+    /// The false discovery rate controlled over them (0.05).
+    pub false_discovery_rate: f64,
+    /// The A/A control and each pair of variants that ran the same binary.
+    pub negative_controls: Vec<NegativeControl>,
+}
+
+/// A comparison that must come out within noise, and how it came out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct NegativeControl {
+    /// e.g. `A/A control (glibc-system-debian measured twice per round)`.
+    pub label: String,
+    /// The variants involved.
+    pub variants: Vec<String>,
+    /// Comparisons made.
+    pub comparisons: u32,
+    /// Of them, called beyond noise.
+    pub beyond_noise: u32,
+    /// Those, named with their ratio (`/json c=64 rps ×1.07`).
+    pub beyond_noise_cells: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
@@ -227,7 +270,12 @@ pub struct Posture {
     pub setgid_files: Vec<String>,
 }
 
-/// A distribution summary: min, median, p95 and the 95% bootstrap CI of the median.
+/// A distribution summary: min, median, p95 and the interval of the median.
+///
+/// The interval is a pair of order statistics whose coverage of the median is exact for
+/// any continuous distribution (`measure::stats`): the narrowest reaching 95%, or the
+/// samples' range, below 95%, up to 5 samples. Files before schema version 3 hold a
+/// percentile-bootstrap interval (nominally 95%; the range up to 5 samples) and no level.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Summary {
     pub n: u32,
@@ -238,6 +286,9 @@ pub struct Summary {
     pub max: f64,
     pub median_ci_low: f64,
     pub median_ci_high: f64,
+    /// The interval's coverage of the median, 0–1 (e.g. 0.969 for 6 samples).
+    #[serde(default)]
+    pub median_ci_level: Option<f64>,
 }
 
 /// Cold start: create → first good response (or batch exit), and the bare process start.
@@ -249,6 +300,10 @@ pub struct ColdStart {
     #[serde(default)]
     pub process_start_samples_ms: Vec<f64>,
     pub process_start_ms: Option<Summary>,
+    /// The cold start ÷ the baseline's, paired by round (the i-th sample of each is the
+    /// same round); absent for the baseline and before schema version 3.
+    #[serde(default)]
+    pub ratio_to_baseline: Option<Ratio>,
 }
 
 /// One load cell: an endpoint at one concurrency (and rate), measured once per round.
@@ -328,13 +383,24 @@ pub struct BaselineRatios {
     pub server_cpu_us_per_request: Option<Ratio>,
 }
 
-/// The median of per-round paired ratios and its 95% bootstrap interval.
+/// The median of per-round paired ratios, its interval and the test of "no difference".
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Ratio {
     pub n: u32,
     pub median: f64,
     pub ci_low: f64,
     pub ci_high: f64,
+    /// The interval's coverage of the median ratio, 0–1 (absent before schema version 3,
+    /// whose intervals are bootstrap ones, nominally 95%).
+    #[serde(default)]
+    pub level: Option<f64>,
+    /// Two-sided p-value of the paired t-test on the logarithms of the per-round ratios.
+    #[serde(default)]
+    pub p_value: Option<f64>,
+    /// `p_value` adjusted (Benjamini–Hochberg) over every comparison of the run that wrote
+    /// the file; a report adjusts again over all of its comparisons.
+    #[serde(default)]
+    pub q_value: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -360,6 +426,10 @@ pub struct CrunchResult {
     /// absent in files written before it existed, which are all MB/s.
     #[serde(default)]
     pub throughput_unit: Option<String>,
+    /// Throughput ÷ the baseline's at the same thread count, paired by repetition (they
+    /// run interleaved); absent for the baseline and before schema version 3.
+    #[serde(default)]
+    pub ratio_to_baseline: Option<Ratio>,
 }
 
 /// A results file that cannot be used, named with the file and the field.
@@ -414,6 +484,39 @@ impl RunResults {
 
     pub fn variant(&self, name: &str) -> Option<&VariantResult> {
         self.variants.iter().find(|v| v.variant.name() == name)
+    }
+
+    /// Every paired ratio to the baseline the file holds, the A/A control's included: the
+    /// family of comparisons a run (or a report, over several files) judges together.
+    pub fn ratios_mut(&mut self) -> Vec<&mut Ratio> {
+        self.variants
+            .iter_mut()
+            .chain(self.control.as_mut())
+            .flat_map(VariantResult::ratios_mut)
+            .collect()
+    }
+
+    /// Adjusts every ratio's q-value over the file's own comparisons and records the
+    /// verdicts (method, number of comparisons, negative controls).
+    pub fn adjust_ratios(&mut self) {
+        let comparisons = crate::measure::stats::adjust_family(&mut self.ratios_mut());
+        self.verdicts = Some(Verdicts {
+            method: crate::measure::stats::METHOD.into(),
+            comparisons: comparisons as u32,
+            false_discovery_rate: crate::measure::stats::FDR,
+            negative_controls: crate::measure::controls::outcomes(self),
+        });
+    }
+
+    /// Paired ratios with a p-value: the comparisons a run judges.
+    pub fn comparisons(&self) -> usize {
+        let mut copy = self.clone();
+        let n = copy
+            .ratios_mut()
+            .iter()
+            .filter(|r| r.p_value.is_some())
+            .count();
+        n
     }
 }
 
@@ -569,6 +672,25 @@ impl VariantResult {
 
     pub fn is_ok(&self) -> bool {
         matches!(self.status, Status::Ok)
+    }
+
+    /// This variant's paired ratios to the baseline: cold start, each load cell's rps and
+    /// server CPU per request, each thread count's throughput.
+    pub fn ratios_mut(&mut self) -> Vec<&mut Ratio> {
+        let cold = self
+            .cold_start
+            .as_mut()
+            .and_then(|c| c.ratio_to_baseline.as_mut());
+        let load = self
+            .load
+            .iter_mut()
+            .filter_map(|l| l.ratio_to_baseline.as_mut())
+            .flat_map(|r| std::iter::once(&mut r.rps).chain(r.server_cpu_us_per_request.as_mut()));
+        let crunch = self
+            .crunch
+            .iter_mut()
+            .filter_map(|c| c.ratio_to_baseline.as_mut());
+        cold.into_iter().chain(load).chain(crunch).collect()
     }
 
     /// Records a peak-memory reading: the app process's and the container's, each the

@@ -43,6 +43,9 @@ fn print_outcome(plan: &crate::plan::RunPlan, path: &std::path::Path) -> anyhow:
         if let Some(legend) = crate::runner::legend(&results) {
             println!("{legend}");
         }
+        for line in crate::runner::control_line(&results) {
+            println!("{line}");
+        }
     }
     if plan.json {
         println!("{}", serde_json::to_string_pretty(&results)?);

@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod cold_start;
+pub mod controls;
 pub mod loadgen;
 pub mod rounds;
 pub mod stats;

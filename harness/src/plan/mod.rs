@@ -44,6 +44,8 @@ pub struct RunPlan {
     pub runs: u32,
     /// Load rounds: every cell once per variant per round.
     pub rounds: u32,
+    /// Measure the baseline again as an A/A control arm (`--no-control` turns it off).
+    pub control: bool,
     /// `--target-ci`: add rounds until every cell's rps interval half-width is at most this
     /// percent of its median.
     pub target_ci: Option<f64>,
@@ -147,6 +149,7 @@ impl RunPlan {
             runtime,
             runs: args.runs,
             rounds: args.rounds,
+            control: !args.no_control,
             target_ci: args.target_ci,
             max_rounds: args.max_rounds,
             warmup: parse_duration(&args.warmup, "--warmup", true)?,
@@ -182,8 +185,10 @@ impl RunPlan {
         self.rounds = self.rounds.min(3);
         self.warmup = self.warmup.min(Duration::from_millis(200));
         self.duration = self.duration.min(Duration::from_millis(500));
+        // Higher concurrencies become 16, the highest a quick run keeps.
+        let capped = self.concurrency.iter().any(|&c| c > 16);
         self.concurrency.retain(|&c| c <= 16);
-        if self.concurrency.is_empty() {
+        if (capped || self.concurrency.is_empty()) && !self.concurrency.contains(&16) {
             self.concurrency.push(16);
         }
         if self.threads.len() > 1 {

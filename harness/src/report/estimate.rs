@@ -1,19 +1,26 @@
-//! A figure with its noise: `Estimate` (a value and the 95% CI of its median, when the file
-//! has one), `Measured` (a variant's estimate beside its per-round paired ratio to the
-//! baseline), and the one test every table, plot and sentence uses to tell two figures apart.
+//! A figure with its noise: `Estimate` (a value and the interval of its median, at the
+//! level the file records, when it has one), `Measured` (a variant's estimate beside its
+//! per-round paired ratio to the baseline), and the one test every table, plot and sentence
+//! uses to tell two figures apart.
 //!
-//! Two figures differ "beyond noise" only when both carry an interval and the intervals do not
-//! overlap. Where both have a paired ratio to the same baseline, the ratios are compared
-//! instead of the absolute figures: pairing each round with the baseline's round cancels the
-//! drift of the machine between rounds, which the absolute figures carry in full.
+//! A paired ratio is told apart from the baseline by its family verdict (`Ratio::beyond_noise`:
+//! its interval excludes 1 and its Benjamini–Hochberg q-value over the report's comparisons
+//! is at most 5%). Two variants are told apart only when both carry an interval and the
+//! intervals do not overlap; where both have a paired ratio to the same baseline, the
+//! ratios are compared instead of the absolute figures: pairing each round with the
+//! baseline's round cancels the drift of the machine between rounds.
 
 use crate::results::{Ratio, Summary};
 
-/// A measured value with the 95% confidence interval of its median, when the results carry one.
+/// A measured value with the interval of its median, when the results carry one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
     pub value: f64,
     pub ci: Option<(f64, f64)>,
+    /// The interval's coverage (0–1), where the file records it.
+    pub level: Option<f64>,
+    /// For a paired ratio: whether it is beyond noise against 1, as its family judged it.
+    pub beyond: Option<bool>,
 }
 
 /// Whether two estimates can be told apart.
@@ -36,41 +43,61 @@ pub enum Better {
 
 impl Estimate {
     pub fn exact(value: f64) -> Self {
-        Self { value, ci: None }
+        Self {
+            value,
+            ci: None,
+            level: None,
+            beyond: None,
+        }
     }
 
-    /// The median, with its CI when there are at least two samples (one sample has no
-    /// noise estimate).
+    /// A value with an interval of unknown level.
+    pub fn with_ci(value: f64, ci: Option<(f64, f64)>) -> Self {
+        Self {
+            ci,
+            ..Self::exact(value)
+        }
+    }
+
+    /// The median, with its interval when there are at least two samples (one sample has
+    /// no noise estimate).
     pub fn repeated(s: &Summary) -> Self {
         Self {
-            value: s.median,
-            ci: (s.n > 1).then_some((s.median_ci_low, s.median_ci_high)),
+            level: s.median_ci_level,
+            ..Self::with_ci(
+                s.median,
+                (s.n > 1).then_some((s.median_ci_low, s.median_ci_high)),
+            )
         }
     }
 
-    /// The median and its CI.
+    /// The median and its interval.
     pub fn median(s: &Summary) -> Self {
         Self {
-            value: s.median,
-            ci: Some((s.median_ci_low, s.median_ci_high)),
+            level: s.median_ci_level,
+            ..Self::with_ci(s.median, Some((s.median_ci_low, s.median_ci_high)))
         }
     }
 
-    /// A paired ratio: the median of per-round ratios, with its CI when there are at least
-    /// two pairs.
+    /// A paired ratio: the median of per-round ratios, with its interval when there are
+    /// at least two pairs, and its family verdict.
     pub fn paired(r: &Ratio) -> Self {
         Self {
             value: r.median,
             ci: (r.n > 1).then_some((r.ci_low, r.ci_high)),
+            level: r.level,
+            beyond: (r.n > 1).then(|| r.beyond_noise()),
         }
     }
 
     /// Exactly 1 with an interval of no width: the baseline against itself, round by round.
     pub fn one() -> Self {
-        Self {
-            value: 1.0,
-            ci: Some((1.0, 1.0)),
-        }
+        Self::with_ci(1.0, Some((1.0, 1.0)))
+    }
+
+    /// Whether this is the baseline's own exact 1 (`one`).
+    fn is_one(&self) -> bool {
+        self.value == 1.0 && self.ci == Some((1.0, 1.0)) && self.beyond.is_none()
     }
 
     /// `self / base`, with the widest interval the two intervals allow (conservative).
@@ -81,13 +108,20 @@ impl Estimate {
             }
             _ => None,
         };
-        Estimate {
-            value: self.value / base.value,
-            ci,
-        }
+        Estimate::with_ci(self.value / base.value, ci)
     }
 
+    /// Against the baseline's exact 1, a paired ratio's family verdict; otherwise whether
+    /// the two intervals overlap.
     pub fn noise_against(&self, other: &Estimate) -> Noise {
+        let verdict = |e: &Estimate, one: &Estimate| match (one.is_one(), e.beyond, e.ci) {
+            (true, Some(true), Some(_)) => Some(Noise::Distinct),
+            (true, Some(false), Some(_)) => Some(Noise::WithinNoise),
+            _ => None,
+        };
+        if let Some(noise) = verdict(self, other).or_else(|| verdict(other, self)) {
+            return noise;
+        }
         match (self.ci, other.ci) {
             (Some((lo, hi)), Some((olo, ohi))) if lo <= ohi && olo <= hi => Noise::WithinNoise,
             (Some(_), Some(_)) => Noise::Distinct,
@@ -163,10 +197,7 @@ mod tests {
     use super::*;
 
     fn e(value: f64, lo: f64, hi: f64) -> Estimate {
-        Estimate {
-            value,
-            ci: Some((lo, hi)),
-        }
+        Estimate::with_ci(value, Some((lo, hi)))
     }
 
     #[test]

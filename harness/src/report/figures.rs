@@ -135,8 +135,9 @@ pub fn load_lines(view: &RunView, palette: &Palette, metric: LoadMetric) -> Opti
     let per_point = match results.schema_version {
         1 => format!("one {window} s window per point, no interval"),
         _ => format!(
-            "median of {} rounds of {window} s windows per point, whiskers: 95% CI of the median",
-            results.settings.rounds
+            "median of {} rounds of {window} s windows per point, whiskers: {} of the median",
+            results.settings.rounds,
+            crate::report::fmt::interval_of(results, results.settings.rounds)
         ),
     };
     let tail = match metric {
@@ -204,13 +205,25 @@ pub fn thread_scaling(view: &RunView, palette: &Palette) -> Option<ThreadScaling
         y_label: format!("throughput ({})", results.throughput_unit()),
         title: format!("Thread scaling of {}", results.app),
         subtitle: format!(
-            "median of {} runs per point, whiskers: 95% CI of the median; {} MB dataset",
+            "median of {} runs per point, whiskers: {} of the median; {} MB dataset",
             results.settings.runs,
+            crate::report::fmt::interval_of(results, results.settings.runs),
             crate::report::fmt::tick(results.settings.dataset_mb)
         ),
         series,
         palette: palette.clone(),
     })
+}
+
+/// What the tradeoff chart's whiskers are: the interval of the load rounds (servers) or of
+/// the runs (batch).
+fn tradeoff_interval(view: &RunView) -> String {
+    let results = view.results();
+    let n = match results.app_kind {
+        crate::results::AppKind::Server => results.settings.rounds,
+        crate::results::AppKind::Batch => results.settings.runs,
+    };
+    crate::report::fmt::interval_of(results, n)
 }
 
 /// The tradeoff of image size against `axis`, relative to the baseline where there is one;
@@ -256,8 +269,9 @@ pub fn tradeoff(view: &RunView, axis: Axis, suffix: &str) -> Option<Tradeoff> {
             view.results().app
         ),
         subtitle: format!(
-            "allocation-heavy workload: {}{against}; {better}; whiskers: 95% CI",
-            workload.label
+            "allocation-heavy workload: {}{against}; {better}; whiskers: {}",
+            workload.label,
+            tradeoff_interval(view)
         ),
         y_desc,
         relative: base.is_some(),

@@ -85,6 +85,20 @@ pub fn value_ci(e: &Estimate) -> String {
     }
 }
 
+/// What an interval of the median from `n` samples is: `96.9% interval`, `range of 5
+/// (93.8%)`, or for files without levels a bootstrap interval named as such.
+pub fn interval_label(n: u32, level: Option<f64>) -> String {
+    crate::measure::stats::interval_name(n, level)
+}
+
+/// What the interval of a median over `n` samples of `results` is: exact levels from
+/// schema version 3 on, the bootstrap interval's name before.
+pub fn interval_of(results: &crate::results::RunResults, n: u32) -> String {
+    use crate::measure::stats;
+    let level = (results.schema_version >= 3).then(|| stats::median_interval_rank(n as usize).1);
+    interval_label(n, level)
+}
+
 /// The table mark for a difference from the baseline.
 pub fn noise_mark(noise: Noise) -> &'static str {
     match noise {

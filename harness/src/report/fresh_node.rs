@@ -86,5 +86,5 @@ pub fn table(view: &RunView) -> Option<Table> {
             num(f.modelled_first_response_1gbit_ms),
         ]);
     }
-    Some(t.note("Medians, first response with its 95% CI. Compressed = the layer blobs in the registry; unpacked = the image's size on the fresh node; 1 MB = 1,000,000 bytes. Modelled = compressed bytes ÷ link speed + median unpack + median start: arithmetic, not a measurement."))
+    Some(t.note("Medians, first response with the interval of its median (the range of the repetitions up to 5: 93.8% for 5, 87.5% for 4). Compressed = the layer blobs in the registry; unpacked = the image's size on the fresh node; 1 MB = 1,000,000 bytes. Modelled = compressed bytes ÷ link speed + median unpack + median start: arithmetic, not a measurement."))
 }

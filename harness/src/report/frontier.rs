@@ -98,9 +98,10 @@ mod tests {
             failure: None,
             image_mb: Some(image_mb),
             cold_start_ms: None,
+            cold_start: None,
             cold_start_range_ms: None,
             process_start_ms: None,
-            alloc_heavy: Some(Measured::unpaired(Estimate { value: rps, ci })),
+            alloc_heavy: Some(Measured::unpaired(Estimate::with_ci(rps, ci))),
             cpu_per_request: None,
             bound: None,
             peak_memory_mb: None,
@@ -146,14 +147,8 @@ mod tests {
     #[test]
     fn cpu_per_request_is_better_lower_and_uses_paired_ratios() {
         let cpu = |value, lo, hi| Measured {
-            own: Estimate {
-                value: value * 40.0,
-                ci: Some((value * 20.0, value * 60.0)),
-            },
-            paired: Some(Estimate {
-                value,
-                ci: Some((lo, hi)),
-            }),
+            own: Estimate::with_ci(value * 40.0, Some((value * 20.0, value * 60.0))),
+            paired: Some(Estimate::with_ci(value, Some((lo, hi)))),
         };
         let mut rows = [
             row("base", 75.0, 1.0, None),

@@ -25,8 +25,70 @@ pub struct BenchFile {
 /// Everything a report is rendered from.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
+    /// One run per experiment (app on one host): the newest of its runs.
     pub runs: Vec<RunFile>,
+    /// The other runs of the same experiments (same app, host and schema version), oldest
+    /// first: they are not reported in full, but every verdict is checked against them.
+    pub replicates: Vec<RunFile>,
     pub bench: Option<BenchFile>,
+    /// Paired ratios judged together, over every run file (replicates included): their
+    /// q-values are set over this family (see `judge`).
+    pub comparisons: usize,
+}
+
+impl Inputs {
+    /// The replicates of `run` (same experiment), oldest first, `run` itself not included.
+    pub fn replicates_of(&self, run: &RunFile) -> Vec<&RunFile> {
+        let key = experiment(&run.results);
+        self.replicates
+            .iter()
+            .filter(|r| experiment(&r.results) == key)
+            .collect()
+    }
+}
+
+/// What makes two runs one experiment: the app, the host (CPU, cores, kernel, daemon) and
+/// the schema version (a method change is a new experiment).
+pub fn experiment(r: &RunResults) -> (String, String, u32, String, Option<String>, u32) {
+    let e = &r.environment;
+    (
+        r.app.clone(),
+        e.cpu_model.clone(),
+        e.cpu_count,
+        e.kernel.clone(),
+        e.docker_host.clone(),
+        r.schema_version,
+    )
+}
+
+/// Splits `runs` into one run per experiment (the newest, in the order given) and the
+/// replicates (oldest first), then judges every ratio of every file as one family.
+fn group_and_judge(runs: Vec<RunFile>, inputs: &mut Inputs) {
+    let newest = |run: &RunFile| {
+        let key = experiment(&run.results);
+        runs.iter()
+            .filter(|r| experiment(&r.results) == key)
+            .max_by(|a, b| a.results.started_at.cmp(&b.results.started_at))
+            .is_some_and(|r| r.path == run.path)
+    };
+    let (primary, mut replicates): (Vec<RunFile>, Vec<RunFile>) =
+        runs.iter().cloned().partition(|r| newest(r));
+    replicates.sort_by(|a, b| a.results.started_at.cmp(&b.results.started_at));
+    inputs.runs = primary;
+    inputs.replicates = replicates;
+    judge(inputs);
+}
+
+/// Sets the q-value of every paired ratio in every run file over all of them together
+/// (Benjamini–Hochberg): the report's one error rate.
+pub fn judge(inputs: &mut Inputs) {
+    let mut ratios: Vec<&mut crate::results::Ratio> = inputs
+        .runs
+        .iter_mut()
+        .chain(inputs.replicates.iter_mut())
+        .flat_map(|r| r.results.ratios_mut())
+        .collect();
+    inputs.comparisons = crate::measure::stats::adjust_family(&mut ratios);
 }
 
 /// A file found while looking for the newest results, but left out because it cannot be read.
@@ -36,9 +98,11 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// Reads the named files; any file that cannot be used is a usage error naming it.
+/// Reads the named files; any file that cannot be used is a usage error naming it. Runs of
+/// one experiment (see `experiment`) become one run and its replicates.
 pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
     let mut inputs = Inputs::default();
+    let mut runs = Vec::new();
     for path in paths {
         if is_bench_file(path) {
             let results = BenchResults::load(path).map_err(|e| usage(e.to_string()))?;
@@ -55,20 +119,22 @@ pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
             });
         } else {
             let results = RunResults::load(path).map_err(|e| usage(e.to_string()))?;
-            inputs.runs.push(RunFile {
+            runs.push(RunFile {
                 path: path.clone(),
                 results,
             });
         }
     }
-    if inputs.runs.is_empty() && inputs.bench.is_none() {
+    if runs.is_empty() && inputs.bench.is_none() {
         return Err(usage("no results files named"));
     }
+    group_and_judge(runs, &mut inputs);
     Ok(inputs)
 }
 
-/// The newest full run per app in `dir/runs/` and the newest full bench file in `dir/bench/`
-/// (see `select`: finished, not `--quick`, every default variant).
+/// The newest full run per app in `dir/runs/`, with the other full runs of its experiment as
+/// replicates, and the newest full bench file in `dir/bench/` (see `select`: finished, not
+/// `--quick`, every default variant).
 ///
 /// "Newest" is by `started_at`. Files that cannot be read, and files newer than the one
 /// chosen that are not full runs, are returned as skipped with the reason, not fatal, so one
@@ -99,6 +165,7 @@ pub fn discover(dir: &Path) -> anyhow::Result<(Inputs, Vec<Skipped>)> {
     let mut apps: Vec<String> = runs.iter().map(|r| r.results.app.clone()).collect();
     apps.sort();
     apps.dedup();
+    let mut chosen_runs = Vec::new();
     for app in apps {
         let of_app = runs.iter().filter(|r| r.results.app == app);
         let (chosen, passed) = newest_full(
@@ -107,8 +174,19 @@ pub fn discover(dir: &Path) -> anyhow::Result<(Inputs, Vec<Skipped>)> {
             |r| select::run_shortfalls(&r.results),
             |r| &r.path,
         );
-        inputs.runs.extend(chosen.cloned());
         skipped.extend(passed);
+        let Some(chosen) = chosen else {
+            continue;
+        };
+        let key = experiment(&chosen.results);
+        chosen_runs.extend(
+            runs.iter()
+                .filter(|r| r.path != chosen.path && experiment(&r.results) == key)
+                .filter(|r| r.results.schema_version >= 3)
+                .filter(|r| select::run_shortfalls(&r.results).is_empty())
+                .cloned(),
+        );
+        chosen_runs.push(chosen.clone());
     }
     let (chosen, passed) = newest_full(
         benches.iter(),
@@ -118,6 +196,7 @@ pub fn discover(dir: &Path) -> anyhow::Result<(Inputs, Vec<Skipped>)> {
     );
     inputs.bench = chosen.cloned();
     skipped.extend(passed);
+    group_and_judge(chosen_runs, &mut inputs);
     if inputs.runs.is_empty() && inputs.bench.is_none() {
         return Err(usage(format!(
             "no usable results files in {0}/runs or {0}/bench (a report picks finished runs of the default variants, without --quick): run `harness run --app http` (or name the files)",

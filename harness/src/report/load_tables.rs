@@ -1,10 +1,12 @@
 //! The load tables of a server run: per endpoint, a row per variant and a column per
 //! concurrency, for throughput, server CPU per request and p99 latency.
 //!
-//! Each cell is the median over the rounds with its 95% CI, then its ratio to the baseline:
-//! the paired per-round ratio with its CI where the file has it, else the ratio of the two
-//! figures (version 1 files: one window per cell, no interval). What limited a cell is marked
-//! where it changes what the figure means.
+//! Each cell is the median over the rounds with its interval (at the level the note states),
+//! then its ratio to the baseline: the paired per-round ratio with its interval where the
+//! file has it, else the ratio of the two figures (version 1 files: one window per cell, no
+//! interval). The A/A control is a row of its own. What limited a cell is marked where it
+//! changes what the figure means, and a ratio whose verdict another run of the same
+//! experiment contradicts is marked ‡.
 
 use super::doc::Table;
 use super::fmt::{factor, num, value_ci};
@@ -33,10 +35,19 @@ fn rounds_note(view: &RunView) -> String {
     if r.schema_version < 2 {
         return "One load window per cell (a schema version 1 file), so no confidence interval; after ·, × the baseline at the same concurrency, with no interval either.".into();
     }
+    let level = super::fmt::interval_label(r.settings.rounds, rounds_level(r));
     format!(
-        "Median over {} rounds with the 95% CI of the median (none from a single round); after ·, × the baseline at the same concurrency: the median of per-round ratios to the baseline's window of the same round, with its 95% CI. ≈: within noise (the ratio's interval includes 1).",
+        "Median over {} rounds with the {level} of the median (none from a single round); after ·, × the baseline at the same concurrency: the median of per-round ratios to the baseline of the same round, with its {level}. ≈: within noise (see the reading note under the verdict). ‡: another run of this experiment calls this comparison differently (see \"Does it replicate?\").",
         r.settings.rounds
     )
+}
+
+/// The level of a run's load intervals: as recorded, or (older files) unknown.
+fn rounds_level(r: &crate::results::RunResults) -> Option<f64> {
+    r.variants
+        .iter()
+        .flat_map(|v| &v.load)
+        .find_map(|l| l.rps.median_ci_level)
 }
 
 /// Throughput or server CPU per request on `endpoint`; `None` when no cell has the figure.
@@ -51,14 +62,20 @@ pub fn figure(view: &RunView, endpoint: &str, figure: LoadFigure) -> Option<Tabl
     let ci = if results.schema_version < 2 {
         ""
     } else {
-        " [95% CI]"
+        " [interval]"
     };
     header.extend(levels.iter().map(|c| format!("c={c} ({unit}{ci})")));
     let mut t = Table::new(header);
     let base: Option<&VariantResult> = view.baseline.as_ref().and_then(|b| results.variant(b));
     let (mut any, mut bound_any) = (false, false);
-    for v in &results.variants {
-        let mut cells = vec![v.variant.name()];
+    let experiment = view.experiment();
+    let control = results.control.iter().map(|c| (c, true));
+    for (v, is_control) in results.variants.iter().map(|v| (v, false)).chain(control) {
+        let arm = match is_control {
+            true => format!("{} (A/A control)", v.variant),
+            false => v.variant.name(),
+        };
+        let mut cells = vec![arm.clone()];
         for &c in &levels {
             let Some(m) = view.load_figure(v, endpoint, c, figure) else {
                 cells.push(DASH.into());
@@ -67,11 +84,19 @@ pub fn figure(view: &RunView, endpoint: &str, figure: LoadFigure) -> Option<Tabl
             any = true;
             let mut cell = value_ci(&m.own);
             let b = base.and_then(|b| view.load_figure(b, endpoint, c, figure));
-            if let Some(b) = b.filter(|_| Some(v.variant.name()) != view.baseline) {
+            if let Some(b) = b.filter(|_| is_control || Some(v.variant.name()) != view.baseline) {
                 cell.push_str(&format!(
                     " · {}",
                     ratio_noise(&m.ratio_to(&b), m.noise_against(&b))
                 ));
+                let what = match figure {
+                    LoadFigure::Rps => "rps",
+                    LoadFigure::CpuPerRequest => "CPU/request",
+                };
+                let name = format!("{endpoint} c={c} {what}");
+                if super::replication::fails(&experiment, &arm, &name) {
+                    cell.push_str(" ‡");
+                }
             }
             let bound = find_cell(v, endpoint, c).map(|l| l.bound);
             if figure == LoadFigure::Rps && bound == Some(Bound::Loadgen) {
@@ -92,7 +117,7 @@ pub fn figure(view: &RunView, endpoint: &str, figure: LoadFigure) -> Option<Tabl
         LoadFigure::Rps if bound_any => " †: the load generator was the bottleneck: this rps measures the load generator, not the server.".to_string(),
         LoadFigure::Rps => String::new(),
         LoadFigure::CpuPerRequest => format!(
-            " Server CPU time per request completed, µs ({}): it does not depend on the load generator's speed, so it compares servers in every cell, load-generator-bound ones included. Lower is better.",
+            " Server CPU time per request completed, µs ({}). Lower is better.",
             cpu_method(view)
         ),
     };

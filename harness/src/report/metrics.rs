@@ -34,6 +34,8 @@ pub struct VariantRow {
     pub failure: Option<(String, String)>,
     pub image_mb: Option<f64>,
     pub cold_start_ms: Option<Estimate>,
+    /// The cold start with its ratio to the baseline paired by round (schema version 3).
+    pub cold_start: Option<Measured>,
     /// p5 and p95 of the cold start.
     pub cold_start_range_ms: Option<(f64, f64)>,
     /// Create → first output of `--version`: its own figure, never a part of the cold start.
@@ -67,6 +69,10 @@ pub struct RunView<'a> {
     pub baseline: Option<String>,
     pub workload: Option<Workload>,
     pub rows: Vec<VariantRow>,
+    /// The other runs of the same experiment, oldest first (see `load::experiment`).
+    pub replicates: Vec<&'a RunFile>,
+    /// Comparisons the report judges together (every file's paired ratios).
+    pub comparisons: usize,
 }
 
 impl<'a> RunView<'a> {
@@ -89,11 +95,23 @@ impl<'a> RunView<'a> {
             baseline,
             workload,
             rows,
+            replicates: Vec::new(),
+            comparisons: 0,
         }
     }
 
     pub fn results(&self) -> &RunResults {
         &self.file.results
+    }
+
+    /// Every run of this view's experiment, oldest first, this one last.
+    pub fn experiment(&self) -> Vec<&RunResults> {
+        super::replication::experiment(self.file, &self.replicates)
+    }
+
+    /// Whether two rows ran one binary (an A/A pair: never ranked against each other).
+    pub fn same_binary(&self, a: &str, b: &str) -> bool {
+        crate::measure::controls::same_binary(self.results(), a, b)
     }
 
     /// Whether the agent measured this run on its daemon's host.
@@ -203,7 +221,9 @@ pub fn load_figure(
 ) -> Option<Measured> {
     let cell = find_cell(v, endpoint, concurrency)?;
     let own = figure.own(cell)?;
-    let paired = if baseline == Some(v.variant.name().as_str()) {
+    // The A/A control is the baseline variant too, but its ratios are its own.
+    let is_control = results.control.as_ref().is_some_and(|c| std::ptr::eq(c, v));
+    let paired = if baseline == Some(v.variant.name().as_str()) && !is_control {
         let others_paired = results
             .variants
             .iter()
@@ -279,10 +299,23 @@ fn variant_row(
         AppKind::Server => figure(LoadFigure::Rps),
         AppKind::Batch => {
             let top = top_threads(results);
+            let ratio_at_top = |o: &VariantResult| {
+                let c = o.crunch.iter().find(|c| Some(c.threads) == top)?;
+                c.ratio_to_baseline
+            };
             let crunch = v.crunch.iter().find(|c| Some(c.threads) == top);
-            crunch.map(|c| Measured::unpaired(Estimate::repeated(&c.mb_per_s)))
+            crunch.map(|c| Measured {
+                own: Estimate::repeated(&c.mb_per_s),
+                paired: paired_or_one(results, baseline, v, ratio_at_top),
+            })
         }
     };
+    let cold_start = v.cold_start.as_ref().map(|c| Measured {
+        own: Estimate::repeated(&c.cold_start_ms),
+        paired: paired_or_one(results, baseline, v, |o| {
+            o.cold_start.as_ref().and_then(|c| c.ratio_to_baseline)
+        }),
+    });
     let (peak_memory_mb, container_peak_memory_mb) = peak_memory(v);
     VariantRow {
         name: v.variant.name(),
@@ -292,6 +325,7 @@ fn variant_row(
             .cold_start
             .as_ref()
             .map(|c| Estimate::repeated(&c.cold_start_ms)),
+        cold_start,
         cold_start_range_ms: v
             .cold_start
             .as_ref()
@@ -310,6 +344,21 @@ fn variant_row(
         peak_memory_mb,
         container_peak_memory_mb,
     }
+}
+
+/// `v`'s paired ratio as `ratio` reads it; for the baseline itself exactly 1, when another
+/// variant has one (as `load_figure` does for load cells).
+fn paired_or_one(
+    results: &RunResults,
+    baseline: Option<&str>,
+    v: &VariantResult,
+    ratio: impl Fn(&VariantResult) -> Option<crate::results::Ratio>,
+) -> Option<Estimate> {
+    if baseline == Some(v.variant.name().as_str()) {
+        let others = results.variants.iter().any(|o| ratio(o).is_some());
+        return others.then(Estimate::one);
+    }
+    ratio(v).map(|r| Estimate::paired(&r))
 }
 
 /// True when a peak-memory method names a cgroup figure: the container's, not the process's.
@@ -364,15 +413,14 @@ pub fn slugs(runs: &[RunFile]) -> Vec<String> {
 /// benches missing either estimate are left out.
 pub fn bench_ratios<'a>(bench: &'a BenchResults, variant: &str) -> Vec<(&'a str, Estimate)> {
     let estimate = |row: &crate::results::BenchRow, name: &str| {
-        row.estimates
-            .iter()
-            .find(|e| e.variant == name)
-            .map(|e| Estimate {
-                value: e.mean_ns,
-                ci: bench
+        row.estimates.iter().find(|e| e.variant == name).map(|e| {
+            Estimate::with_ci(
+                e.mean_ns,
+                bench
                     .judgeable(e)
                     .then_some((e.mean_ci_low_ns, e.mean_ci_high_ns)),
-            })
+            )
+        })
     };
     bench
         .benches

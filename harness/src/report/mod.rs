@@ -22,6 +22,7 @@ mod posture;
 pub mod provenance;
 mod ranking;
 mod readme;
+pub mod replication;
 mod sections;
 pub mod select;
 mod summary;
@@ -149,7 +150,11 @@ fn views(inputs: &Inputs) -> Vec<RunView<'_>> {
         .runs
         .iter()
         .zip(slugs)
-        .map(|(file, slug)| RunView::new(file, slug))
+        .map(|(file, slug)| RunView {
+            replicates: inputs.replicates_of(file),
+            comparisons: inputs.comparisons,
+            ..RunView::new(file, slug)
+        })
         .collect();
     // Runs on several daemons: one host's runs together (a stable sort keeps their order).
     views.sort_by_key(|v| v.results().environment.docker_host.clone());

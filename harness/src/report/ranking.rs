@@ -53,8 +53,9 @@ fn ranked<'v>(
     out
 }
 
-/// The first of `ranked` and every other within noise of it.
-fn leaders<'v>(ranked: &Ranked<'v>) -> Ranked<'v> {
+/// The first of `ranked` and every other within noise of it, or running the same binary
+/// as it (an A/A pair is never ranked).
+fn leaders<'v>(view: &RunView, ranked: &Ranked<'v>) -> Ranked<'v> {
     let Some((first, fm)) = ranked.first() else {
         return Vec::new();
     };
@@ -62,7 +63,9 @@ fn leaders<'v>(ranked: &Ranked<'v>) -> Ranked<'v> {
     out.extend(
         ranked[1..]
             .iter()
-            .filter(|(_, m)| m.noise_against(fm) == Noise::WithinNoise)
+            .filter(|(r, m)| {
+                m.noise_against(fm) == Noise::WithinNoise || view.same_binary(&r.name, &first.name)
+            })
             .copied(),
     );
     out
@@ -87,7 +90,7 @@ pub fn best(
     if !w.rank_single_readings && unjudged(&ranked) {
         return Some(span(view, &metric, &ranked, w));
     }
-    let group = leaders(&ranked);
+    let group = leaders(view, &ranked);
     let (top, tm) = group.first()?;
     let mut s = match group.len() {
         1 => format!("{} {} at {}", top.name, w.verb, value(tm, w.unit)),
@@ -114,9 +117,9 @@ pub fn worst(
     if !w.rank_single_readings && unjudged(&ranked) {
         return None;
     }
-    let best = leaders(&ranked);
+    let best = leaders(view, &ranked);
     ranked.reverse();
-    let group = leaders(&ranked);
+    let group = leaders(view, &ranked);
     let base = view.baseline_row()?;
     let bm = metric(base)?;
     let in_group = |g: &Ranked, name: &str| g.iter().any(|(r, _)| r.name == name);

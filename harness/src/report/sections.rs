@@ -16,7 +16,7 @@ use crate::results::{AppKind, Environment};
 use std::path::{Path, PathBuf};
 
 /// How a server run's load figures were measured, said once above its charts.
-const ROUNDS_EXPLANATION: &str = "Every variant's server runs at once, each on the same CPUs; in each round every (endpoint, concurrency) cell is measured once per variant, the variants in a shuffled order. A point is the median over the rounds, its whisker the 95% CI of that median; ratios to the baseline pair each round's window with the baseline's window of the same round, which cancels the machine's drift between rounds. Server CPU per request does not depend on the load generator's speed, so it compares servers even where the load generator was the bottleneck (hollow points on the throughput chart).";
+const ROUNDS_EXPLANATION: &str = "Every variant's server runs at once, each on the same CPUs; in each round every (endpoint, concurrency) cell is measured once per variant (and once more for the baseline's A/A control, from schema version 3), the arms in a shuffled order. A point is the median over the rounds, its whisker the interval of that median (its level is in the table notes); ratios to the baseline pair each round's window with the baseline's of the same round, which cancels the machine's drift between rounds. Hollow points on the throughput chart: the load generator was the bottleneck, so that rps measures the load generator.";
 
 /// The same for a version 1 file.
 const V1_EXPLANATION: &str = "This file (results schema version 1) has one load window per cell, measured variant after variant: no point has an interval, and whatever the machine was doing at the time lands on the variant measured then. Read its load figures and their ratios as single readings.";
@@ -160,6 +160,15 @@ impl Builder {
             }
         }
         self.tradeoff_section(view)?;
+        if let Some(table) = super::replication::table(&view.experiment()) {
+            self.doc.heading(3, "Does it replicate?");
+            self.doc.paragraph(format!(
+                "This run and {} earlier run{} of the same app on the same host, read as one experiment: each comparison to the baseline as each run called it.",
+                view.replicates.len(),
+                if view.replicates.len() == 1 { "" } else { "s" }
+            ));
+            self.doc.table(table);
+        }
         self.doc.heading(3, "Peak memory");
         self.figure(figures::peak_memory(view, palette))?;
         self.doc.table(tables::memory(view));

@@ -48,7 +48,8 @@ pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Bl
     rows.extend(views.iter().find_map(posture_row));
     let bench = inputs.bench.as_ref().map(|b| &b.results);
     let churn = bench.map(churn_rows).unwrap_or_default();
-    let mut note = vec![format!("Medians where a figure is repeated; ±: the larger half of the 95% CI of the median, as a share of it. In brackets: × {BASELINE} with its 95% interval: for load figures the median of per-round paired ratios (each round's window ÷ the baseline's of the same round), for others the ratio of the medians with the widest interval theirs allow; \"within noise\": the interval includes 1.")];
+    let mut note = vec![interval_note(views)];
+    note.extend(control_notes(views));
     let text = |needle: &str| {
         rows.iter()
             .any(|(_, cells)| cells.iter().flatten().any(|c| c.contains(needle)))
@@ -58,6 +59,9 @@ pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Bl
         .any(|v| v.results().app_kind == AppKind::Server && v.results().schema_version < 2);
     if text(" rps") && v1_load {
         note.push("rps from a results file of schema version 1: one load window per cell, so no interval.".into());
+    }
+    if text("does not replicate") {
+        note.push("\"does not replicate\": another run of the same experiment called this comparison differently (see the report's \"Does it replicate?\").".into());
     }
     if text("†") {
         note.push("†: the load generator was the bottleneck, so that rps measures the load generator, not the server.".into());
@@ -129,13 +133,19 @@ fn load_rows(view: &RunView, cells: &Cells) -> Vec<Row> {
             let m = r.alloc_heavy?;
             let bound = if r.loadgen_bound() { " †" } else { "" };
             let b = base.and_then(|b| b.alloc_heavy);
-            Some(format!("{}{}{bound}", with_pm(&m, "rps"), versus(&m, b, r)))
+            let fails = replicates_not(view, r, "rps");
+            Some(format!(
+                "{}{}{bound}",
+                with_pm(&m, "rps"),
+                versus(&m, b, r, fails)
+            ))
         }),
     )];
     let cpu = cells(&|r| {
         let m = r.cpu_per_request?;
         let b = base.and_then(|b| b.cpu_per_request);
-        Some(format!("{}{}", with_pm(&m, "µs"), versus(&m, b, r)))
+        let fails = replicates_not(view, r, "CPU/request");
+        Some(format!("{}{}", with_pm(&m, "µs"), versus(&m, b, r, fails)))
     });
     if cpu.iter().any(Option::is_some) {
         rows.push((
@@ -154,9 +164,63 @@ fn with_pm(m: &Measured, unit: &str) -> String {
     }
 }
 
+/// Whether `row`'s comparison on the allocation-heavy cell (`what`: `rps`, `CPU/request`)
+/// gets different verdicts in the runs of its experiment.
+fn replicates_not(view: &RunView, row: &VariantRow, what: &str) -> bool {
+    let Some((endpoint, c)) = view.workload.as_ref().and_then(|w| w.cell.clone()) else {
+        return false;
+    };
+    super::replication::fails(
+        &view.experiment(),
+        &row.name,
+        &format!("{endpoint} c={c} {what}"),
+    )
+}
+
+/// The note's first sentence: what ± and the brackets are, with the intervals' levels and
+/// how many comparisons were judged together.
+fn interval_note(views: &[RunView]) -> String {
+    let levels: Vec<String> = views
+        .iter()
+        .map(|v| {
+            let r = v.results();
+            let load = match r.app_kind {
+                AppKind::Server => format!(
+                    "{} rounds: {}; ",
+                    r.settings.rounds,
+                    super::fmt::interval_of(r, r.settings.rounds)
+                ),
+                AppKind::Batch => String::new(),
+            };
+            format!(
+                "{}: {load}{} runs: {}",
+                r.app,
+                r.settings.runs,
+                super::fmt::interval_of(r, r.settings.runs)
+            )
+        })
+        .collect();
+    let comparisons = views.first().map_or(0, |v| v.comparisons);
+    format!("Medians where a figure is repeated; ±: the larger half of the interval of the median, as a share of it (distribution-free intervals at their true level: {}). In brackets: × {BASELINE} with its interval: for paired figures the median of per-round ratios to the baseline of the same round, for others the ratio of the medians with the widest interval theirs allow; \"within noise\": the interval includes 1, or the Benjamini–Hochberg q-value over all {comparisons} comparisons of the report is above 5%.", levels.join("; "))
+}
+
+/// How each run's negative controls came out, as judged in the report.
+fn control_notes(views: &[RunView]) -> Vec<String> {
+    views
+        .iter()
+        .flat_map(|v| {
+            let app = v.results().app.clone();
+            crate::measure::controls::outcomes(v.results())
+                .into_iter()
+                .map(move |o| format!("{app}, {}.", o.line()))
+        })
+        .collect()
+}
+
 /// ` (0.45× [0.43–0.47])` against the baseline, `, within noise` added when the interval
-/// includes 1 (or the two CIs overlap); nothing for the baseline itself.
-fn versus(m: &Measured, base: Option<Measured>, row: &VariantRow) -> String {
+/// includes 1 (or the two CIs overlap), `, does not replicate` when another run of the
+/// experiment calls it differently; nothing for the baseline itself.
+fn versus(m: &Measured, base: Option<Measured>, row: &VariantRow, fails: bool) -> String {
     let Some(b) = base.filter(|b| row.name != BASELINE && b.own.value > 0.0) else {
         return String::new();
     };
@@ -168,7 +232,8 @@ fn versus(m: &Measured, base: Option<Measured>, row: &VariantRow) -> String {
         Noise::WithinNoise => ", within noise",
         _ => "",
     };
-    format!(" ({}{ci}{within})", factor(ratio.value))
+    let fails = if fails { ", does not replicate" } else { "" };
+    format!(" ({}{ci}{within}{fails})", factor(ratio.value))
 }
 
 fn fresh_node_rows(results: &RunResults) -> Vec<Row> {
@@ -221,10 +286,15 @@ fn crunch_rows(view: &RunView) -> Vec<Row> {
     let unit = results.throughput_unit();
     let at = |name: &str, n: u32| {
         let v = results.variant(name)?;
-        v.crunch
-            .iter()
-            .find(|c| c.threads == n)
-            .map(|c| Measured::unpaired(Estimate::repeated(&c.mb_per_s)))
+        let c = v.crunch.iter().find(|c| c.threads == n)?;
+        let paired = match (name == BASELINE, c.ratio_to_baseline) {
+            (true, _) if results.schema_version >= 3 => Some(Estimate::one()),
+            (_, ratio) => ratio.map(|r| Estimate::paired(&r)),
+        };
+        Some(Measured {
+            own: Estimate::repeated(&c.mb_per_s),
+            paired,
+        })
     };
     ends.into_iter()
         .map(|n| {
@@ -239,10 +309,12 @@ fn crunch_rows(view: &RunView) -> Vec<Row> {
                 .map(|c| {
                     let e = at(c, n)?;
                     let row = view.rows.iter().find(|r| r.name == *c)?;
+                    let figure = format!("{n} threads");
+                    let fails = super::replication::fails(&view.experiment(), c, &figure);
                     Some(format!(
                         "{} {unit}{}",
                         num(e.own.value),
-                        versus(&e, base, row)
+                        versus(&e, base, row, fails)
                     ))
                 })
                 .collect();

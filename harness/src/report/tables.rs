@@ -65,11 +65,11 @@ pub fn image(view: &RunView) -> Table {
 pub fn cold_start(view: &RunView) -> Table {
     let mut t = Table::new([
         "variant",
-        "cold start median (ms) [95% CI]",
+        "cold start median (ms) [interval]",
         "p5–p95 (ms)",
-        "× baseline (CI)",
+        "× baseline [interval]",
         "vs baseline",
-        "process start (ms) [95% CI]",
+        "process start (ms) [interval]",
     ]);
     let base = view.baseline_row().and_then(|b| b.cold_start_ms);
     for row in &view.rows {
@@ -85,7 +85,21 @@ pub fn cold_start(view: &RunView) -> Table {
             ]);
             continue;
         };
-        let (ratio, noise) = compare(&cold, base.as_ref(), &row.name, view);
+        let (ratio, noise) = match (
+            row.cold_start,
+            view.baseline_row().and_then(|b| b.cold_start),
+        ) {
+            (Some(m), Some(b)) if m.paired.is_some() && b.paired.is_some() => {
+                match view.baseline.as_deref() == Some(row.name.as_str()) {
+                    true => ("baseline".into(), DASH.into()),
+                    false => (
+                        ratio_ci(&m.ratio_to(&b)),
+                        noise_mark(m.noise_against(&b)).into(),
+                    ),
+                }
+            }
+            _ => compare(&cold, base.as_ref(), &row.name, view),
+        };
         t.row([
             row.name.clone(),
             value_ci(&cold),
@@ -96,7 +110,12 @@ pub fn cold_start(view: &RunView) -> Table {
             process,
         ]);
     }
-    t.note("Cold start: container create → first good response (a batch app: exit). Ratios < 1 start faster than the baseline; \"within noise\": the 95% CIs of the two medians overlap. Process start: create → first output of a bare `--version` run in the same image, its own measurement with its own end event; it is not a part of the cold start and is never subtracted from it.")
+    let results = view.results();
+    let paired = match results.schema_version >= 3 {
+        true => "the median of per-round ratios to the baseline (cold starts run in shuffled rounds, every variant once per round), judged like every paired ratio (see the reading note under the verdict)",
+        false => "the ratio of the medians; \"within noise\": the two intervals overlap",
+    };
+    t.note(format!("Cold start: container create → first good response (a batch app: exit), median of {} runs with its {}. × baseline: {paired}; ratios < 1 start faster than the baseline. Process start: create → first output of a bare `--version` run in the same image, its own measurement with its own end event; it is not a part of the cold start and is never subtracted from it.", results.settings.runs, super::fmt::interval_of(results, results.settings.runs)))
 }
 
 /// The ratio cell and the noise cell for a value with a CI against the baseline's.
@@ -123,7 +142,7 @@ pub fn crunch(view: &RunView) -> Table {
     let mut header = vec!["variant".to_string()];
     header.extend(threads.iter().map(|t| {
         let s = if *t == 1 { "" } else { "s" };
-        format!("{t} thread{s} ({unit} [95% CI])")
+        format!("{t} thread{s} ({unit} [interval])")
     }));
     let mut t = Table::new(header);
     let base = view.baseline.as_ref().and_then(|b| results.variant(b));
@@ -136,9 +155,23 @@ pub fn crunch(view: &RunView) -> Table {
     for v in &results.variants {
         let mut cells = vec![v.variant.name()];
         for &n in &threads {
-            cells.push(match (est(v, n), base.and_then(|b| est(b, n))) {
-                (None, _) => DASH.into(),
-                (Some(e), Some(b)) if Some(v.variant.name()) != view.baseline => {
+            let paired = v
+                .crunch
+                .iter()
+                .find(|c| c.threads == n)
+                .and_then(|c| c.ratio_to_baseline)
+                .map(|r| Estimate::paired(&r));
+            cells.push(match (est(v, n), base.and_then(|b| est(b, n)), paired) {
+                (None, _, _) => DASH.into(),
+                (Some(e), _, Some(r)) => {
+                    let mark = if r.noise_against_one() == Noise::WithinNoise {
+                        " ≈"
+                    } else {
+                        ""
+                    };
+                    format!("{} · {}{mark}", value_ci(&e), ratio_ci(&r))
+                }
+                (Some(e), Some(b), None) if Some(v.variant.name()) != view.baseline => {
                     let mark = if e.noise_against(&b) == Noise::WithinNoise {
                         " ≈"
                     } else {
@@ -146,12 +179,16 @@ pub fn crunch(view: &RunView) -> Table {
                     };
                     format!("{} · {}{mark}", value_ci(&e), factor(e.value / b.value))
                 }
-                (Some(e), _) => value_ci(&e),
+                (Some(e), _, _) => value_ci(&e),
             });
         }
         t.row(cells);
     }
-    t.note("Median over runs with the 95% CI of the median, then × the baseline at the same thread count. ≈: within noise of the baseline (the CIs overlap).")
+    let paired = match results.schema_version >= 3 {
+        true => "the median of per-repetition ratios to the baseline (the jobs run interleaved), with its interval; ≈: within noise (see the reading note under the verdict)",
+        false => "the ratio of the medians; ≈: within noise of the baseline (the intervals overlap)",
+    };
+    t.note(format!("Median over {} runs with the {} of the median, then × the baseline at the same thread count: {paired}.", results.settings.runs, super::fmt::interval_of(results, results.settings.runs)))
 }
 
 pub fn tradeoff(view: &RunView) -> Table {
@@ -161,12 +198,12 @@ pub fn tradeoff(view: &RunView) -> Table {
     let mut header = vec![
         "variant".to_string(),
         "image (MB)".into(),
-        format!("throughput ({unit}) [95% CI]"),
+        format!("throughput ({unit}) [interval]"),
         "× baseline (CI)".into(),
     ];
     if cpu {
         header.extend([
-            "server CPU (µs/request) [95% CI]".into(),
+            "server CPU (µs/request) [interval]".into(),
             "× baseline (CI)".into(),
         ]);
     }
@@ -202,7 +239,7 @@ pub fn tradeoff(view: &RunView) -> Table {
         Axis::Throughput => "higher is better",
         Axis::CpuPerRequest => "lower is better",
     };
-    t.note(format!("The frontier: variants no other variant beats on both image size (no bigger) and {} ({direction}) beyond noise; variants tied within noise both stay. × baseline: the median of per-round paired ratios with its 95% CI where the file pairs rounds, else the ratio of the medians with the widest interval theirs allow; ≈: within noise of the baseline.", axis.name()))
+    t.note(format!("The frontier: variants no other variant beats on both image size (no bigger) and {} ({direction}) beyond noise; variants tied within noise both stay. × baseline: the median of per-round paired ratios with its interval where the file pairs rounds, else the ratio of the medians with the widest interval theirs allow; ≈: within noise of the baseline.", axis.name()))
 }
 
 /// `0.45× (0.43–0.47)`, with ` ≈` when the ratio is within noise of the baseline.

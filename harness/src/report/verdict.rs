@@ -2,8 +2,11 @@
 //! the numbers so it changes when they do.
 //!
 //! Each sentence compares the winner with the baseline and says when the difference is within
-//! the noise (95% CIs overlap) or when there is no interval to tell. A file that is not a
-//! full run (unfinished, `--quick`, a partial set) opens its group saying so.
+//! the noise (see `estimate`: a paired ratio's family verdict, else overlapping intervals)
+//! or when there is no interval to tell. A file that is not a full run (unfinished,
+//! `--quick`, a partial set) opens its group saying so. Every group ends with how the run's
+//! negative controls came out and, with several runs of one experiment, which verdicts do
+//! not replicate.
 
 use super::fmt::{factor, num};
 use super::frontier::{self, Axis};
@@ -27,6 +30,8 @@ pub fn groups(views: &[RunView], bench: Option<&BenchResults>) -> Vec<VerdictGro
             let short = select::run_shortfalls(view.results());
             let mut sentences: Vec<String> = select::verdict_sentence(&short).into_iter().collect();
             sentences.extend(run_verdict(view));
+            sentences.extend(control_sentences(view));
+            sentences.extend(super::replication::sentence(&view.experiment()));
             VerdictGroup {
                 title: format!("{} run{}", view.results().app, view.on_host()),
                 sentences,
@@ -49,9 +54,25 @@ pub fn groups(views: &[RunView], bench: Option<&BenchResults>) -> Vec<VerdictGro
 /// How to read the factors, when there is a baseline to read them against.
 pub fn reading_note(views: &[RunView]) -> Option<String> {
     let base = views.iter().find_map(|v| v.baseline.clone())?;
+    let comparisons = views.first().map_or(0, |v| v.comparisons);
     Some(format!(
-        "Every factor is against the baseline, {base}. Load factors from files that pair rounds (schema version 2) are the median of per-round ratios to the baseline's window of the same round, with the 95% CI of that median; other factors divide medians. \"Within noise\": the 95% intervals overlap (for a paired ratio: its interval includes 1). Variants tied within noise are named together, never ranked; \"beyond noise\" is said only where the intervals are apart."
+        "Every factor is against the baseline, {base}. Paired factors (load cells, and from schema version 3 cold starts and batch jobs) are the median of per-round ratios to the baseline of the same round, with a distribution-free interval of that median whose level is stated with it (order statistics: the range of 5 rounds is a 93.8% interval, of 6 rounds 96.9%); from schema version 3 the denominator is the geometric mean of the baseline's two arms (the baseline and its A/A control) in that round. A paired factor is beyond noise only when its interval excludes 1 and its q-value is at most 5%: the p-values (paired t-test on the log ratios) of all {comparisons} comparisons in this report are adjusted together by Benjamini–Hochberg, which keeps the expected share of false \"beyond noise\" calls among them at 5%. Unpaired factors divide medians, and two variants are told apart only where their intervals do not overlap. Variants tied within noise, or running the same binary, are named together, never ranked. Criterion comparisons are judged by criterion's own intervals and are not among the {comparisons}."
     ))
+}
+
+/// How the run's negative controls came out: the A/A arm and each same-binary pair.
+fn control_sentences(view: &RunView) -> Vec<String> {
+    crate::measure::controls::outcomes(view.results())
+        .iter()
+        .map(|o| {
+            let what = if o.label.starts_with("A/A") {
+                "it is the baseline again, so every call beyond noise is a false alarm"
+            } else {
+                "one binary in two images, so a call beyond noise is the image or a false alarm"
+            };
+            format!("**Negative control**: {} ({what}).", o.line())
+        })
+        .collect()
 }
 
 /// Sentences for one run.
@@ -65,7 +86,7 @@ fn run_verdict(view: &RunView) -> Vec<String> {
     ) {
         out.push(format!("**Image size**: {s}."));
     }
-    let cold = |r: &VariantRow| r.cold_start_ms.map(Measured::unpaired);
+    let cold = |r: &VariantRow| r.cold_start.or(r.cold_start_ms.map(Measured::unpaired));
     if let Some(s) = best(view, cold, words("ms", Better::Lower, "fastest", "faster")) {
         out.push(format!("**Cold start** (median): {s}."));
     }
@@ -143,10 +164,7 @@ fn throughput_sentences(view: &RunView) -> Vec<String> {
         ..words("µs", Better::Lower, "least", "less")
     };
     if let Some(s) = best(view, |r| r.cpu_per_request, cpu) {
-        out.push(format!(
-            "**Server CPU per request** ({}; it does not depend on the load generator): {s}.",
-            w.label
-        ));
+        out.push(format!("**Server CPU per request** ({}): {s}.", w.label));
     }
     if let Some(s) = worst(view, |r| r.cpu_per_request, cpu) {
         out.push(format!("Most CPU per request there: {s}."));

@@ -6,9 +6,9 @@
 //! Outputs whose checksums differ between variants fail those variants: a faster wrong
 //! answer is not a result. This module does not start anything itself; the runtime does.
 
+use super::arms::{self, Arm};
 use super::Run;
 use crate::app::metadata::{last_capture, BatchDrive};
-use crate::matrix::Variant;
 use crate::measure::{cold_start, stats};
 use crate::results::CrunchResult;
 use crate::runtime::cgroup::Reading;
@@ -27,10 +27,12 @@ pub struct JobOutcome {
     pub peak_bytes: Option<u64>,
 }
 
-/// What one variant's jobs at one thread count gave.
+/// What one arm's jobs at one thread count gave.
 #[derive(Default)]
 struct VariantSamples {
     throughputs: Vec<f64>,
+    /// The repetition each throughput came from (they pair across arms).
+    rounds: Vec<u32>,
     checksum: String,
     /// The highest peak RSS the app reported (`peak_rss_kb_regex`).
     reported_peak: Option<u64>,
@@ -39,8 +41,9 @@ struct VariantSamples {
 }
 
 impl VariantSamples {
-    fn add(&mut self, job: JobOutcome, sampled: Option<PeakMemory>) {
+    fn add(&mut self, round: u32, job: JobOutcome, sampled: Option<PeakMemory>) {
         self.throughputs.push(job.throughput);
+        self.rounds.push(round);
         self.checksum = job.checksum;
         self.reported_peak = self.reported_peak.max(job.peak_bytes);
         self.sampled_peak = match (self.sampled_peak.take(), sampled) {
@@ -54,31 +57,31 @@ impl VariantSamples {
     }
 }
 
-type Samples = HashMap<Variant, VariantSamples>;
+type Samples = HashMap<Arm, VariantSamples>;
 
 impl<R: Runtime> Run<'_, R> {
     pub(super) async fn crunches(&mut self) -> anyhow::Result<()> {
         let batch = self.plan.app.batch().context("not a batch app")?.clone();
-        let variants = self.ok_variants();
+        let arms = self.ok_arms();
         let cpus = self.server_cpus.clone();
         let timeout = self.plan.ready_timeout.max(Duration::from_secs(300));
         for &threads in &self.plan.threads.clone() {
-            let order: Vec<Variant> = stats::interleaved_order(&variants, self.plan.runs)
+            let order: Vec<(u32, Arm)> = stats::interleaved_order(&arms, self.plan.runs)
                 .into_iter()
-                .map(|(_, v)| *v)
+                .map(|(round, a)| (round, *a))
                 .collect();
             let bar = self.progress.bar(
                 order.len() as u64,
                 format!("jobs on {threads} threads (interleaved)"),
             );
             let mut samples = Samples::new();
-            for variant in order {
+            for (round, arm) in order {
                 bar.inc();
-                if !self.result_mut(variant).is_ok() {
+                if !self.arm_result_mut(arm).is_ok() {
                     continue;
                 }
                 let args = fill(&batch.args, threads, self.plan.dataset_mb);
-                let spec = self.spec(variant, (args, batch.env.clone()), &cpus, "crunch")?;
+                let spec = self.spec(arm.variant(), (args, batch.env.clone()), &cpus, "crunch")?;
                 let outcome = {
                     let track = self.tracker();
                     cold_start::exit_once(self.runtime, &spec, timeout, &track).await
@@ -88,10 +91,10 @@ impl<R: Runtime> Run<'_, R> {
                     let job = parse_job(&batch, ms, &exit.stdout)?;
                     Ok((job, exit.peak_memory))
                 }) {
-                    Ok((job, sampled)) => samples.entry(variant).or_default().add(job, sampled),
+                    Ok((job, sampled)) => samples.entry(arm).or_default().add(round, job, sampled),
                     Err(e) if retry::is_api_failure(&e) => return Err(e),
                     Err(e) => {
-                        self.result_mut(variant)
+                        self.arm_result_mut(arm)
                             .fail("crunch", format!("{e:#}"), logs_of(&e))
                     }
                 }
@@ -99,6 +102,7 @@ impl<R: Runtime> Run<'_, R> {
             drop(bar);
             self.record_launched();
             self.record_crunch(&batch, threads, samples);
+            self.adjust_ratios();
             self.save()?;
         }
         Ok(())
@@ -112,8 +116,16 @@ impl<R: Runtime> Run<'_, R> {
             self.plan.app.name
         );
         let mut warnings = Vec::new();
-        for (variant, s) in &samples {
-            let result = self.result_mut(*variant);
+        let tagged: HashMap<Arm, Vec<(u32, f64)>> = samples
+            .iter()
+            .map(|(arm, s)| (*arm, arms::by_round(&s.rounds, &s.throughputs)))
+            .collect();
+        for (arm, s) in &samples {
+            let pairing = self.pairing_of(*arm);
+            let ratio = arms::paired(&tagged[arm], &pairing, |a| {
+                tagged.get(&a).map(Vec::as_slice)
+            });
+            let result = self.arm_result_mut(*arm);
             if mismatch {
                 result.fail(
                     "crunch",
@@ -133,6 +145,7 @@ impl<R: Runtime> Run<'_, R> {
                 mb_per_s: summary,
                 checksum: s.checksum.clone(),
                 throughput_unit: Some(batch.throughput_unit.clone()),
+                ratio_to_baseline: ratio,
             });
             if batch.peak_rss_kb.is_some() {
                 if let Some(peak) = s.reported_peak {
@@ -278,12 +291,14 @@ mod tests {
         };
         let peak = |process: Reading, container: Reading| PeakMemory { process, container };
         let mut s = VariantSamples::default();
-        s.add(job(), None);
+        s.add(0, job(), None);
         s.add(
+            1,
             job(),
             Some(peak(Err("exited too soon".into()), Ok((300, "cg".into())))),
         );
         s.add(
+            2,
             job(),
             Some(peak(Ok((100, "hwm".into())), Ok((200, "cg".into())))),
         );

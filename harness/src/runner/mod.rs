@@ -5,6 +5,7 @@
 //! load windows (servers) or, per thread count, crunch jobs interleaved across variants
 //! (batch). Every instance started is tracked and removed, on success, failure or signal.
 
+mod arms;
 pub mod batch;
 mod fresh_node;
 pub mod hosts;
@@ -34,7 +35,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use table::{legend, summary_table};
+pub use arms::Arm;
+pub use table::{control_line, legend, summary_table};
 
 /// Room a run needs for its results file and CSV (a full run's JSON is about 100 kB).
 const RESULTS_ROOM: usize = 256 << 10;
@@ -118,6 +120,22 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     }
 }
 
+/// The A/A control's result, when the plan asks for one and compares variants (two or
+/// more): the baseline variant again, or the first planned when the baseline is absent,
+/// as ratios use.
+fn control_arm(plan: &RunPlan) -> Option<VariantResult> {
+    if !plan.control || plan.variants.len() < 2 {
+        return None;
+    }
+    let base = plan
+        .variants
+        .iter()
+        .copied()
+        .find(|v| v.name() == crate::matrix::BASELINE)
+        .or_else(|| plan.variants.first().copied())?;
+    Some(VariantResult::new(base))
+}
+
 /// Fails early, before any long work, when results cannot be written to `dir`: not a
 /// directory, not writable, or too full to hold a results file and its CSV.
 fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
@@ -198,7 +216,11 @@ impl<'a, R: Runtime> Run<'a, R> {
                 .iter()
                 .map(|&v| VariantResult::new(v))
                 .collect(),
+            control: None,
+            verdicts: None,
         };
+        let mut results = results;
+        results.control = control_arm(plan);
         Run {
             plan,
             runtime,
@@ -334,7 +356,8 @@ impl<'a, R: Runtime> Run<'a, R> {
             }
             self.save()?;
         }
-        Ok(())
+        self.share_build_with_control();
+        self.save()
     }
 
     /// Writes the results file (atomically) and the CSV beside it.
@@ -445,21 +468,16 @@ impl<'a, R: Runtime> Run<'a, R> {
     }
 
     /// What a failed step means: a daemon that stopped answering (an `ApiFailed`) ends the
-    /// run, so the error comes back; anything else fails `variant` alone at `step`, with
+    /// run, so the error comes back; anything else fails `arm` alone at `step`, with
     /// the line printed and the container's last output kept.
-    fn fail_variant(
-        &mut self,
-        variant: Variant,
-        step: &str,
-        error: anyhow::Error,
-    ) -> anyhow::Result<()> {
+    fn fail_arm(&mut self, arm: Arm, step: &str, error: anyhow::Error) -> anyhow::Result<()> {
         if retry::is_api_failure(&error) {
             return Err(error);
         }
         let what = step.replace('-', " ");
         self.progress
-            .println(format!("{variant}: {what} failed: {error:#}"));
-        self.result_mut(variant)
+            .println(format!("{arm}: {what} failed: {error:#}"));
+        self.arm_result_mut(arm)
             .fail(step, format!("{error:#}"), crate::runtime::logs_of(&error));
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! marks only its variant failed, with the reason and the instance's last output, and the
 //! run goes on. Load rounds are in `load`, batch jobs in `batch`.
 
+use super::arms::{self, Arm};
 use super::{batch, Run};
 use crate::app::{Drive, ServerDrive};
 use crate::matrix::Variant;
@@ -92,51 +93,71 @@ impl<R: Runtime> Run<'_, R> {
     }
 
     /// Cold starts in rounds: one warm-up round (discarded: the first start of an image
-    /// pays for cold page caches), then `--runs` rounds, every variant once per round in a
-    /// seeded shuffled order, so drift and order effects spread over all variants.
+    /// pays for cold page caches), then `--runs` rounds, every arm (variants and the A/A
+    /// control) once per round in a seeded shuffled order, so drift and order effects
+    /// spread over all of them. Each arm's cold starts pair with the baseline's by round.
     pub(super) async fn cold_starts(&mut self) -> anyhow::Result<()> {
-        let variants = self.ok_variants();
-        let order: Vec<(u32, Variant)> = (0..=self.plan.runs)
+        let arms = self.ok_arms();
+        let order: Vec<(u32, Arm)> = (0..=self.plan.runs)
             .flat_map(|round| {
-                let shuffled = stats::shuffled(&variants, u64::from(round));
-                shuffled.into_iter().map(move |v| (round, v))
+                let shuffled = stats::shuffled(&arms, u64::from(round));
+                shuffled.into_iter().map(move |a| (round, a))
             })
             .collect();
         let bar = self.progress.bar(
             order.len() as u64,
             "cold starts (interleaved): 1 warm-up round, then shuffled rounds",
         );
-        let mut samples: HashMap<Variant, (Vec<f64>, Vec<f64>)> = HashMap::new();
-        for (round, variant) in order {
+        let mut samples: HashMap<Arm, ArmSamples> = HashMap::new();
+        for (round, arm) in order {
             bar.inc();
-            if !self.result_mut(variant).is_ok() {
+            if !self.arm_result_mut(arm).is_ok() {
                 continue;
             }
-            match self.cold_start_pair(variant).await {
+            match self.cold_start_pair(arm.variant()).await {
                 Ok(_) if round == 0 => {}
                 Ok((cold, process)) => {
-                    let entry = samples.entry(variant).or_default();
-                    entry.0.push(cold);
-                    entry.1.extend(process);
+                    let entry = samples.entry(arm).or_default();
+                    entry.rounds.push(round);
+                    entry.cold.push(cold);
+                    entry.process.extend(process);
                 }
-                Err(e) => self.fail_variant(variant, "cold-start", e)?,
+                Err(e) => self.fail_arm(arm, "cold-start", e)?,
             }
         }
         drop(bar);
         self.record_launched();
-        for (variant, (cold, process)) in samples {
-            let result = self.result_mut(variant);
-            if let (true, Some(cold_start_ms)) = (result.is_ok(), stats::summarize(&cold)) {
+        let tagged: HashMap<Arm, Vec<(u32, f64)>> = samples
+            .iter()
+            .map(|(arm, s)| (*arm, arms::by_round(&s.rounds, &s.cold)))
+            .collect();
+        for (arm, s) in samples {
+            let pairing = self.pairing_of(arm);
+            let ratio = arms::paired(&tagged[&arm], &pairing, |a| {
+                tagged.get(&a).map(Vec::as_slice)
+            });
+            let result = self.arm_result_mut(arm);
+            if let (true, Some(cold_start_ms)) = (result.is_ok(), stats::summarize(&s.cold)) {
                 result.cold_start = Some(ColdStart {
-                    samples_ms: cold,
+                    samples_ms: s.cold,
                     cold_start_ms,
-                    process_start_ms: stats::summarize(&process),
-                    process_start_samples_ms: process,
+                    process_start_ms: stats::summarize(&s.process),
+                    process_start_samples_ms: s.process,
+                    ratio_to_baseline: ratio,
                 });
             }
         }
+        self.adjust_ratios();
         self.save()
     }
+}
+
+/// One arm's cold starts: the round of each, the cold start and the process start.
+#[derive(Default)]
+struct ArmSamples {
+    rounds: Vec<u32>,
+    cold: Vec<f64>,
+    process: Vec<f64>,
 }
 
 /// The arguments and environment that make `server` listen on `addr`.

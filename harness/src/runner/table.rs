@@ -2,11 +2,15 @@
 //! image size, cold-start median, throughput, server CPU per request and p99 at the highest
 //! load, peak memory, and each relative to the baseline variant.
 //!
-//! Load figures carry their noise: the median over rounds with the larger half of its 95%
-//! CI (`±2.1%`), and the per-round paired ratio to the baseline with its CI; `≈` marks a
-//! ratio whose interval includes 1, `†` a cell the load generator limited.
+//! Load figures carry their noise: the median over rounds with the larger half of its
+//! interval (`±2.1%`, at the level the legend states), and the per-round paired ratio to
+//! the baseline with its interval; `≈` marks a ratio within noise (its interval includes 1,
+//! or its Benjamini–Hochberg q-value over the run's comparisons is above 5%), `†` a cell
+//! the load generator limited. The A/A control is a row of its own, and a line under the
+//! table says how the negative controls came out.
 
 use crate::matrix::BASELINE;
+use crate::measure::{controls, stats};
 use crate::results::{AppKind, Bound, RunResults, VariantResult};
 use comfy_table::Table;
 
@@ -24,7 +28,12 @@ pub fn summary_table(results: &RunResults) -> Table {
     header.extend(columns.iter().map(|c| c.title.clone()));
     header.push("peak MB (process)".into());
     table.set_header(header);
-    for v in &results.variants {
+    let control = results.control.iter().map(|c| (c, true));
+    for (v, is_control) in results.variants.iter().map(|v| (v, false)).chain(control) {
+        let name = match is_control {
+            true => format!("{} (A/A control)", v.variant),
+            false => v.variant.name(),
+        };
         if !v.is_ok() {
             let reason = match &v.status {
                 crate::results::Status::Failed { step, reason, .. } => {
@@ -32,10 +41,10 @@ pub fn summary_table(results: &RunResults) -> Table {
                 }
                 crate::results::Status::Ok => String::new(),
             };
-            table.add_row([v.variant.name(), truncate(&reason, 100)]);
+            table.add_row([name, truncate(&reason, 100)]);
             continue;
         }
-        let mut row = vec![v.variant.name()];
+        let mut row = vec![name];
         row.push(cell(image_mb(v), baseline.and_then(image_mb)));
         row.push(cell(cold_ms(v), baseline.and_then(cold_ms)));
         for c in &columns {
@@ -49,11 +58,32 @@ pub fn summary_table(results: &RunResults) -> Table {
 
 /// What the load cells' marks mean: printed under a server run's table (a row of its own
 /// would widen the first column to the whole sentence).
-pub fn legend(results: &RunResults) -> Option<&'static str> {
-    (results.app_kind == AppKind::Server).then_some(LEGEND)
+pub fn legend(results: &RunResults) -> Option<String> {
+    if results.app_kind != AppKind::Server {
+        return None;
+    }
+    let rounds = results.settings.rounds;
+    let level = stats::interval_name(
+        rounds,
+        Some(stats::order_interval_coverage(
+            rounds as usize,
+            stats::median_interval_rank(rounds as usize).0,
+        )),
+    );
+    let comparisons = results.comparisons();
+    Some(format!(
+        "load cells: median over {rounds} rounds ±(larger half of its {level}); (×paired ratio to the baseline [its {level}]); ≈ within noise: the interval includes 1, or the q-value is above 5% (Benjamini–Hochberg over the run's {comparisons} comparisons); † load-generator-bound: that rps measures the load generator"
+    ))
 }
 
-const LEGEND: &str = "load cells: median over n rounds ±(larger half of its 95% CI); (×paired ratio to the baseline [95% CI]); ≈ within noise; † load-generator-bound: that rps measures the load generator";
+/// How the run's negative controls came out, one line each: the A/A arm, and every pair
+/// of variants that ran the same binary.
+pub fn control_line(results: &RunResults) -> Vec<String> {
+    controls::outcomes(results)
+        .iter()
+        .map(crate::results::NegativeControl::line)
+        .collect()
+}
 
 /// One column's cell for a variant, given the baseline.
 type Metric = Box<dyn Fn(&VariantResult, Option<&VariantResult>) -> String>;
@@ -171,11 +201,7 @@ fn load_cell(
         });
     match (paired, baseline.and_then(summary)) {
         (Some(r), _) if r.n > 1 => {
-            let within = if r.ci_low <= 1.0 && r.ci_high >= 1.0 {
-                " ≈"
-            } else {
-                ""
-            };
+            let within = if r.beyond_noise() { "" } else { " ≈" };
             out.push_str(&format!(
                 " (×{:.2} [{:.2}–{:.2}]{within})",
                 r.median, r.ci_low, r.ci_high
@@ -264,12 +290,16 @@ mod tests {
             max: hi,
             median_ci_low: lo,
             median_ci_high: hi,
+            median_ci_level: Some(0.9375),
         };
         let ratio = |median, ci_low, ci_high| Ratio {
             n: 5,
             median,
             ci_low,
             ci_high,
+            level: Some(0.9375),
+            p_value: Some(0.01),
+            q_value: Some(0.02),
         };
         let cell = LoadResult {
             endpoint: "/json".into(),

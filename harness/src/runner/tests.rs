@@ -60,6 +60,7 @@ fn plan(app: AppSpec, variants: Vec<Variant>, out_dir: &Path) -> RunPlan {
         runtime: None,
         runs: 1,
         rounds: 1,
+        control: false,
         target_ci: None,
         max_rounds: 1,
         warmup: Duration::ZERO,

@@ -64,9 +64,10 @@ impl Window {
     }
 }
 
-/// The record of one cell from its windows (at least one), paired with the baseline's
-/// windows of the same cell when this variant is not the baseline.
-pub fn cell(windows: &[Window], baseline: Option<&[Window]>, cpu_method: &str) -> LoadResult {
+/// The record of one cell from its windows (at least one), paired with the windows of the
+/// same cell of the baseline's arms (none for the baseline itself; two, the baseline and
+/// its A/A control, divide as their geometric mean round by round).
+pub fn cell(windows: &[Window], baselines: &[&[Window]], cpu_method: &str) -> LoadResult {
     let first = &windows[0].report;
     let rps_samples: Vec<f64> = windows.iter().map(|w| w.report.rps).collect();
     let cpu_samples: Vec<f64> = windows
@@ -120,12 +121,17 @@ pub fn cell(windows: &[Window], baseline: Option<&[Window]>, cpu_method: &str) -
         abandoned: sum(&|r| r.abandoned),
         drained: sum(&|r| r.drain.requests),
         censored: sum(&|r| r.censored),
-        ratio_to_baseline: baseline.and_then(|b| ratios(windows, b)),
+        ratio_to_baseline: (!baselines.is_empty())
+            .then(|| ratios(windows, baselines))
+            .flatten(),
     }
 }
 
-/// Per-round paired ratios of `windows` to `baseline`.
-fn ratios(windows: &[Window], baseline: &[Window]) -> Option<BaselineRatios> {
+/// One figure of every window, tagged with its round.
+type Figure = dyn Fn(&[Window]) -> Vec<(u32, f64)>;
+
+/// Per-round paired ratios of `windows` to the baseline arms' windows.
+fn ratios(windows: &[Window], baselines: &[&[Window]]) -> Option<BaselineRatios> {
     let rps =
         |ws: &[Window]| -> Vec<(u32, f64)> { ws.iter().map(|w| (w.round, w.report.rps)).collect() };
     let cpu = |ws: &[Window]| -> Vec<(u32, f64)> {
@@ -133,9 +139,14 @@ fn ratios(windows: &[Window], baseline: &[Window]) -> Option<BaselineRatios> {
             .filter_map(|w| Some((w.round, w.server_cpu_us_per_request()?)))
             .collect()
     };
+    let combined = |figure: &Figure| {
+        let arms: Vec<Vec<(u32, f64)>> = baselines.iter().map(|b| figure(b)).collect();
+        let arms: Vec<&[(u32, f64)]> = arms.iter().map(Vec::as_slice).collect();
+        stats::combined_baseline(&arms)
+    };
     Some(BaselineRatios {
-        rps: stats::paired_ratio(&rps(windows), &rps(baseline))?,
-        server_cpu_us_per_request: stats::paired_ratio(&cpu(windows), &cpu(baseline)),
+        rps: stats::paired_ratio(&rps(windows), &combined(&rps))?,
+        server_cpu_us_per_request: stats::paired_ratio(&cpu(windows), &combined(&cpu)),
     })
 }
 

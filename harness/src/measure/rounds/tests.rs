@@ -60,7 +60,7 @@ fn a_cell_summarises_its_rounds_and_pairs_them_with_the_baseline() {
         .iter()
         .map(|w| window(w.round, w.report.rps * 0.4, 400_000_000))
         .collect();
-    let result = cell(&variant, Some(&base), "cgroup");
+    let result = cell(&variant, &[&base], "cgroup");
     assert_eq!(result.rps.n, 3);
     assert_eq!(result.rps_samples, [400.0, 400.0, 800.0]);
     assert_eq!(result.requests, 1600);
@@ -79,7 +79,7 @@ fn a_cell_summarises_its_rounds_and_pairs_them_with_the_baseline() {
         result.latency_us.max, 1002,
         "histograms of all rounds merge"
     );
-    assert!(cell(&base, None, "x").ratio_to_baseline.is_none());
+    assert!(cell(&base, &[], "x").ratio_to_baseline.is_none());
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn unreadable_server_cpu_is_not_available_with_the_reason_never_zero() {
     for w in &mut windows {
         w.server_cpu = Err("cannot read /sys/fs/cgroup/cpuacct/x/cpuacct.usage: denied".into());
     }
-    let result = cell(&windows, None, "cgroup");
+    let result = cell(&windows, &[], "cgroup");
     assert!(result.server_cpu_us_per_request.is_none() && result.server_cpu_percent.is_none());
     assert!(result.server_cpu_us_per_request_samples.is_empty());
     let method = result.server_cpu_method.unwrap();
@@ -130,7 +130,7 @@ fn target_ci_needs_every_cell_narrow_enough() {
     let wide: Vec<Window> = (0..5)
         .map(|r| window(r, 500.0 + 300.0 * f64::from(r), 1))
         .collect();
-    let (n, w) = (cell(&narrow, None, ""), cell(&wide, None, ""));
+    let (n, w) = (cell(&narrow, &[], ""), cell(&wide, &[], ""));
     assert!(precise_enough(std::slice::from_ref(&n), 1.0));
     assert!(!precise_enough(&[n, w], 5.0));
 }

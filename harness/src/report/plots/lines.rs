@@ -2,7 +2,7 @@
 //! concurrency (a panel per endpoint), and json-cruncher throughput against threads.
 //!
 //! Hollow points mark load windows where the load generator, not the app, was the
-//! bottleneck; whiskers are the 95% CI of the median where the results carry one.
+//! bottleneck; whiskers are the interval of the median where the results carry one.
 
 use super::{
     header, legend, legend_rows, linear_top, log_bounds, log_ticks, text, DrawResult, Drawn,

@@ -1,5 +1,5 @@
 //! The tradeoff scatter: image size (log) against a figure of the allocation-heavy workload
-//! (server CPU per request, or throughput) with its 95% CI as a whisker, colour for cold
+//! (server CPU per request, or throughput) with its interval as a whisker, colour for cold
 //! start, and the frontier of variants nothing beats on both axes beyond noise.
 //!
 //! Labels are placed greedily around their points so they overlap neither each other, the
@@ -20,7 +20,7 @@ pub struct TradeoffPoint {
     pub image_mb: f64,
     /// The figure, relative to the baseline when `Tradeoff::relative`.
     pub y: f64,
-    /// Its 95% CI, when it has one.
+    /// Its interval, when it has one.
     pub ci: Option<(f64, f64)>,
     pub cold_start_ms: Option<f64>,
     pub frontier: bool,

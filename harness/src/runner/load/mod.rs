@@ -8,6 +8,7 @@
 
 mod one_at_a_time;
 
+use super::arms::{Arm, Pairing};
 use super::measurer::Meter;
 use super::phases::listen_on;
 use super::Run;
@@ -30,8 +31,8 @@ struct Server {
 
 /// The cells of the phase: every request at every concurrency.
 type Cells = Vec<(RequestSpec, u32)>;
-/// Windows measured so far, per variant and cell index.
-type Windows = HashMap<(Variant, usize), Vec<Window>>;
+/// Windows measured so far, per arm and cell index.
+type Windows = HashMap<(Arm, usize), Vec<Window>>;
 
 impl<R: Runtime> Run<'_, R> {
     pub(super) async fn loads(&mut self) -> anyhow::Result<()> {
@@ -56,14 +57,14 @@ impl<R: Runtime> Run<'_, R> {
         let bar = self.progress.bar(planned, "load rounds");
         let mut round = 0;
         while round < max_rounds && !self.enough_rounds(round) {
-            let order = stats::shuffled(&self.ok_variants(), u64::from(round));
+            let order = stats::shuffled(&self.ok_arms(), u64::from(round));
             for (index, (request, concurrency)) in cells.iter().enumerate() {
-                for &variant in &order {
-                    let Some(server) = servers.get(&variant) else {
+                for &arm in &order {
+                    let Some(server) = servers.get(&arm) else {
                         continue;
                     };
                     bar.set_message(format!(
-                        "round {}: {variant}: {} at {concurrency} connections",
+                        "round {}: {arm}: {} at {concurrency} connections",
                         round + 1,
                         request.name
                     ));
@@ -76,14 +77,14 @@ impl<R: Runtime> Run<'_, R> {
                     // Every window reaches the file as it finishes, a failed one too (its
                     // error count is the evidence): an interrupt keeps what was measured.
                     if let Some(window) = measured {
-                        windows.entry((variant, index)).or_default().push(window);
+                        windows.entry((arm, index)).or_default().push(window);
                         self.record_cells(&cells, &windows, &meter_methods(&servers));
                     }
                     match verdict {
                         Ok(()) => {}
                         Err(e) => {
-                            self.fail_variant(variant, "load", e)?;
-                            if let Some(server) = servers.remove(&variant) {
+                            self.fail_arm(arm, "load", e)?;
+                            if let Some(server) = servers.remove(&arm) {
                                 self.release_one(&server.instance.id).await;
                             }
                         }
@@ -111,29 +112,31 @@ impl<R: Runtime> Run<'_, R> {
             .results
             .variants
             .iter()
+            .chain(self.results.control.as_ref())
             .filter(|v| v.is_ok())
             .flat_map(|v| v.load.iter().cloned())
             .collect();
         rounds::precise_enough(&cells, target)
     }
 
-    /// Starts every ok variant's server and waits until it answers; a server that does not
-    /// fails its variant.
-    async fn start_servers(&mut self) -> anyhow::Result<HashMap<Variant, Server>> {
+    /// Starts every ok arm's server and waits until it answers; a server that does not
+    /// fails its arm.
+    async fn start_servers(&mut self) -> anyhow::Result<HashMap<Arm, Server>> {
         let mut servers = HashMap::new();
-        for variant in self.ok_variants() {
-            if let Some(server) = self.start_server(variant).await? {
-                servers.insert(variant, server);
+        for arm in self.ok_arms() {
+            if let Some(server) = self.start_server(arm).await? {
+                servers.insert(arm, server);
             }
         }
         Ok(servers)
     }
 
-    /// Starts `variant`'s server and waits until it answers; `None` (its variant failed,
-    /// with the reason) when it does not.
-    async fn start_server(&mut self, variant: Variant) -> anyhow::Result<Option<Server>> {
+    /// Starts `arm`'s server and waits until it answers; `None` (its arm failed, with the
+    /// reason) when it does not.
+    async fn start_server(&mut self, arm: Arm) -> anyhow::Result<Option<Server>> {
+        let variant = arm.variant();
         let server = self.plan.app.server().context("not a server")?.clone();
-        let step = self.progress.step(format!("starting the {variant} server"));
+        let step = self.progress.step(format!("starting the {arm} server"));
         let addr = self.listen_addr(&server).await?;
         let spec = self.spec(
             variant,
@@ -155,7 +158,7 @@ impl<R: Runtime> Run<'_, R> {
         match started {
             Ok(instance) => {
                 let meter = self.server_meter(&instance).await;
-                step.done(format!("{variant} serves on {addr}"));
+                step.done(format!("{arm} serves on {addr}"));
                 Ok(Some(Server {
                     instance,
                     addr,
@@ -164,8 +167,8 @@ impl<R: Runtime> Run<'_, R> {
             }
             Err(e) if retry::is_api_failure(&e) => Err(e),
             Err(e) => {
-                step.done(format!("{variant}: load failed: {e:#}"));
-                self.result_mut(variant)
+                step.done(format!("{arm}: load failed: {e:#}"));
+                self.arm_result_mut(arm)
                     .fail("load", format!("{e:#}"), logs_of(&e));
                 Ok(None)
             }
@@ -258,34 +261,35 @@ impl<R: Runtime> Run<'_, R> {
         Ok(())
     }
 
-    /// Rewrites every ok variant's cells from the windows so far, paired with the baseline.
-    fn record_cells(
-        &mut self,
-        cells: &Cells,
-        windows: &Windows,
-        methods: &HashMap<Variant, String>,
-    ) {
-        let baseline = self.baseline_variant();
-        for variant in self.ok_variants() {
+    /// Rewrites every ok arm's cells from the windows so far, paired with the baseline's
+    /// arms (see `arms::pairing`), and re-judges the run's ratios together.
+    fn record_cells(&mut self, cells: &Cells, windows: &Windows, methods: &HashMap<Arm, String>) {
+        for arm in self.ok_arms() {
             // An unreadable meter shows in every window's reading, with its reason.
-            let method = methods.get(&variant).cloned().unwrap_or_default();
+            let method = methods.get(&arm).cloned().unwrap_or_default();
+            let pairing = self.pairing_of(arm);
             let mut load = Vec::new();
             for index in 0..cells.len() {
-                let Some(own) = windows.get(&(variant, index)).filter(|w| !w.is_empty()) else {
+                let Some(own) = windows.get(&(arm, index)).filter(|w| !w.is_empty()) else {
                     continue;
                 };
-                let paired = baseline
-                    .filter(|&b| b != variant)
-                    .and_then(|b| windows.get(&(b, index)))
-                    .map(Vec::as_slice);
-                load.push(rounds::cell(own, paired, &method));
+                let baselines: Vec<&[Window]> = match &pairing {
+                    Pairing::None => Vec::new(),
+                    Pairing::Against(arms) => arms
+                        .iter()
+                        .filter_map(|a| windows.get(&(*a, index)))
+                        .map(Vec::as_slice)
+                        .collect(),
+                };
+                load.push(rounds::cell(own, &baselines, &method));
             }
-            self.result_mut(variant).load = load;
+            self.arm_result_mut(arm).load = load;
         }
+        self.adjust_ratios();
     }
 
     /// The variant ratios are against: the baseline when it is measured, else the first.
-    fn baseline_variant(&self) -> Option<Variant> {
+    pub(super) fn baseline_variant(&self) -> Option<Variant> {
         let variants: Vec<Variant> = self.results.variants.iter().map(|v| v.variant).collect();
         variants
             .iter()
@@ -296,9 +300,9 @@ impl<R: Runtime> Run<'_, R> {
 
     /// After the rounds: each server's peak memory (process and container), warnings for
     /// load-generator-bound cells, and the servers removed.
-    async fn finish_servers(&mut self, servers: HashMap<Variant, Server>) -> anyhow::Result<()> {
-        for (variant, server) in servers {
-            self.stop_server(variant, server).await?;
+    async fn finish_servers(&mut self, servers: HashMap<Arm, Server>) -> anyhow::Result<()> {
+        for (arm, server) in servers {
+            self.stop_server(arm, server).await?;
         }
         self.warn_loadgen_bound();
         self.record_launched();
@@ -308,11 +312,11 @@ impl<R: Runtime> Run<'_, R> {
     /// Records a server's peak memory (process and container) and removes it. A daemon
     /// that stopped answering ends the run here (the caller removes everything); a server
     /// that died after its last window fails its variant.
-    async fn stop_server(&mut self, variant: Variant, server: Server) -> anyhow::Result<()> {
+    async fn stop_server(&mut self, arm: Arm, server: Server) -> anyhow::Result<()> {
         let alive = self.runtime.is_running(&server.instance).await?;
         if !alive {
             let logs = self.runtime.logs(&server.instance, 20).await;
-            self.result_mut(variant).fail(
+            self.arm_result_mut(arm).fail(
                 "load",
                 "the server exited after its last load window",
                 Some(logs),
@@ -320,7 +324,7 @@ impl<R: Runtime> Run<'_, R> {
         }
         let peak = self.server_peak(&server.instance).await;
         self.release_one(&server.instance.id).await;
-        let result = self.result_mut(variant);
+        let result = self.arm_result_mut(arm);
         if let Some(warning) = result.record_memory(&peak.process, &peak.container) {
             self.progress.println(format!("warning: {warning}"));
         }
@@ -329,7 +333,12 @@ impl<R: Runtime> Run<'_, R> {
 
     /// Warns, per variant, of the cells where the load generator was the bottleneck.
     fn warn_loadgen_bound(&self) {
-        for result in self.results.variants.iter().filter(|v| v.is_ok()) {
+        let arms = self
+            .results
+            .variants
+            .iter()
+            .chain(self.results.control.as_ref());
+        for result in arms.filter(|v| v.is_ok()) {
             let bound: Vec<String> = result
                 .load
                 .iter()
@@ -348,7 +357,7 @@ impl<R: Runtime> Run<'_, R> {
 }
 
 /// How each server's CPU is read (empty where it cannot be).
-fn meter_methods(servers: &HashMap<Variant, Server>) -> HashMap<Variant, String> {
+fn meter_methods(servers: &HashMap<Arm, Server>) -> HashMap<Arm, String> {
     servers
         .iter()
         .map(|(v, s)| (*v, s.meter_method()))

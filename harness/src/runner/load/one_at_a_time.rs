@@ -14,21 +14,21 @@ impl<R: Runtime> Run<'_, R> {
         let mut windows = Windows::new();
         let mut methods = HashMap::new();
         let max_rounds = self.plan.max_rounds.max(self.plan.rounds);
-        let planned = u64::from(self.plan.rounds) * (cells.len() * self.ok_variants().len()) as u64;
+        let planned = u64::from(self.plan.rounds) * (cells.len() * self.ok_arms().len()) as u64;
         let bar = self
             .progress
             .bar(planned, "load rounds (one server at a time: a fixed port)");
         let mut round = 0;
         while round < max_rounds && !self.enough_rounds(round) {
-            for variant in stats::shuffled(&self.ok_variants(), u64::from(round)) {
-                let Some(server) = self.start_server(variant).await? else {
+            for arm in stats::shuffled(&self.ok_arms(), u64::from(round)) {
+                let Some(server) = self.start_server(arm).await? else {
                     continue;
                 };
-                methods.insert(variant, server.meter_method());
+                methods.insert(arm, server.meter_method());
                 let mut failed = None;
                 for (index, (request, concurrency)) in cells.iter().enumerate() {
                     bar.set_message(format!(
-                        "round {}: {variant}: {} at {concurrency} connections",
+                        "round {}: {arm}: {} at {concurrency} connections",
                         round + 1,
                         request.name
                     ));
@@ -39,7 +39,7 @@ impl<R: Runtime> Run<'_, R> {
                         };
                     bar.inc();
                     if let Some(window) = measured {
-                        windows.entry((variant, index)).or_default().push(window);
+                        windows.entry((arm, index)).or_default().push(window);
                         self.record_cells(cells, &windows, &methods);
                     }
                     if let Err(e) = verdict {
@@ -49,9 +49,9 @@ impl<R: Runtime> Run<'_, R> {
                     self.save()?;
                 }
                 match failed {
-                    None => self.stop_server(variant, server).await?,
+                    None => self.stop_server(arm, server).await?,
                     Some(e) => {
-                        self.fail_variant(variant, "load", e)?;
+                        self.fail_arm(arm, "load", e)?;
                         self.release_one(&server.instance.id).await;
                     }
                 }
