@@ -17,8 +17,8 @@ pub fn execute(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
     table.set_header([
         "variant",
         "metric",
-        "old [95% CI]",
-        "new [95% CI]",
+        "old [interval]",
+        "new [interval]",
         "change",
         "verdict",
     ]);
@@ -33,10 +33,13 @@ pub fn execute(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
     };
     let rows = crate::compare::compare(&old, &new);
     for row in &rows {
-        let verdict = match row.direction() {
+        let mut verdict = match row.direction() {
             Some(direction) => format!("{} ({direction})", row.verdict),
             None => row.verdict.to_string(),
         };
+        if let Some((old, new)) = row.calls.filter(|_| !row.replicates()) {
+            verdict.push_str(&format!("; vs baseline: {old} → {new}: does not replicate"));
+        }
         table.add_row([
             row.variant.clone(),
             row.metric.clone(),
@@ -52,6 +55,23 @@ pub fn execute(args: &crate::cli::CompareArgs) -> anyhow::Result<()> {
         println!(
             "paired ratios to the baseline: {within} of {judged} within noise ({:.0}%)",
             within as f64 / judged as f64 * 100.0
+        );
+    }
+    let called: Vec<&crate::compare::Row> = rows.iter().filter(|r| r.calls.is_some()).collect();
+    if !called.is_empty() {
+        let failing: Vec<String> = called
+            .iter()
+            .filter(|r| !r.replicates())
+            .map(|r| format!("{} {}", r.variant, r.metric))
+            .collect();
+        println!(
+            "verdicts against the baseline: {} of {} the same in both runs{}",
+            called.len() - failing.len(),
+            called.len(),
+            match failing.is_empty() {
+                true => String::new(),
+                false => format!("; these do not replicate: {}", failing.join(", ")),
+            }
         );
     }
     if let Some(note) =

@@ -2,9 +2,12 @@
 //! whether the change is beyond the noise of both runs; and every setting that differs
 //! between the two files (`caveats`).
 //!
-//! The noise test is always interval overlap: two 95% intervals that do not overlap are
-//! "beyond noise". Cold starts and crunch jobs recompute each side's bootstrap interval of the
-//! median from the sample arrays. Each load cell (endpoint × concurrency × rate) compares its
+//! The noise test is always interval overlap: two intervals of the median (distribution-free,
+//! at the level `stats::median_interval` gives for their n) that do not overlap are "beyond
+//! noise". Cold starts and crunch jobs recompute each side's interval of the median from the
+//! sample arrays. Each paired ratio to the baseline also carries how each run called it
+//! against 1 (with its own q-values): where the calls differ, that verdict does not
+//! replicate between the two runs. Each load cell (endpoint × concurrency × rate) compares its
 //! `rps`, server CPU per request and per-round p99 summaries, and, for every variant but the
 //! baseline, its per-round paired ratios to the baseline, which cancel the drift of each
 //! machine between rounds and so are the figures to trust. A load figure gets no verdict
@@ -53,6 +56,10 @@ pub struct Row {
     pub higher_is_better: bool,
     /// True for a paired ratio to the baseline (see `ratio_tally`).
     pub paired_ratio: bool,
+    /// For a paired ratio: how each run judged it against 1 (`below 1`, `above 1`, `within
+    /// noise`), each as its own file's q-values say; the two differ when the verdict does not
+    /// replicate.
+    pub calls: Option<(&'static str, &'static str)>,
 }
 
 impl Row {
@@ -67,7 +74,13 @@ impl Row {
             verdict: Verdict::NotApplicable("missing on one side"),
             higher_is_better,
             paired_ratio: false,
+            calls: None,
         }
+    }
+
+    /// False when the two runs call this paired ratio differently.
+    pub fn replicates(&self) -> bool {
+        self.calls.is_none_or(|(a, b)| a == b)
     }
 
     /// (new − old) / old in percent, when both exist and old is not zero.
@@ -150,7 +163,7 @@ pub fn small_sample_note(rounds: u32) -> Option<String> {
         .product();
     let disjoint = 2.0 / choose;
     Some(format!(
-        "note: with {rounds} rounds each interval is the range of the rounds, which holds the true median {:.1}% of the time, not 95%; two runs of the same servers give disjoint intervals in {:.1}% of cells by chance, so expect about that share \"beyond noise\" with nothing changed (5 rounds: 0.8%; the default is 5)",
+        "note: with {rounds} rounds each interval is the range of the rounds, which holds the true median {:.1}% of the time, not 95%; two runs of the same servers give disjoint intervals in {:.1}% of cells by chance, so expect about that share \"beyond noise\" with nothing changed (5 rounds: 0.8%; the default is 6, whose interval, the range, holds the median 96.9% of the time)",
         coverage * 100.0,
         disjoint * 100.0
     ))
@@ -311,6 +324,15 @@ fn load_figure(row: Row, old: Option<Figure>, new: Option<Figure>, rounds: u32) 
     })
 }
 
+/// How a run judged a paired ratio against 1.
+fn call(r: &Ratio) -> &'static str {
+    match (r.beyond_noise(), r.median > 1.0) {
+        (false, _) => "within noise",
+        (true, true) => "above 1",
+        (true, false) => "below 1",
+    }
+}
+
 fn of_summary(s: &Summary) -> Figure {
     (s.n, s.median, (s.median_ci_low, s.median_ci_high))
 }
@@ -366,8 +388,22 @@ fn load_rows(name: &str, a: &VariantResult, b: &VariantResult, rounds: u32) -> V
             continue;
         };
         for (metric, higher, paired, read) in LOAD_FIGURES {
+            let ratio = |l: &LoadResult| {
+                let r = l.ratio_to_baseline.as_ref()?;
+                match metric.starts_with("rps") {
+                    true => Some(r.rps),
+                    false => r.server_cpu_us_per_request,
+                }
+            };
+            let calls = match (paired, ratio(x), ratio(y)) {
+                (true, Some(a), Some(b)) if a.n.min(b.n) >= MIN_ROUNDS => {
+                    Some((call(&a), call(&b)))
+                }
+                _ => None,
+            };
             let row = Row {
                 paired_ratio: paired,
+                calls,
                 ..Row::new(name, format!("{metric} {label}"), higher)
             };
             rows.extend(load_figure(row, read(x), read(y), rounds));

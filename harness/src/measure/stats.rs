@@ -131,9 +131,14 @@ pub fn interval_name(n: u32, level: Option<f64>) -> String {
     }
 }
 
-/// `96.9%`, `93.8%`, `99.2%`: a level with one decimal, never rounded up to a round 95.
+/// `96.9%`, `93.8%`, `99.2%`: a level with one decimal, never rounded up to the target
+/// (a 94.96% interval reads 94.9%, not 95.0%).
 pub fn percent(level: f64) -> String {
-    let tenths = (level * 1000.0).floor() / 10.0;
+    let rounded = (level * 1000.0).round() / 10.0;
+    let tenths = match level < TARGET_LEVEL && rounded >= TARGET_LEVEL * 100.0 {
+        true => (level * 1000.0).floor() / 10.0,
+        false => rounded,
+    };
     format!("{tenths:.1}%")
 }
 
@@ -523,11 +528,12 @@ mod tests {
 
     #[test]
     fn intervals_are_named_for_what_they_are() {
-        assert_eq!(interval_name(5, Some(0.9375)), "range of 5 (93.7%)");
-        assert_eq!(interval_name(6, Some(0.96875)), "96.8% interval");
-        assert_eq!(interval_name(5, None), "range of 5 (93.7%)");
+        assert_eq!(interval_name(5, Some(0.9375)), "range of 5 (93.8%)");
+        assert_eq!(interval_name(6, Some(0.96875)), "96.9% interval");
+        assert_eq!(interval_name(5, None), "range of 5 (93.8%)");
         assert_eq!(interval_name(20, None), "bootstrap interval (nominal 95%)");
-        assert_eq!(percent(0.9999), "99.9%");
+        assert_eq!(percent(0.9496), "94.9%");
+        assert_eq!(percent(0.9999), "100.0%");
     }
 
     #[test]

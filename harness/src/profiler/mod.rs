@@ -287,13 +287,18 @@ fn workload_record(workload: &Workload) -> profiles::Workload {
             concurrency: Some(*concurrency),
             duration_s: Some(duration.as_secs_f64()),
             threads: None,
+            dataset_mb: None,
         },
-        Workload::Batch { threads, .. } => profiles::Workload {
+        Workload::Batch {
+            threads,
+            dataset_mb,
+        } => profiles::Workload {
             kind: "batch".into(),
             request: None,
             concurrency: None,
             duration_s: None,
             threads: Some(*threads),
+            dataset_mb: Some(*dataset_mb),
         },
     }
 }

@@ -61,6 +61,9 @@ pub struct Workload {
     pub duration_s: Option<f64>,
     /// Batch: the thread count.
     pub threads: Option<u32>,
+    /// Batch: the dataset size in MB (absent in files written before it was recorded).
+    #[serde(default)]
+    pub dataset_mb: Option<f64>,
 }
 
 fn one_round() -> u32 {

@@ -37,7 +37,7 @@ fn rounds_note(view: &RunView) -> String {
     }
     let level = super::fmt::interval_label(r.settings.rounds, rounds_level(r));
     format!(
-        "Median over {} rounds with the {level} of the median (none from a single round); after ·, × the baseline at the same concurrency: the median of per-round ratios to the baseline of the same round, with its {level}. ≈: within noise (see the reading note under the verdict). ‡: another run of this experiment calls this comparison differently (see \"Does it replicate?\").",
+        "Median over {} rounds with the {level} of the median (none from a single round); after ·, × the baseline at the same concurrency: the median of per-round ratios to the baseline of the same round, with its {level}. ≈: within noise (see the reading note under the verdict).",
         r.settings.rounds
     )
 }
@@ -67,7 +67,7 @@ pub fn figure(view: &RunView, endpoint: &str, figure: LoadFigure) -> Option<Tabl
     header.extend(levels.iter().map(|c| format!("c={c} ({unit}{ci})")));
     let mut t = Table::new(header);
     let base: Option<&VariantResult> = view.baseline.as_ref().and_then(|b| results.variant(b));
-    let (mut any, mut bound_any) = (false, false);
+    let (mut any, mut bound_any, mut unreplicated) = (false, false, false);
     let experiment = view.experiment();
     let control = results.control.iter().map(|c| (c, true));
     for (v, is_control) in results.variants.iter().map(|v| (v, false)).chain(control) {
@@ -95,6 +95,7 @@ pub fn figure(view: &RunView, endpoint: &str, figure: LoadFigure) -> Option<Tabl
                 };
                 let name = format!("{endpoint} c={c} {what}");
                 if super::replication::fails(&experiment, &arm, &name) {
+                    unreplicated = true;
                     cell.push_str(" ‡");
                 }
             }
@@ -121,7 +122,11 @@ pub fn figure(view: &RunView, endpoint: &str, figure: LoadFigure) -> Option<Tabl
             cpu_method(view)
         ),
     };
-    any.then(|| t.note(format!("{}{what}", rounds_note(view))))
+    let dagger = match unreplicated {
+        true => " ‡: another run of this experiment calls this comparison differently (see \"Does it replicate?\").",
+        false => "",
+    };
+    any.then(|| t.note(format!("{}{dagger}{what}", rounds_note(view))))
 }
 
 /// How server CPU was read, as the first cell that has it records it.

@@ -62,7 +62,8 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         .iter()
         .map(|p| crate::profiles::ProfileResults::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    why::section(&mut builder.doc, &profiles);
+    let runs: Vec<&crate::results::RunResults> = inputs.runs.iter().map(|r| &r.results).collect();
+    why::section(&mut builder.doc, &profiles, &runs);
     for profile in &profiles {
         builder.figure(Some(why::figure(profile)))?;
     }

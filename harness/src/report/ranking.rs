@@ -26,6 +26,9 @@ pub struct Words<'a> {
     /// Whether single readings may be ranked at all: sizes and peak memory yes; load
     /// windows, which swing with whatever else the machine does, no.
     pub rank_single_readings: bool,
+    /// Whether the figure is the binary's own (throughput, CPU per request): then two
+    /// variants that ran the same binary are an A/A pair, named together, never ranked.
+    pub by_binary: bool,
 }
 
 type Ranked<'v> = Vec<(&'v VariantRow, Measured)>;
@@ -53,9 +56,9 @@ fn ranked<'v>(
     out
 }
 
-/// The first of `ranked` and every other within noise of it, or running the same binary
-/// as it (an A/A pair is never ranked).
-fn leaders<'v>(view: &RunView, ranked: &Ranked<'v>) -> Ranked<'v> {
+/// The first of `ranked` and every other within noise of it, or, on a figure of the binary's
+/// own (`by_binary`), running the same binary as it (an A/A pair is never ranked).
+fn leaders<'v>(view: &RunView, ranked: &Ranked<'v>, by_binary: bool) -> Ranked<'v> {
     let Some((first, fm)) = ranked.first() else {
         return Vec::new();
     };
@@ -64,7 +67,8 @@ fn leaders<'v>(view: &RunView, ranked: &Ranked<'v>) -> Ranked<'v> {
         ranked[1..]
             .iter()
             .filter(|(r, m)| {
-                m.noise_against(fm) == Noise::WithinNoise || view.same_binary(&r.name, &first.name)
+                m.noise_against(fm) == Noise::WithinNoise
+                    || (by_binary && view.same_binary(&r.name, &first.name))
             })
             .copied(),
     );
@@ -90,7 +94,7 @@ pub fn best(
     if !w.rank_single_readings && unjudged(&ranked) {
         return Some(span(view, &metric, &ranked, w));
     }
-    let group = leaders(view, &ranked);
+    let group = leaders(view, &ranked, w.by_binary);
     let (top, tm) = group.first()?;
     let mut s = match group.len() {
         1 => format!("{} {} at {}", top.name, w.verb, value(tm, w.unit)),
@@ -117,9 +121,9 @@ pub fn worst(
     if !w.rank_single_readings && unjudged(&ranked) {
         return None;
     }
-    let best = leaders(view, &ranked);
+    let best = leaders(view, &ranked, w.by_binary);
     ranked.reverse();
-    let group = leaders(view, &ranked);
+    let group = leaders(view, &ranked, w.by_binary);
     let base = view.baseline_row()?;
     let bm = metric(base)?;
     let in_group = |g: &Ranked, name: &str| g.iter().any(|(r, _)| r.name == name);

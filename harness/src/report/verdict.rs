@@ -125,6 +125,7 @@ fn words<'a>(unit: &'a str, better: Better, top: &'a str, comparative: &'a str) 
         comparative,
         unknown_noise: "",
         rank_single_readings: true,
+        by_binary: false,
     }
 }
 
@@ -147,6 +148,7 @@ fn throughput_sentences(view: &RunView) -> Vec<String> {
     let rps = Words {
         unknown_noise: single,
         rank_single_readings: false,
+        by_binary: true,
         ..words(unit, Better::Higher, "highest", "")
     };
     if let Some(s) = best(view, |r| r.alloc_heavy, rps) {
@@ -161,6 +163,7 @@ fn throughput_sentences(view: &RunView) -> Vec<String> {
     let cpu = Words {
         unknown_noise: ONE_WINDOW,
         rank_single_readings: false,
+        by_binary: true,
         ..words("µs", Better::Lower, "least", "less")
     };
     if let Some(s) = best(view, |r| r.cpu_per_request, cpu) {

@@ -7,8 +7,9 @@ use crate::measure::stats::excludes;
 use crate::profiles::buckets::Bucket;
 use crate::profiles::ProfileResults;
 
-/// Adds the section when there are profiles.
-pub fn section(doc: &mut Doc, profiles: &[ProfileResults]) {
+/// Adds the section when there are profiles; `runs` are the report's run files, whose
+/// host, code and workload each profile is checked against.
+pub fn section(doc: &mut Doc, profiles: &[ProfileResults], runs: &[&crate::results::RunResults]) {
     if profiles.is_empty() {
         return;
     }
@@ -18,7 +19,87 @@ pub fn section(doc: &mut Doc, profiles: &[ProfileResults]) {
     );
     for p in profiles {
         app_section(doc, p);
+        doc.paragraph(provenance(p));
+        let run = runs.iter().find(|r| r.app == p.app);
+        if let Some(warning) = run.and_then(|r| mismatch(p, r)) {
+            doc.paragraph(format!("**Warning**: {warning}"));
+        }
     }
+}
+
+/// Where and from what a profile was taken: time, machine, kernel, code, workload.
+pub fn provenance(p: &ProfileResults) -> String {
+    let e = &p.environment;
+    let code = match (&e.git_commit, e.git_dirty) {
+        (Some(c), Some(true)) => {
+            format!("commit {} with uncommitted changes", &c[..c.len().min(10)])
+        }
+        (Some(c), _) => format!("commit {}", &c[..c.len().min(10)]),
+        (None, _) => "an unknown commit".into(),
+    };
+    let w = &p.workload;
+    let workload = match (w.kind.as_str(), w.threads, w.dataset_mb) {
+        ("batch", Some(t), Some(mb)) => format!("{t} threads, {mb} MB dataset"),
+        ("batch", Some(t), None) => format!("{t} threads, dataset size not recorded"),
+        _ => format!(
+            "{} at {} connections",
+            w.request.clone().unwrap_or_default(),
+            w.concurrency.unwrap_or(0)
+        ),
+    };
+    format!(
+        "Profiled {} by `{}`: {}-core {}, kernel {}, {code}; {workload}; {} rounds.",
+        p.started_at,
+        p.command.join(" "),
+        e.cpu_count,
+        e.cpu_model,
+        e.kernel,
+        p.rounds
+    )
+}
+
+/// What differs between a profile and the run of the same app it sits beside: the host,
+/// the code, the workload. `None` when nothing does.
+pub fn mismatch(p: &ProfileResults, run: &crate::results::RunResults) -> Option<String> {
+    let (a, b) = (&p.environment, &run.environment);
+    let mut diffs = Vec::new();
+    if a.cpu_model != b.cpu_model || a.cpu_count != b.cpu_count {
+        diffs.push(format!(
+            "CPU ({}-core {} vs {}-core {})",
+            a.cpu_count, a.cpu_model, b.cpu_count, b.cpu_model
+        ));
+    }
+    if a.kernel != b.kernel {
+        diffs.push(format!("kernel ({} vs {})", a.kernel, b.kernel));
+    }
+    if a.git_commit != b.git_commit {
+        diffs.push("commit".into());
+    }
+    if a.git_dirty == Some(true) {
+        diffs.push("the profile's code had uncommitted changes".into());
+    }
+    let w = &p.workload;
+    if let (Some(mb), "batch") = (w.dataset_mb, w.kind.as_str()) {
+        if (mb - run.settings.dataset_mb).abs() > 1e-9 {
+            diffs.push(format!(
+                "dataset ({mb} MB vs the run's {} MB)",
+                run.settings.dataset_mb
+            ));
+        }
+    }
+    if w.kind == "batch" && w.dataset_mb.is_none() {
+        diffs.push("dataset size (not recorded by the profile)".into());
+    }
+    if let Some(t) = w.threads.filter(|t| !run.settings.threads.contains(t)) {
+        diffs.push(format!("threads ({t}, which the run did not measure)"));
+    }
+    (!diffs.is_empty()).then(|| {
+        format!(
+            "this profile differs from the {} run reported above in {}: its shares explain that profile, not necessarily the run's figures.",
+            run.app,
+            diffs.join(", ")
+        )
+    })
 }
 
 fn app_section(doc: &mut Doc, p: &ProfileResults) {
@@ -230,6 +311,7 @@ mod tests {
             concurrency: Some(16),
             duration_s: Some(5.0),
             threads: None,
+            dataset_mb: None,
         };
         let results = profile_file(
             "http",
@@ -247,11 +329,33 @@ mod tests {
             "{}",
             s[0]
         );
+        // Beside a run on another CPU, from another commit, the section says so.
+        let mut run = crate::results::RunResults::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/report/http-run.json"),
+        )
+        .unwrap();
+        run.app = results.app.clone();
         let mut doc = Doc::default();
-        section(&mut doc, &[results]);
+        section(&mut doc, &[results.clone()], &[&run]);
         assert!(doc.blocks.len() > 4);
         let markdown = super::super::markdown::render(&doc);
         assert!(markdown.contains("2 CPUs of Test CPU 9000"), "{markdown}");
+        assert!(markdown.contains("Profiled "), "{markdown}");
+        assert!(
+            markdown.contains("**Warning**: this profile differs from the"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("CPU (2-core Test CPU 9000 vs"),
+            "{markdown}"
+        );
+        // Beside a run of the same host, code and workload, no warning.
+        run.environment = results.environment.clone();
+        let mut doc = Doc::default();
+        section(&mut doc, &[results], &[&run]);
+        let markdown = super::super::markdown::render(&doc);
+        assert!(!markdown.contains("**Warning**"), "{markdown}");
     }
 
     fn rounds(shares: &[f64]) -> Vec<crate::profiles::RoundProfile> {
@@ -285,6 +389,7 @@ mod tests {
             concurrency: None,
             duration_s: None,
             threads: Some(2),
+            dataset_mb: Some(32.0),
         };
         let mut results = profile_file(
             "json",

@@ -20,6 +20,7 @@ mod loadgen;
 mod posture;
 mod profile;
 mod remote;
+mod replication;
 mod report;
 mod report_inputs;
 mod report_noise;

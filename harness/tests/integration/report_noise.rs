@@ -200,11 +200,13 @@ fn a_noisy_version_2_file_renders_every_interval_and_the_cpu_charts() {
     let md = std::fs::read_to_string(&rendered.report_md).unwrap();
     assert!(md.contains("tied within noise with"), "{md}");
     assert!(md.contains("#### /json: server CPU per request"), "{md}");
-    assert!(md.contains("| c=64 (rps [95% CI]) |"), "{md}");
+    assert!(md.contains("| c=64 (rps [interval]) |"), "{md}");
+    // A version 2 file's bootstrap interval of 5 rounds is their range: named as such.
     assert!(
-        md.contains("Median over 5 rounds with the 95% CI of the median"),
+        md.contains("Median over 5 rounds with the range of 5 (93.8%) of the median"),
         "{md}"
     );
+    assert!(!md.contains("95% CI"), "{md}");
     // musl's malloc cost on /json, with its whole paired interval below 0.8.
     let musl = md
         .lines()
@@ -220,7 +222,7 @@ fn a_noisy_version_2_file_renders_every_interval_and_the_cpu_charts() {
         !md.contains("runtime + exec") && !md.contains("app start-up"),
         "{md}"
     );
-    assert!(md.contains("| process start (ms) [95% CI] |"), "{md}");
+    assert!(md.contains("| process start (ms) [interval] |"), "{md}");
     assert!(
         md.contains("| app process peak (MB) | × baseline | container peak (MB) |"),
         "{md}"
