@@ -337,7 +337,7 @@ mod tests {
         .unwrap();
         run.app = results.app.clone();
         let mut doc = Doc::default();
-        section(&mut doc, &[results.clone()], &[&run]);
+        section(&mut doc, std::slice::from_ref(&results), &[&run]);
         assert!(doc.blocks.len() > 4);
         let markdown = super::super::markdown::render(&doc);
         assert!(markdown.contains("2 CPUs of Test CPU 9000"), "{markdown}");
