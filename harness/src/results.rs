@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The version of the run results format this build writes. Version 3 added the A/A
 /// control arm (`control`), the level of every interval (`median_ci_level`, `level`),
-/// p- and q-values of paired ratios, paired ratios of cold starts and batch jobs, and
+/// p-values and adjusted p-values of paired ratios, paired ratios of cold starts and batch jobs, and
 /// ratios whose denominator combines both baseline arms. Version 2 files (bootstrap
 /// intervals, nominally 95%) and version 1 files (one load window per cell) still load:
 /// their intervals carry no level, and readers name them for what they are.
@@ -61,8 +61,10 @@ pub struct Verdicts {
     pub method: String,
     /// Paired ratios judged together (every variant's and the A/A control's).
     pub comparisons: u32,
-    /// The false discovery rate controlled over them (0.05).
-    pub false_discovery_rate: f64,
+    /// The family-wise error rate controlled over them (0.05): the chance that any null
+    /// comparison is called beyond noise.
+    #[serde(alias = "false_discovery_rate")]
+    pub family_wise_error_rate: f64,
     /// The A/A control and each pair of variants that ran the same binary.
     pub negative_controls: Vec<NegativeControl>,
 }
@@ -397,10 +399,10 @@ pub struct Ratio {
     /// Two-sided p-value of the paired t-test on the logarithms of the per-round ratios.
     #[serde(default)]
     pub p_value: Option<f64>,
-    /// `p_value` adjusted (Benjamini–Hochberg) over every comparison of the run that wrote
-    /// the file; a report adjusts again over all of its comparisons.
-    #[serde(default)]
-    pub q_value: Option<f64>,
+    /// `p_value` adjusted (Holm) over every comparison of the run that wrote the file; a
+    /// report adjusts again over all of its comparisons.
+    #[serde(default, alias = "q_value")]
+    pub p_adjusted: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -496,14 +498,14 @@ impl RunResults {
             .collect()
     }
 
-    /// Adjusts every ratio's q-value over the file's own comparisons and records the
+    /// Adjusts every ratio's p-value over the file's own comparisons and records the
     /// verdicts (method, number of comparisons, negative controls).
     pub fn adjust_ratios(&mut self) {
         let comparisons = crate::measure::stats::adjust_family(&mut self.ratios_mut());
         self.verdicts = Some(Verdicts {
             method: crate::measure::stats::METHOD.into(),
             comparisons: comparisons as u32,
-            false_discovery_rate: crate::measure::stats::FDR,
+            family_wise_error_rate: crate::measure::stats::ALPHA,
             negative_controls: crate::measure::controls::outcomes(self),
         });
     }

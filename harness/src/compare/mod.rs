@@ -6,7 +6,7 @@
 //! at the level `stats::median_interval` gives for their n) that do not overlap are "beyond
 //! noise". Cold starts and crunch jobs recompute each side's interval of the median from the
 //! sample arrays. Each paired ratio to the baseline also carries how each run called it
-//! against 1 (with its own q-values): where the calls differ, that verdict does not
+//! against 1 (with its own adjusted p-values): where the calls differ, that verdict does not
 //! replicate between the two runs. Each load cell (endpoint × concurrency × rate) compares its
 //! `rps`, server CPU per request and per-round p99 summaries, and, for every variant but the
 //! baseline, its per-round paired ratios to the baseline, which cancel the drift of each
@@ -57,7 +57,7 @@ pub struct Row {
     /// True for a paired ratio to the baseline (see `ratio_tally`).
     pub paired_ratio: bool,
     /// For a paired ratio: how each run judged it against 1 (`below 1`, `above 1`, `within
-    /// noise`), each as its own file's q-values say; the two differ when the verdict does not
+    /// noise`), each as its own file's adjusted p-values say; the two differ when the verdict does not
     /// replicate.
     pub calls: Option<(&'static str, &'static str)>,
 }

@@ -3,7 +3,7 @@
 //! two images). Both must come out "within noise"; the share that does not is the method's
 //! false-alarm rate on that machine, and every report and run prints it.
 //!
-//! Pure reading of results: it measures nothing and adjusts nothing (q-values come with the
+//! Pure reading of results: it measures nothing and adjusts nothing (adjusted p-values come with the
 //! ratios, adjusted over whatever family the caller judged them in).
 
 use crate::results::{NegativeControl as ControlOutcome, Ratio, RunResults, VariantResult};
@@ -172,7 +172,7 @@ mod tests {
             ci_high: hi,
             level: Some(0.969),
             p_value: Some(q),
-            q_value: Some(q),
+            p_adjusted: Some(q),
         }
     }
 

@@ -4,8 +4,8 @@
 //! uses to tell two figures apart.
 //!
 //! A paired ratio is told apart from the baseline by its family verdict (`Ratio::beyond_noise`:
-//! its interval excludes 1 and its Benjamini–Hochberg q-value over the report's comparisons
-//! is at most 5%). Two variants are told apart only when both carry an interval and the
+//! its interval excludes 1 and its Holm-adjusted p-value over the report's comparisons is at
+//! most 5%). Two variants are told apart only when both carry an interval and the
 //! intervals do not overlap; where both have a paired ratio to the same baseline, the
 //! ratios are compared instead of the absolute figures: pairing each round with the
 //! baseline's round cancels the drift of the machine between rounds.

@@ -9,7 +9,7 @@ use super::plots::{FreshNodeBars, FreshNodeRow};
 use crate::fresh_node::FreshNode;
 
 /// What the section says before its chart.
-pub const EXPLANATION: &str = "A fresh node is a second, throwaway Docker daemon on this machine with an empty data root, pulling from a local registry on 127.0.0.1: each repetition starts a new daemon, pulls the image, then creates and starts the app until its first good response (batch: until it exits). Download runs until the daemon reports the last layer's bytes in (it includes resolving the manifest; over loopback it is far faster than any real network); unpack is the rest of the pull. The modelled columns replace the download with the compressed bytes over a 100 Mbit/s or 1 Gbit/s link and add the measured medians of unpack and start.";
+pub const EXPLANATION: &str = "A fresh node is a second, throwaway Docker daemon on this machine with an empty data root, pulling from a local registry on 127.0.0.1: each repetition starts a new daemon, pulls the image, then creates and starts the app until its first good response (batch: until it exits). Download runs until the daemon reports the last layer's bytes in (it includes resolving the manifest; over loopback it crosses no real network); unpack is the rest of the pull. The modelled columns replace the download with the compressed bytes over a 100 Mbit/s or 1 Gbit/s link and add the measured medians of unpack and start.";
 
 fn records<'a>(view: &'a RunView) -> Vec<(String, &'a FreshNode)> {
     view.results()

@@ -32,7 +32,7 @@ pub struct Inputs {
     pub replicates: Vec<RunFile>,
     pub bench: Option<BenchFile>,
     /// Paired ratios judged together, over every run file (replicates included): their
-    /// q-values are set over this family (see `judge`).
+    /// adjusted p-values are set over this family (see `judge`).
     pub comparisons: usize,
 }
 
@@ -79,8 +79,8 @@ fn group_and_judge(runs: Vec<RunFile>, inputs: &mut Inputs) {
     judge(inputs);
 }
 
-/// Sets the q-value of every paired ratio in every run file over all of them together
-/// (Benjamini–Hochberg): the report's one error rate.
+/// Sets the adjusted p-value of every paired ratio in every run file over all of them
+/// together (Holm): the report's one error rate.
 pub fn judge(inputs: &mut Inputs) {
     let mut ratios: Vec<&mut crate::results::Ratio> = inputs
         .runs

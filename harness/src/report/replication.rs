@@ -4,7 +4,7 @@
 //! beyond noise, or within noise), and a comparison whose calls differ between runs "does
 //! not replicate" — said in the verdict, marked in the tables, listed in a table of its own.
 //!
-//! Calls use the q-values the report set over all its files (`load::judge`), so a run's
+//! Calls use the adjusted p-values the report set over all its files (`load::judge`), so a run's
 //! verdict here is the one its own section shows.
 
 use super::doc::Table;
@@ -256,7 +256,7 @@ mod tests {
             ci_high: if beyond { median * 1.05 } else { 1.1 },
             level: Some(0.969),
             p_value: Some(if beyond { 0.001 } else { 0.5 }),
-            q_value: Some(if beyond { 0.001 } else { 0.5 }),
+            p_adjusted: Some(if beyond { 0.001 } else { 0.5 }),
         }
     }
 

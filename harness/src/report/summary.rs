@@ -201,7 +201,7 @@ fn interval_note(views: &[RunView]) -> String {
         })
         .collect();
     let comparisons = views.first().map_or(0, |v| v.comparisons);
-    format!("Medians where a figure is repeated; ±: the larger half of the interval of the median, as a share of it (distribution-free intervals at their true level: {}). In brackets: × {BASELINE} with its interval: for paired figures the median of per-round ratios to the baseline of the same round, for others the ratio of the medians with the widest interval theirs allow; \"within noise\": the interval includes 1, or the Benjamini–Hochberg q-value over all {comparisons} comparisons of the report is above 5%.", levels.join("; "))
+    format!("Medians where a figure is repeated; ±: the larger half of the interval of the median, as a share of it (distribution-free intervals at their true level: {}). In brackets: × {BASELINE} with its interval: for paired figures the median of per-round ratios to the baseline of the same round, for others the ratio of the medians with the widest interval theirs allow; \"within noise\": the interval includes 1, or its p-value adjusted over all {comparisons} comparisons of the report (Holm) is above 5%.", levels.join("; "))
 }
 
 /// How each run's negative controls came out, as judged in the report.

@@ -125,8 +125,8 @@ impl<R: Runtime> Run<'_, R> {
         control.build = baseline.build;
     }
 
-    /// Re-judges every ratio of the run together (Benjamini–Hochberg over the run's own
-    /// comparisons), so the file's q-values always match its ratios.
+    /// Re-judges every ratio of the run together (Holm over the run's own comparisons), so
+    /// the file's adjusted p-values always match its ratios.
     pub(super) fn adjust_ratios(&mut self) {
         self.results.adjust_ratios();
     }

@@ -5,7 +5,7 @@
 //! Load figures carry their noise: the median over rounds with the larger half of its
 //! interval (`±2.1%`, at the level the legend states), and the per-round paired ratio to
 //! the baseline with its interval; `≈` marks a ratio within noise (its interval includes 1,
-//! or its Benjamini–Hochberg q-value over the run's comparisons is above 5%), `†` a cell
+//! or its Holm-adjusted p-value over the run's comparisons is above 5%), `†` a cell
 //! the load generator limited. The A/A control is a row of its own, and a line under the
 //! table says how the negative controls came out.
 
@@ -72,7 +72,7 @@ pub fn legend(results: &RunResults) -> Option<String> {
     );
     let comparisons = results.comparisons();
     Some(format!(
-        "load cells: median over {rounds} rounds ±(larger half of its {level}); (×paired ratio to the baseline [its {level}]); ≈ within noise: the interval includes 1, or the q-value is above 5% (Benjamini–Hochberg over the run's {comparisons} comparisons); † load-generator-bound: that rps measures the load generator"
+        "load cells: median over {rounds} rounds ±(larger half of its {level}); (×paired ratio to the baseline [its {level}]); ≈ within noise: the interval includes 1, or the p-value adjusted over the run's {comparisons} comparisons (Holm) is above 5%; † load-generator-bound: that rps measures the load generator"
     ))
 }
 
@@ -299,7 +299,7 @@ mod tests {
             ci_high,
             level: Some(0.9375),
             p_value: Some(0.01),
-            q_value: Some(0.02),
+            p_adjusted: Some(0.02),
         };
         let cell = LoadResult {
             endpoint: "/json".into(),
