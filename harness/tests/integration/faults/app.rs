@@ -14,9 +14,10 @@ fn a_server_killed_under_load_fails_only_its_variant() {
     if !docker_available("server_killed_under_load") {
         return;
     }
-    // The window outlasts the test's reaction: the kill lands inside it.
+    // The window outlasts the test's reaction: the kill lands inside it. No A/A control:
+    // the one glibc container is the variant's (the control's case is the next test).
     let mut window = LONG_WINDOW.to_vec();
-    window.extend(["--variants", TWO]);
+    window.extend(["--variants", TWO, "--no-control"]);
     let mut run = start(&args(&window), &[]);
     let _cleanup = run.cleanup();
     run.wait_for(
@@ -44,6 +45,41 @@ fn a_server_killed_under_load_fails_only_its_variant() {
     );
     assert!(musl.is_ok() && musl.load.len() == 1, "{musl:?}");
     assert_eq!(musl.load[0].errors, 0);
+    assert_no_containers_within(&run.run_id(), Duration::ZERO);
+}
+
+/// With the A/A control, the baseline runs two servers of one image: killing one fails
+/// exactly that arm (the variant or its control), never the other or the other variant.
+#[test]
+fn a_killed_baseline_server_fails_only_its_arm() {
+    let _lock = docker_lock();
+    if !docker_available("killed_baseline_server") {
+        return;
+    }
+    let mut window = LONG_WINDOW.to_vec();
+    window.extend(["--variants", TWO]);
+    let mut run = start(&args(&window), &[]);
+    let _cleanup = run.cleanup();
+    run.wait_for(" at 1 connections", 3 * MINUTE);
+    let id = wait_for_container(&run.run_id(), Some("glibc-system-debian"), MINUTE);
+    docker(&["kill", &id]);
+    assert_eq!(run.wait_exit(3 * MINUTE), 0, "{}", run.stderr());
+    let results = run.results();
+    let control = results.control.as_ref().expect("an A/A control arm");
+    let (glibc, musl) = (&results.variants[0], &results.variants[1]);
+    let failed: Vec<&harness::results::VariantResult> =
+        [glibc, control].into_iter().filter(|v| !v.is_ok()).collect();
+    assert_eq!(failed.len(), 1, "exactly one glibc arm fails: {glibc:?} {control:?}");
+    let harness::results::Status::Failed { step, reason, .. } = &failed[0].status else {
+        unreachable!()
+    };
+    assert_eq!(step, "load");
+    // Killed during its window, or before it and found dead after the last one.
+    assert!(
+        reason.contains("the server died") || reason.contains("the server exited"),
+        "{reason}"
+    );
+    assert!(musl.is_ok() && musl.load.len() == 1, "{musl:?}");
     assert_no_containers_within(&run.run_id(), Duration::ZERO);
 }
 
