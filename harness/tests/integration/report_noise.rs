@@ -176,7 +176,10 @@ fn a_noisy_version_2_file_gets_a_verdict_that_calls_ties_ties() {
     }
     // The baseline stays too: the glibc variants' few percent on CPU per request do not
     // survive the correction over the report's comparisons, so none beats it beyond noise.
-    assert!(tradeoff.contains("glibc-system-debian (77.9 MB"), "{tradeoff}");
+    assert!(
+        tradeoff.contains("glibc-system-debian (77.9 MB"),
+        "{tradeoff}"
+    );
     let memory = sentence(verdict, "**Peak memory**");
     assert!(
         memory.contains("the app process's own peak resident set, VmHWM"),

@@ -67,9 +67,15 @@ fn a_killed_baseline_server_fails_only_its_arm() {
     let results = run.results();
     let control = results.control.as_ref().expect("an A/A control arm");
     let (glibc, musl) = (&results.variants[0], &results.variants[1]);
-    let failed: Vec<&harness::results::VariantResult> =
-        [glibc, control].into_iter().filter(|v| !v.is_ok()).collect();
-    assert_eq!(failed.len(), 1, "exactly one glibc arm fails: {glibc:?} {control:?}");
+    let failed: Vec<&harness::results::VariantResult> = [glibc, control]
+        .into_iter()
+        .filter(|v| !v.is_ok())
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "exactly one glibc arm fails: {glibc:?} {control:?}"
+    );
     let harness::results::Status::Failed { step, reason, .. } = &failed[0].status else {
         unreachable!()
     };
