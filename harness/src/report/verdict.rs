@@ -29,7 +29,9 @@ pub fn groups(views: &[RunView], bench: Option<&BenchResults>) -> Vec<VerdictGro
         .map(|view| {
             let short = select::run_shortfalls(view.results());
             let mut sentences: Vec<String> = select::verdict_sentence(&short).into_iter().collect();
-            sentences.extend(run_verdict(view));
+            let mut verdict = run_verdict(view);
+            mark_unreplicated(view, &mut verdict);
+            sentences.extend(verdict);
             sentences.extend(control_sentences(view));
             sentences.extend(super::replication::sentence(&view.experiment()));
             VerdictGroup {
@@ -58,6 +60,66 @@ pub fn reading_note(views: &[RunView]) -> Option<String> {
     Some(format!(
         "Every factor is against the baseline, {base}. Paired factors (load cells, and from schema version 3 cold starts and batch jobs) are the median of per-round ratios to the baseline of the same round, with a distribution-free interval of that median whose level is stated with it (order statistics: the range of 5 rounds is a 93.8% interval, of 6 rounds 96.9%); from schema version 3 the denominator is the geometric mean of the baseline's two arms (the baseline and its A/A control) in that round. A paired factor is beyond noise only when its interval excludes 1 and its adjusted p-value is at most 5%: the p-values (paired t-test on the log ratios) of all {comparisons} comparisons in this report are adjusted together by Holm's method, which keeps the chance of even one false \"beyond noise\" call among them at 5% or less. Unpaired factors divide medians, and two variants are told apart only where their intervals do not overlap. Variants tied within noise, or running the same binary, are named together, never ranked. Criterion comparisons are judged by criterion's own intervals and are not among the {comparisons}."
     ))
+}
+
+/// Marks each sentence whose comparison another run of the experiment calls differently:
+/// the cold-start sentence for cold starts, the throughput and CPU sentences for the
+/// allocation-heavy cell, each naming the variants whose verdict does not replicate.
+fn mark_unreplicated(view: &RunView, sentences: &mut [String]) {
+    let runs = view.experiment();
+    if runs.len() < 2 {
+        return;
+    }
+    let rows = super::replication::rows(&runs);
+    let failing: Vec<&super::replication::Row> = rows
+        .iter()
+        .filter(|r| r.runs() >= 2 && !r.replicates())
+        .collect();
+    let cell = view.workload.as_ref().and_then(|w| w.cell.clone());
+    let threads = view
+        .results()
+        .variants
+        .iter()
+        .flat_map(|v| &v.crunch)
+        .map(|c| c.threads)
+        .max();
+    let figure_of = |sentence: &str| -> Option<String> {
+        let cell_figure = |what: &str| match (&cell, threads) {
+            (Some((endpoint, c)), _) => Some(format!("{endpoint} c={c} {what}")),
+            (None, Some(t)) => Some(format!("{t} threads")),
+            _ => None,
+        };
+        match sentence {
+            s if s.starts_with("**Cold start**") => Some("cold start".into()),
+            s if s.starts_with("**Allocation-heavy throughput**")
+                || s.starts_with("Lowest there") =>
+            {
+                cell_figure("rps")
+            }
+            s if s.starts_with("**Server CPU per request**")
+                || s.starts_with("Most CPU per request there") =>
+            {
+                cell_figure("CPU/request")
+            }
+            _ => None,
+        }
+    };
+    for sentence in sentences.iter_mut() {
+        let Some(figure) = figure_of(sentence) else {
+            continue;
+        };
+        let arms: Vec<&str> = failing
+            .iter()
+            .filter(|r| r.figure == figure && sentence.contains(&r.arm))
+            .map(|r| r.arm.as_str())
+            .collect();
+        if !arms.is_empty() {
+            sentence.push_str(&format!(
+                " **Does not replicate** for {}: another run of this experiment calls it differently (see Replication).",
+                arms.join(", ")
+            ));
+        }
+    }
 }
 
 /// How the run's negative controls came out: the A/A arm and each same-binary pair.

@@ -66,6 +66,13 @@ fn runs_that_disagree_are_marked_and_runs_that_agree_are_not() {
         mimalloc.starts_with("0.") && mimalloc.contains("× below 1 beyond noise; 1.0"),
         "{replication}"
     );
+    // The throughput sentence that names mimalloc says its verdict does not replicate.
+    assert!(
+        sentences
+            .iter()
+            .any(|s| s.contains("**Does not replicate** for musl-mimalloc-scratch")),
+        "{sentences:#?}"
+    );
     // Only mimalloc's comparisons changed: no other variant is named as not replicating.
     for steady in ["musl-system-scratch:", "glibc-system-distroless:"] {
         assert!(!replication.contains(steady), "{replication}");
