@@ -55,9 +55,10 @@ pub struct Fact {
     pub values: Vec<(String, Vec<String>)>,
 }
 
-/// The run files, then the bench file, each named by `name`.
+/// The run files, their replicates (the other runs of the same experiments), then the
+/// bench file, each named by `name`.
 pub fn sources<'a>(inputs: &'a Inputs, name: impl Fn(&Path) -> String) -> Vec<Source<'a>> {
-    let runs = inputs.runs.iter().map(|r| {
+    let runs = inputs.runs.iter().chain(&inputs.replicates).map(|r| {
         let x = &r.results;
         (
             &r.path,

@@ -58,6 +58,7 @@ impl Builder {
         let sources: Vec<String> = inputs
             .runs
             .iter()
+            .chain(&inputs.replicates)
             .map(|r| format!("`{}`", r.path.display()))
             .chain(
                 inputs
