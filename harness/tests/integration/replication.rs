@@ -133,3 +133,25 @@ fn runs_on_another_host_are_never_pooled() {
         );
     }
 }
+
+#[test]
+fn compare_names_the_verdicts_that_do_not_replicate() {
+    let (old, new) = (
+        run(11, "2026-12-06T20:00:00Z", 0.6),
+        run(12, "2026-12-06T21:30:00Z", 1.0),
+    );
+    let rows = harness::compare::compare(&old, &new);
+    let row = rows
+        .iter()
+        .find(|r| r.variant == "musl-mimalloc-scratch" && r.metric == "rps ÷ baseline /json c64")
+        .expect("mimalloc's paired rps row");
+    assert_eq!(row.calls, Some(("below 1", "within noise")));
+    assert!(!row.replicates());
+    // musl's own allocator is far below glibc in both runs: the same call.
+    let musl = rows
+        .iter()
+        .find(|r| r.variant == "musl-system-scratch" && r.metric == "rps ÷ baseline /json c64")
+        .unwrap();
+    assert_eq!(musl.calls, Some(("below 1", "below 1")));
+    assert!(musl.replicates());
+}
