@@ -127,6 +127,18 @@ fn pair_outcome(
     }
 }
 
+/// The paired ratios a run judges (every variant's and the A/A control's that carry a
+/// p-value).
+pub fn comparisons(results: &RunResults) -> usize {
+    results
+        .variants
+        .iter()
+        .chain(results.control.as_ref())
+        .flat_map(named_ratios)
+        .filter(|(_, r)| r.p_value.is_some())
+        .count()
+}
+
 /// A variant's ratios to the baseline, each named for what it compares.
 pub fn named_ratios(v: &VariantResult) -> Vec<(String, Ratio)> {
     let mut out = Vec::new();

@@ -501,29 +501,6 @@ impl RunResults {
             .flat_map(VariantResult::ratios_mut)
             .collect()
     }
-
-    /// Adjusts every ratio's p-value over the file's own comparisons and records the
-    /// verdicts (method, number of comparisons, negative controls).
-    pub fn adjust_ratios(&mut self) {
-        let comparisons = crate::measure::stats::adjust_family(&mut self.ratios_mut());
-        self.verdicts = Some(Verdicts {
-            method: crate::measure::stats::METHOD.into(),
-            comparisons: comparisons as u32,
-            family_wise_error_rate: crate::measure::stats::ALPHA,
-            negative_controls: crate::measure::controls::outcomes(self),
-        });
-    }
-
-    /// Paired ratios with a p-value: the comparisons a run judges.
-    pub fn comparisons(&self) -> usize {
-        let mut copy = self.clone();
-        let n = copy
-            .ratios_mut()
-            .iter()
-            .filter(|r| r.p_value.is_some())
-            .count();
-        n
-    }
 }
 
 /// Reads a results file of this `SCHEMA_VERSION` (and, if given, this `kind`); errors name

@@ -10,7 +10,7 @@
 use super::Run;
 use crate::matrix::Variant;
 use crate::measure::stats;
-use crate::results::{Ratio, VariantResult};
+use crate::results::{Ratio, VariantResult, Verdicts};
 use crate::runtime::Runtime;
 use std::fmt;
 
@@ -128,7 +128,13 @@ impl<R: Runtime> Run<'_, R> {
     /// Re-judges every ratio of the run together (Holm over the run's own comparisons), so
     /// the file's adjusted p-values always match its ratios.
     pub(super) fn adjust_ratios(&mut self) {
-        self.results.adjust_ratios();
+        let comparisons = stats::adjust_family(&mut self.results.ratios_mut());
+        self.results.verdicts = Some(Verdicts {
+            method: stats::METHOD.into(),
+            comparisons: comparisons as u32,
+            family_wise_error_rate: stats::ALPHA,
+            negative_controls: crate::measure::controls::outcomes(&self.results),
+        });
     }
 }
 

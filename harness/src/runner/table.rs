@@ -70,7 +70,7 @@ pub fn legend(results: &RunResults) -> Option<String> {
             stats::median_interval_rank(rounds as usize).0,
         )),
     );
-    let comparisons = results.comparisons();
+    let comparisons = controls::comparisons(results);
     Some(format!(
         "load cells: median over {rounds} rounds ±(larger half of its {level}); (×paired ratio to the baseline [its {level}]); ≈ within noise: the interval includes 1, or the p-value adjusted over the run's {comparisons} comparisons (Holm) is above 5%; † load-generator-bound: that rps measures the load generator"
     ))
