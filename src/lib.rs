@@ -6,6 +6,7 @@
 //! the `mimalloc` and `jemalloc` features, so an app or bench that links it gets the
 //! allocator its variant names. It does not own any I/O, networking or timing policy.
 
+pub mod aligned;
 pub mod alloc_patterns;
 pub mod crunch;
 pub mod dataset;

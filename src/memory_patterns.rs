@@ -5,7 +5,8 @@
 //! `memcpy`, `memmove` and `memset` on both Linux targets (musl's own routines on musl). Rust's
 //! byte and substring searches are pure Rust and never reach libc, so `find_byte` and
 //! `find_substring` call libc's `memchr` and `memmem` directly; `find_substring_std` is the
-//! pure-Rust control, where a glibc/musl ratio far from 1 means noise or codegen, not libc.
+//! pure-Rust search beside them (no libc at all). Where the buffers sit is `aligned`'s
+//! business.
 //! This module owns the kernels and their inputs; it does not own timing.
 
 use crate::dataset;
@@ -80,7 +81,7 @@ pub fn find_substring(haystack: &[u8], needle: &[u8]) -> usize {
     }
 }
 
-/// The same search by Rust's `str::find` (no libc involved): the control.
+/// The same search by Rust's `str::find` (no libc involved).
 pub fn find_substring_std(haystack: &str, needle: &str) -> usize {
     haystack.find(needle).unwrap_or(haystack.len())
 }

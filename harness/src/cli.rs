@@ -328,9 +328,17 @@ pub struct BenchArgs {
     /// Only the benches whose id (`group/function/parameter`) matches this regex.
     #[arg(long)]
     pub filter: Option<String>,
-    /// Criterion's quick mode (at most 1 s per bench, no warm-up): for CI and smoke tests.
+    /// Criterion's quick mode (at most 0.5 s per bench, no warm-up) and 2 processes per
+    /// variant: for CI and smoke tests, indicative only.
     #[arg(long)]
     pub quick: bool,
+    /// Processes per variant per bench, interleaved across variants round by round; a
+    /// bench's figure is the median over them [default: 6, or 2 with --quick].
+    #[arg(long, value_name = "N")]
+    pub repeats: Option<u32>,
+    /// Seed of the shuffled order of variants in each round (recorded in the results).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Where results files go.
     #[arg(long, default_value = "results/bench")]
     pub out: PathBuf,

@@ -1,18 +1,20 @@
-//! The cargo child processes of `harness bench`: locating the workspace, then building,
-//! listing and running the `workloads` benches for one variant.
+//! The child processes of `harness bench`: locating the workspace, building the `workloads`
+//! benches for one variant with cargo, then listing and running the bench binaries that
+//! build produced, directly (one process per repeat, without cargo in between).
 //!
 //! glibc-system builds for the host like a plain `cargo bench`, so the two share artifacts;
 //! musl and glibc-static pass `--target` (glibc-static adds `+crt-static`, which with an
-//! explicit target reaches only the target's artifacts). Every child gets `CRITERION_HOME`, so
-//! criterion saves where `criterion.rs` reads. This module owns command lines and the
-//! children's output; it does not own what criterion saves or how results are compared.
+//! explicit target reaches only the target's artifacts). Every bench process gets its own
+//! `CRITERION_HOME`, so criterion saves where `criterion.rs` reads and no process compares
+//! itself with another. This module owns command lines and the children's output; it does
+//! not own what criterion saves or how results are compared.
 
 use crate::error::prerequisite;
 use crate::matrix::Link;
 use crate::plan::bench::BenchVariant;
 use anyhow::{bail, Context};
 use serde::Deserialize;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -111,39 +113,58 @@ impl Workspace {
         cmd
     }
 
-    /// Builds every bench of the variant without running any.
-    pub fn build(&self, variant: BenchVariant) -> anyhow::Result<()> {
+    /// Builds every bench of the variant without running any; the bench binaries by target.
+    pub fn build(&self, variant: BenchVariant) -> anyhow::Result<Binaries> {
         let mut cmd = self.cargo_bench(variant);
-        cmd.args(["--benches", "--no-run"]);
+        cmd.args([
+            "--benches",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ]);
         let output = run_captured(cmd, variant)?;
-        check_status(&output, variant, "build the benches")
+        check_status(&output, variant, "build the benches")?;
+        let binaries = parse_artifacts(&String::from_utf8_lossy(&output.stdout));
+        if let Some(missing) = self.benches.iter().find(|b| !binaries.contains_key(*b)) {
+            bail!("cargo built no binary for bench `{missing}` of {variant}");
+        }
+        Ok(binaries)
     }
 
-    /// The ids of the benches in one bench target that match `filter`.
+    /// The ids of the benches in one bench binary that match `filter`.
     pub fn list(
         &self,
         variant: BenchVariant,
-        bench: &str,
+        binary: &Path,
         filter: Option<&str>,
     ) -> anyhow::Result<Vec<String>> {
-        let mut cmd = self.cargo_bench(variant);
-        cmd.args(["--bench", bench, "--", "--list"]);
-        cmd.args(filter);
+        let mut cmd = self.bench_process(binary);
+        cmd.args(["--bench", "--list"]).args(filter);
         let output = run_captured(cmd, variant)?;
-        check_status(&output, variant, &format!("list bench `{bench}`"))?;
+        check_status(&output, variant, &format!("list {}", binary.display()))?;
         Ok(parse_list(&String::from_utf8_lossy(&output.stdout)))
     }
 
-    /// Runs one bench target, handing each line criterion prints to `on_line`.
+    /// One bench binary as cargo would start it: from the package's directory.
+    fn bench_process(&self, binary: &Path) -> Command {
+        let mut cmd = Command::new(binary);
+        cmd.current_dir(&self.root);
+        cmd
+    }
+
+    /// Runs one bench process saving under `criterion_home`, handing each line criterion
+    /// prints to `on_line`.
     pub fn measure(
         &self,
         variant: BenchVariant,
-        bench: &str,
+        binary: &Path,
+        criterion_home: &Path,
         criterion_args: &[String],
         on_line: &mut dyn FnMut(&str),
     ) -> anyhow::Result<()> {
-        let mut cmd = self.cargo_bench(variant);
-        cmd.args(["--bench", bench, "--"]).args(criterion_args);
+        let mut cmd = self.bench_process(binary);
+        cmd.arg("--bench").args(criterion_args);
+        cmd.env("CRITERION_HOME", criterion_home);
+        cmd.stdin(Stdio::null());
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| spawn_error(e, variant))?;
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -156,12 +177,38 @@ impl Workspace {
         let tail = tail.join().expect("the stderr reader does not panic");
         if !status.success() {
             bail!(
-                "`cargo bench --bench {bench}` for {variant} failed ({status}):\n{}",
+                "{} for {variant} failed ({status}):\n{}",
+                binary.display(),
                 tail.join("\n")
             );
         }
         Ok(())
     }
+}
+
+/// A variant's bench binaries, by bench target name.
+pub type Binaries = BTreeMap<String, PathBuf>;
+
+/// One line of cargo's `--message-format=json`: only artifacts of bench targets matter.
+#[derive(Deserialize)]
+struct Artifact {
+    reason: String,
+    target: Option<MetaTarget>,
+    executable: Option<PathBuf>,
+}
+
+/// The bench executables among cargo's JSON messages (one per line).
+pub fn parse_artifacts(stdout: &str) -> Binaries {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Artifact>(line).ok())
+        .filter(|a| a.reason == "compiler-artifact")
+        .filter_map(|a| {
+            let target = a.target?;
+            let bench = target.kind.iter().any(|k| k == "bench");
+            bench.then_some((target.name, a.executable?))
+        })
+        .collect()
 }
 
 /// Criterion's `--list` output: one `<id>: benchmark` line per bench that matches.
@@ -242,11 +289,23 @@ mod tests {
     }
 
     #[test]
-    fn the_workspace_declares_the_five_benches() {
+    fn bench_executables_are_read_from_cargos_messages() {
+        let out = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"workloads"},"executable":null}
+{"reason":"compiler-artifact","target":{"kind":["bench"],"name":"alloc"},"executable":"/t/release/deps/alloc-1f"}
+{"reason":"compiler-message","message":{}}
+not json
+{"reason":"build-finished","success":true}"#;
+        let binaries = parse_artifacts(out);
+        assert_eq!(binaries.len(), 1);
+        assert_eq!(binaries["alloc"], Path::new("/t/release/deps/alloc-1f"));
+    }
+
+    #[test]
+    fn the_workspace_declares_the_six_benches() {
         let ws = Workspace::locate(&crate::app::workspace_root()).unwrap();
         assert_eq!(
             ws.benches,
-            ["alloc", "json", "memory", "startup", "threads"]
+            ["alloc", "control", "json", "memory", "startup", "threads"]
         );
         assert!(ws.criterion_home().ends_with("criterion"));
     }

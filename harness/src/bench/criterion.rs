@@ -103,6 +103,9 @@ pub fn read_saved(dir: &Path, variant: &str) -> anyhow::Result<Saved> {
             mean_ci_low_ns: ci.lower_bound,
             mean_ci_high_ns: ci.upper_bound,
             samples: Some(samples.iters.len() as u64),
+            ci_level: None,
+            processes: Vec::new(),
+            ratio_to_baseline: None,
         },
     })
 }

@@ -1,21 +1,29 @@
-//! `harness bench`: the criterion benches of `workloads`, once per link-allocator variant,
-//! read back from criterion's saved baselines into one `BenchResults` file.
+//! `harness bench`: the criterion benches of `workloads`, run as separate processes per
+//! link-allocator variant, `repeats` times each, read back from criterion's saved estimates
+//! into one `BenchResults` file.
 //!
 //! Order of work: build every variant first (a broken one fails before minutes of measuring),
 //! list the benches the filter selects (none is a usage error, with nothing written), then
-//! per bench target run every variant in turn with `--save-baseline <variant>`, read the
-//! estimates and rewrite the results file, so a failure keeps what finished. This module owns that order
-//! and the progress lines; `cargo_runs` runs children, `criterion` reads files, `summary` renders.
+//! measure round by round: in each round, every chunk of benches (one bench function's
+//! parameters) runs once per variant, the variants in a seeded shuffled order, so a drifting
+//! machine lands on all of them alike and each round's processes of one chunk lie seconds
+//! apart (their ratio is the paired figure). After every process the file is recomputed
+//! (`measure::bench::summarize`) and rewritten, so a failure keeps what finished. This
+//! module owns that order and the progress lines; `cargo_runs` runs children, `criterion`
+//! reads files, `summary` renders.
 
 pub mod cargo_runs;
 pub mod criterion;
 pub mod summary;
 
 use crate::error::usage;
+use crate::measure::stats::shuffled;
 use crate::plan::bench::{BenchPlan, BenchVariant};
-use crate::results::{BenchResults, BenchRow, BENCH_SCHEMA_VERSION};
+use crate::results::{
+    BenchEstimate, BenchMethod, BenchResults, BenchRow, ProcessEstimate, BENCH_SCHEMA_VERSION,
+};
 use anyhow::{bail, Context};
-use cargo_runs::Workspace;
+use cargo_runs::{Binaries, Workspace};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -27,24 +35,29 @@ pub struct BenchOutcome {
     pub csv_path: PathBuf,
 }
 
-/// One bench target and the ids in it that the filter selects.
-#[derive(Debug, Clone)]
-struct Selected {
-    target: String,
-    ids: Vec<String>,
+/// Benches that run in one process: one bench target's ids of one bench function
+/// (`memory/memcpy/…`), in criterion's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub target: String,
+    pub ids: Vec<String>,
 }
+
+/// How the processes are ordered, for the results file.
+const ORDER: &str = "round by round; in each round every chunk of benches (one bench function) once per variant, the variants shuffled per round and chunk (SplitMix64 Fisher-Yates, seed = order_seed ^ round << 32 ^ chunk)";
 
 /// Builds, lists, measures and records every variant of the plan.
 pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
     let ws = Workspace::locate(root)?;
     let progress = BenchProgress::new(plan.quiet);
+    let mut binaries: Vec<Binaries> = Vec::new();
     for &variant in &plan.variants {
         progress.note(&format!("building the benches for {variant}"));
-        ws.build(variant)?;
+        binaries.push(ws.build(variant)?);
     }
-    let selected = select(&ws, plan)?;
-    let total: usize = selected.iter().map(|s| s.ids.len()).sum();
-    progress.start(total * plan.variants.len());
+    let chunks = select(&ws, plan, &binaries[0])?;
+    let ids: usize = chunks.iter().map(|c| c.ids.len()).sum();
+    progress.start(ids * plan.variants.len() * plan.repeats as usize);
 
     let started_at = crate::results::now();
     let stamp = started_at.replace(['-', ':'], "");
@@ -60,28 +73,50 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
         environment: crate::environment::collect(&plan.machine, None, root),
         baseline: plan.baseline.name(),
         variants: plan.variants.iter().map(BenchVariant::name).collect(),
-        benches: selected
+        benches: chunks
             .iter()
-            .flat_map(|s| &s.ids)
+            .flat_map(|c| &c.ids)
             .map(|id| BenchRow {
                 bench: id.clone(),
                 throughput: None,
                 estimates: Vec::new(),
             })
             .collect(),
+        method: Some(BenchMethod {
+            repeats: plan.repeats,
+            order: ORDER.into(),
+            order_seed: plan.seed,
+            criterion_args: criterion_args(plan, None),
+        }),
+        verdicts: None,
     };
-    // Variants take turns per bench target, so a change in the machine's load over the run
-    // spreads over all of them instead of landing on whichever ran last.
-    for s in &selected {
-        for &variant in &plan.variants {
-            ws.measure(
-                variant,
-                &s.target,
-                &criterion_args(plan, variant),
-                &mut |line| progress.criterion_line(variant, line),
-            )?;
-            record(&mut results, &ws, variant, &s.ids)?;
-            save(&results, &json_path)?;
+    let mut sequence = 0;
+    for repeat in 0..plan.repeats {
+        for (c, chunk) in chunks.iter().enumerate() {
+            let seed = plan.seed ^ (u64::from(repeat) << 32) ^ c as u64;
+            let order: Vec<usize> = shuffled(&(0..plan.variants.len()).collect::<Vec<_>>(), seed);
+            for i in order {
+                let variant = plan.variants[i];
+                let home = tempfile::tempdir().context("creating a directory for criterion")?;
+                ws.measure(
+                    variant,
+                    &binaries[i][&chunk.target],
+                    home.path(),
+                    &criterion_args(plan, Some((variant, chunk))),
+                    &mut |line| progress.criterion_line(variant, repeat, plan.repeats, line),
+                )?;
+                record(
+                    &mut results,
+                    home.path(),
+                    variant,
+                    repeat,
+                    sequence,
+                    &chunk.ids,
+                )?;
+                sequence += 1;
+                crate::measure::bench::summarize(&mut results);
+                save(&results, &json_path)?;
+            }
         }
     }
     progress.finish();
@@ -94,60 +129,92 @@ pub fn run(plan: &BenchPlan, root: &Path) -> anyhow::Result<BenchOutcome> {
     })
 }
 
-/// The bench targets and ids that the filter selects, listed with the first variant.
-fn select(ws: &Workspace, plan: &BenchPlan) -> anyhow::Result<Vec<Selected>> {
-    let mut selected = Vec::new();
+/// The benches the filter selects, listed with the first variant's binaries, in chunks.
+fn select(ws: &Workspace, plan: &BenchPlan, binaries: &Binaries) -> anyhow::Result<Vec<Chunk>> {
+    let mut chunks = Vec::new();
     for target in &ws.benches {
-        let ids = ws.list(plan.variants[0], target, plan.filter.as_deref())?;
-        if !ids.is_empty() {
-            selected.push(Selected {
-                target: target.clone(),
-                ids,
-            });
-        }
+        let ids = ws.list(plan.variants[0], &binaries[target], plan.filter.as_deref())?;
+        chunks.extend(chunk(target, ids));
     }
-    if selected.is_empty() {
+    if chunks.is_empty() {
         return Err(usage(format!(
             "--filter {:?} matches no bench: ids look like `alloc/threaded_churn/2`; list them with `cargo bench -- --list`",
             plan.filter.as_deref().unwrap_or("")
         )));
     }
-    Ok(selected)
+    Ok(chunks)
 }
 
-/// What follows `--` on each `cargo bench`: the baseline to save, quick mode, the filter.
-pub fn criterion_args(plan: &BenchPlan, variant: BenchVariant) -> Vec<String> {
-    let mut args = vec![
-        "--save-baseline".to_string(),
-        variant.name(),
-        "--noplot".into(),
-    ];
-    if plan.quick {
-        // Quick mode stops at 5% noise or at the measurement time, whichever comes first.
-        args.extend(
-            [
-                "--quick",
-                "--measurement-time",
-                "1",
-                "--nresamples",
-                "10000",
-            ]
-            .map(String::from),
-        );
+/// One bench target's ids split by bench function (`group/function`), keeping their order.
+pub fn chunk(target: &str, ids: Vec<String>) -> Vec<Chunk> {
+    let function = |id: &str| {
+        id.rsplit_once('/')
+            .map_or(id.to_string(), |(f, _)| f.to_string())
+    };
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for id in ids {
+        match chunks.last_mut() {
+            Some(last) if function(&last.ids[0]) == function(&id) => last.ids.push(id),
+            _ => chunks.push(Chunk {
+                target: target.to_string(),
+                ids: vec![id],
+            }),
+        }
     }
-    args.extend(plan.filter.clone());
+    chunks
+}
+
+/// Criterion's window per bench in each process: short, because the verdict comes from
+/// many processes, not from one long one.
+pub const WARM_UP_S: &str = "0.15";
+pub const MEASUREMENT_S: &str = "0.35";
+
+/// What follows the binary's `--bench` in every process: where to save, the windows (or
+/// quick mode), and, for one chunk, a filter that matches exactly its ids. Without a chunk:
+/// the settings every process shares, for the results file.
+pub fn criterion_args(plan: &BenchPlan, process: Option<(BenchVariant, &Chunk)>) -> Vec<String> {
+    let mut args = vec!["--noplot".to_string()];
+    if let Some((variant, _)) = process {
+        args.extend(["--save-baseline".into(), variant.name()]);
+    }
+    let window: [&str; 4] = if plan.quick {
+        // Quick mode stops at 5% noise or at the measurement time, whichever comes first.
+        ["--quick", "--measurement-time", "0.5", ""]
+    } else {
+        [
+            "--warm-up-time",
+            WARM_UP_S,
+            "--measurement-time",
+            MEASUREMENT_S,
+        ]
+    };
+    args.extend(
+        window
+            .iter()
+            .filter(|a| !a.is_empty())
+            .map(|a| a.to_string()),
+    );
+    args.extend(["--nresamples".into(), "10000".into()]);
+    if let Some((_, chunk)) = process {
+        let ids: Vec<String> = chunk.ids.iter().map(|id| regex::escape(id)).collect();
+        args.push(format!("^(?:{})$", ids.join("|")));
+    }
     args
 }
 
-/// Adds the variant's saved estimates for `ids` to their rows; each must have one.
+/// Adds one process's estimates (saved under `home`) for `ids` to their rows; each must
+/// have one.
 fn record(
     results: &mut BenchResults,
-    ws: &Workspace,
+    home: &Path,
     variant: BenchVariant,
+    repeat: u32,
+    sequence: u32,
     ids: &[String],
 ) -> anyhow::Result<()> {
     let name = variant.name();
-    let saved = criterion::read_baseline(&ws.criterion_home(), &name)?;
+    let saved = criterion::read_baseline(home, &name)?;
+    let order = results.variants.clone();
     for row in results
         .benches
         .iter_mut()
@@ -157,12 +224,28 @@ fn record(
             bail!(
                 "criterion saved no estimates for {} under baseline {name} in {}",
                 row.bench,
-                ws.criterion_home().display()
+                home.display()
             );
         };
         row.throughput = s.throughput.clone();
-        row.estimates.retain(|e| e.variant != name);
-        row.estimates.push(s.estimate.clone());
+        let e = &s.estimate;
+        let process = ProcessEstimate {
+            repeat,
+            sequence,
+            mean_ns: e.mean_ns,
+            mean_ci_low_ns: e.mean_ci_low_ns,
+            mean_ci_high_ns: e.mean_ci_high_ns,
+            samples: e.samples.unwrap_or(0),
+        };
+        match row.estimates.iter_mut().find(|e| e.variant == name) {
+            Some(estimate) => estimate.processes.push(process),
+            None => row.estimates.push(BenchEstimate {
+                processes: vec![process],
+                ..e.clone()
+            }),
+        }
+        row.estimates
+            .sort_by_key(|e| order.iter().position(|v| *v == e.variant));
     }
     Ok(())
 }
@@ -208,13 +291,14 @@ impl BenchProgress {
         }
     }
 
-    fn criterion_line(&self, variant: BenchVariant, line: &str) {
+    fn criterion_line(&self, variant: BenchVariant, repeat: u32, repeats: u32, line: &str) {
         let Some(bar) = &self.bar else { return };
         let previous = self.previous.replace(line.trim().to_string());
         if let Some((id, time)) = finished_bench(&previous, line) {
             bar.inc(1);
             bar.set_message(format!("{variant}: {id}"));
-            bar.suspend(|| eprintln!("{:<22} {id:<36} {time}", variant.name()));
+            let round = format!("{}/{repeats}", repeat + 1);
+            bar.suspend(|| eprintln!("{round:>5} {:<22} {id:<36} {time}", variant.name()));
         }
     }
 
@@ -251,21 +335,9 @@ impl BenchOutcome {
     }
 }
 
-/// Reads a bench results file written by `run`.
+/// Reads a bench results file written by `run` (or by an older harness).
 pub fn load(path: &Path) -> anyhow::Result<BenchResults> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let results: BenchResults = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a bench results file", path.display()))?;
-    if results.kind != "bench" || results.schema_version != BENCH_SCHEMA_VERSION {
-        bail!(
-            "{}: kind {:?}, schema_version {}: expected a bench results file of schema_version {BENCH_SCHEMA_VERSION}",
-            path.display(),
-            results.kind,
-            results.schema_version
-        );
-    }
-    Ok(results)
+    Ok(BenchResults::load(path)?)
 }
 
 #[cfg(test)]
@@ -300,21 +372,51 @@ mod tests {
         );
     }
 
-    #[test]
-    fn quick_mode_and_the_filter_reach_criterion() {
-        let args = crate::cli::BenchArgs {
-            variants: vec!["musl-system".into()],
-            filter: Some("^alloc/".into()),
-            quick: true,
-            out: "out".into(),
-            machine: None,
-            quiet: true,
+    fn plan(args: &[&str]) -> BenchPlan {
+        let argv = ["harness", "bench"].iter().chain(args);
+        let crate::cli::Command::Bench(args) =
+            <crate::cli::Cli as clap::Parser>::try_parse_from(argv)
+                .unwrap()
+                .command
+        else {
+            panic!("not bench")
         };
-        let plan = BenchPlan::from_args(&args).unwrap();
-        let argv = criterion_args(&plan, plan.variants[0]).join(" ");
+        BenchPlan::from_args(&args).unwrap()
+    }
+
+    #[test]
+    fn each_process_gets_its_chunk_exactly_and_its_own_baseline_name() {
+        let p = plan(&["--variants", "musl-system"]);
+        let chunk = Chunk {
+            target: "memory".into(),
+            ids: vec!["memory/memcpy/16B".into(), "memory/memcpy/4KiB".into()],
+        };
+        let argv = criterion_args(&p, Some((p.variants[0], &chunk))).join(" ");
         assert_eq!(
             argv,
-            "--save-baseline musl-system --noplot --quick --measurement-time 1 --nresamples 10000 ^alloc/"
+            r"--noplot --save-baseline musl-system --warm-up-time 0.15 --measurement-time 0.35 --nresamples 10000 ^(?:memory/memcpy/16B|memory/memcpy/4KiB)$"
         );
+        let re = regex::Regex::new(argv.rsplit(' ').next().unwrap()).unwrap();
+        assert!(re.is_match("memory/memcpy/4KiB"));
+        assert!(!re.is_match("memory/memcpy/4KiB2") && !re.is_match("xmemory/memcpy/16B"));
+        assert_eq!(
+            criterion_args(&plan(&["--quick"]), None).join(" "),
+            "--noplot --quick --measurement-time 0.5 --nresamples 10000"
+        );
+    }
+
+    #[test]
+    fn chunks_are_bench_functions_in_order() {
+        let ids = [
+            "alloc/small_churn/10000",
+            "alloc/vec_growth/1000",
+            "alloc/vec_growth/1000000",
+            "alloc/x",
+        ];
+        let chunks = chunk("alloc", ids.iter().map(|s| s.to_string()).collect());
+        let shape: Vec<usize> = chunks.iter().map(|c| c.ids.len()).collect();
+        assert_eq!(shape, [1, 2, 1]);
+        assert!(chunks.iter().all(|c| c.target == "alloc"));
+        assert!(chunk("alloc", vec![]).is_empty());
     }
 }

@@ -1,15 +1,16 @@
-//! Comparing a bench results file: ratios against the baseline, significance, the table,
-//! the CSV, and the headline allocation ratios.
+//! Comparing a bench results file: ratios against the baseline, their verdicts, the table,
+//! the headline allocation ratios, the geometric means and the negative control's line.
 //!
-//! Ratio is the variant's mean time over the baseline's (above 1: slower than the baseline).
-//! "Significant" means the two 95% confidence intervals of the mean do not overlap: a
-//! conservative test (it misses some real differences, it rarely invents one) that needs
-//! nothing but what criterion saved. With fewer than `MIN_BENCH_SAMPLES` samples (quick mode
-//! can stop at two) the interval is just those values, so there is no verdict at all.
-//! Everything here is computed from a `BenchResults`, so a file on disk renders the same as
-//! the run that wrote it.
+//! Ratio is the variant's time over the baseline's (above 1: slower than the baseline). How
+//! a ratio gets its interval and its verdict depends on the file (`measure::bench::ratio`):
+//! schema 2 over processes (paired by round, Holm over the file's comparisons), schema 1
+//! from criterion's two 95% intervals not overlapping. Too few samples or processes: no
+//! verdict at all. Everything here is computed from a `BenchResults`, so a file on disk
+//! renders the same as the run that wrote it.
 
-use crate::results::{BenchEstimate, BenchResults, BenchRow, MIN_BENCH_SAMPLES};
+use crate::measure::bench::{self as judge, BenchRatio};
+use crate::measure::stats::{interval_name, percent};
+use crate::results::{BenchEstimate, BenchResults, BenchRow, MIN_BENCH_REPEATS, MIN_BENCH_SAMPLES};
 use comfy_table::{presets, CellAlignment, Table};
 
 /// The variant's mean time over the baseline's.
@@ -17,41 +18,65 @@ pub fn ratio(estimate: &BenchEstimate, baseline: &BenchEstimate) -> f64 {
     estimate.ratio_to(baseline)
 }
 
-/// True when the two means' 95% confidence intervals do not overlap.
+/// Schema 1's rule: true when the two means' 95% confidence intervals do not overlap.
 pub fn significant(a: &BenchEstimate, b: &BenchEstimate) -> bool {
     a.significant_against(b)
 }
 
-/// `significant`, when both estimates have samples enough for a verdict.
-pub fn verdict(results: &BenchResults, a: &BenchEstimate, b: &BenchEstimate) -> Option<bool> {
-    results.verdict(a, b)
-}
-
-/// The verdict as the table and the CSV write it: `yes`, `no`, or `-` without one.
+/// The verdict as the table writes it: `beyond noise`, `≈` (within noise), or `-` without
+/// one.
 fn verdict_cell(verdict: Option<bool>) -> &'static str {
     match verdict {
-        Some(true) => "yes",
-        Some(false) => "no",
+        Some(true) => "beyond noise",
+        Some(false) => "≈",
         None => "-",
     }
 }
 
-/// The line under the table: how to read "significant", or why there is no verdict.
+/// `2.95× (2.61–3.40)`, or `2.95×` without an interval.
+pub fn ratio_text(r: &BenchRatio) -> String {
+    match r.ci {
+        Some((lo, hi)) => format!("{:.2}× ({lo:.2}–{hi:.2})", r.value),
+        None => format!("{:.2}×", r.value),
+    }
+}
+
+/// The lines under the table: how to read a ratio and its verdict, or why there is none,
+/// and the negative control's outcome.
 pub fn reading_note(results: &BenchResults) -> String {
+    let base = &results.baseline;
+    let mut lines = Vec::new();
+    if results.single_process() {
+        lines.push(format!(
+            "schema 1 file (one process per variant): verdict: the two 95% confidence intervals of criterion's mean do not overlap; ratio > 1: slower than {base}"
+        ));
+    } else {
+        let repeats = results.method.as_ref().map_or(0, |m| m.repeats);
+        let interval = interval_name(
+            repeats,
+            Some(crate::measure::stats::median_interval_rank(repeats as usize).1),
+        );
+        let comparisons = results.verdicts.as_ref().map_or(0, |v| v.comparisons);
+        lines.push(format!(
+            "ratio: time ÷ {base}'s, the median over {repeats} rounds of one process per variant (paired by round), with its {interval}; beyond noise: that interval excludes 1 and the Holm-adjusted p-value over the file's {comparisons} comparisons is at most 0.05 (≈: within noise)"
+        ));
+    }
     if results.indicative_only() {
         let fewest = results
             .min_samples()
             .map_or("an unrecorded number of".into(), |n| n.to_string());
-        format!(
-            "quick: indicative only. Some benches have {fewest} samples (fewer than {MIN_BENCH_SAMPLES}), so no confidence interval and no significance verdict (`-`); ratio > 1: slower than {}",
-            results.baseline
-        )
-    } else {
-        format!(
-            "significant: the two 95% confidence intervals of the mean do not overlap; ratio > 1: slower than {}",
-            results.baseline
-        )
+        lines.push(match results.method.as_ref() {
+            Some(m) if (m.repeats as usize) < MIN_BENCH_REPEATS => format!(
+                "indicative only: {} processes per variant (fewer than {MIN_BENCH_REPEATS}), so no interval and no verdict (`-`)",
+                m.repeats
+            ),
+            _ => format!(
+                "quick: indicative only. Some benches have {fewest} samples (fewer than {MIN_BENCH_SAMPLES}), so no confidence interval and no verdict (`-`)"
+            ),
+        });
     }
+    lines.extend(judge::control_line(results));
+    lines.join("\n")
 }
 
 /// One variant's estimate in a row, if it was measured.
@@ -78,14 +103,14 @@ fn others(results: &BenchResults) -> impl Iterator<Item = &String> {
         .filter(move |v| **v != results.baseline)
 }
 
-/// Bench, each variant's mean time, then ratio and significance per non-baseline variant.
+/// Bench, each variant's time, then ratio and verdict per non-baseline variant.
 pub fn table(results: &BenchResults) -> Table {
     let base = &results.baseline;
     let mut header = vec!["bench".to_string()];
     header.extend(results.variants.iter().map(|v| format!("{v} time")));
     for v in others(results) {
         header.push(format!("{v} / {base}"));
-        header.push("significant".into());
+        header.push("verdict".into());
     }
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED);
@@ -98,14 +123,13 @@ pub fn table(results: &BenchResults) -> Table {
                 .iter()
                 .map(|v| estimate(row, v).map_or("-".into(), |e| format_ns(e.mean_ns))),
         );
-        let baseline = estimate(row, base);
         for v in others(results) {
-            match (estimate(row, v), baseline) {
-                (Some(e), Some(b)) => {
-                    cells.push(format!("{:.2}×", ratio(e, b)));
-                    cells.push(verdict_cell(verdict(results, e, b)).into());
+            match judge::ratio(results, row, v) {
+                Some(r) => {
+                    cells.push(ratio_text(&r));
+                    cells.push(verdict_cell(r.beyond).into());
                 }
-                _ => cells.extend(["-".to_string(), "-".to_string()]),
+                None => cells.extend(["-".to_string(), "-".to_string()]),
             }
         }
         table.add_row(cells);
@@ -117,7 +141,8 @@ pub fn table(results: &BenchResults) -> Table {
 }
 
 /// The numbers the bench suite exists for: each variant's time over the baseline's for
-/// multi-threaded small-object churn at 1 thread and at the most threads measured (nproc).
+/// multi-threaded small-object churn at 1 thread and at the most threads measured (nproc),
+/// then its geometric mean over every bench.
 pub fn headline(results: &BenchResults) -> Vec<String> {
     let churn: Vec<(u64, &BenchRow)> = results
         .benches
@@ -127,26 +152,41 @@ pub fn headline(results: &BenchResults) -> Vec<String> {
             Some((threads.parse().ok()?, row))
         })
         .collect();
-    let (Some(single), Some(most)) = (
-        churn.iter().min_by_key(|(t, _)| *t),
-        churn.iter().max_by_key(|(t, _)| *t),
-    ) else {
-        return Vec::new();
-    };
     let base = &results.baseline;
     let mut lines = Vec::new();
+    let single = churn.iter().min_by_key(|(t, _)| *t);
+    let most = churn.iter().max_by_key(|(t, _)| *t);
     for v in others(results) {
         let at = |&(threads, row): &(u64, &BenchRow)| {
-            let (e, b) = (estimate(row, v)?, estimate(row, base)?);
-            let sig = match verdict(results, e, b) {
+            let r = judge::ratio(results, row, v)?;
+            let sig = match r.beyond {
                 Some(true) => "",
-                Some(false) => ", not significant",
+                Some(false) => ", within noise",
                 None => ", indicative only",
             };
-            Some(format!("{:.2}× at {threads} thread(s){sig}", ratio(e, b)))
+            Some(format!("{} at {threads} thread(s){sig}", ratio_text(&r)))
         };
-        if let (Some(one), Some(many)) = (at(single), at(most)) {
+        if let (Some(one), Some(many)) = (single.and_then(at), most.and_then(at)) {
             lines.push(format!("alloc/threaded_churn, {v} / {base}: {one}; {many}"));
+        }
+    }
+    for v in others(results) {
+        if let Some(g) = judge::geometric_mean(results, v) {
+            let n = results
+                .benches
+                .iter()
+                .filter(|r| judge::ratio(results, r, v).is_some())
+                .count();
+            let interval = match (g.ci, g.level) {
+                (Some((lo, hi)), Some(level)) => {
+                    format!(" ({} interval {lo:.2}–{hi:.2})", percent(level))
+                }
+                _ => String::new(),
+            };
+            lines.push(format!(
+                "geometric mean over {n} benches, {v} / {base}: {:.2}×{interval}",
+                g.value
+            ));
         }
     }
     lines
@@ -164,6 +204,9 @@ mod tests {
             mean_ci_low_ns: mean - half_width,
             mean_ci_high_ns: mean + half_width,
             samples: Some(100),
+            ci_level: None,
+            processes: vec![],
+            ratio_to_baseline: None,
         }
     }
 
@@ -179,6 +222,8 @@ mod tests {
             baseline: "glibc-system".into(),
             variants: vec!["glibc-system".into(), "musl-system".into()],
             benches: rows,
+            method: None,
+            verdicts: None,
         }
     }
 
@@ -242,7 +287,7 @@ mod tests {
         ]);
         assert!(!r.indicative_only());
         assert_eq!(
-            verdict(&r, &r.benches[1].estimates[1], &r.benches[1].estimates[0]),
+            r.verdict(&r.benches[1].estimates[1], &r.benches[1].estimates[0]),
             Some(true)
         );
         r.benches[1].estimates[1].samples = Some(2);
@@ -253,7 +298,7 @@ mod tests {
             significant(musl, glibc),
             "the intervals alone would say yes"
         );
-        assert_eq!(verdict(&r, musl, glibc), None);
+        assert_eq!(r.verdict(musl, glibc), None);
         let text = table(&r).to_string();
         let line = text
             .lines()
@@ -263,17 +308,24 @@ mod tests {
             line.contains("1.50×") && line.trim_end().ends_with("- │"),
             "{line}"
         );
-        assert!(!line.contains("yes") && !line.contains("no"), "{line}");
+        assert!(!line.contains("beyond") && !line.contains('≈'), "{line}");
         assert!(
             <crate::export::csv::Csv as crate::export::Exporter<BenchResults>>::render(&r)
                 .contains(
-                    "alloc/threaded_churn/2,musl-system,150,148.5,151.5,elements,10,1.5,,2\n"
+                    "alloc/threaded_churn/2,musl-system,150,148.5,151.5,elements,10,1.5,,2,,,,\n"
                 )
         );
-        assert!(reading_note(&r).starts_with("quick: indicative only. Some benches have 2 samples"));
+        let note = reading_note(&r);
+        assert!(
+            note.contains("\nquick: indicative only. Some benches have 2 samples"),
+            "{note}"
+        );
         assert_eq!(
             headline(&r),
-            ["alloc/threaded_churn, musl-system / glibc-system: 0.99× at 1 thread(s), not significant; 1.50× at 2 thread(s), indicative only"]
+            [
+                "alloc/threaded_churn, musl-system / glibc-system: 0.99× (0.97–1.01) at 1 thread(s), within noise; 1.50× at 2 thread(s), indicative only",
+                "geometric mean over 2 benches, musl-system / glibc-system: 1.22×"
+            ]
         );
     }
 
@@ -299,8 +351,14 @@ mod tests {
         ]);
         assert_eq!(
             headline(&r),
-            ["alloc/threaded_churn, musl-system / glibc-system: 1.50× at 1 thread(s); 4.00× at 4 thread(s)"]
+            [
+                "alloc/threaded_churn, musl-system / glibc-system: 1.50× (1.47–1.53) at 1 thread(s); 4.00× (3.92–4.08) at 4 thread(s)",
+                "geometric mean over 3 benches, musl-system / glibc-system: 1.82×"
+            ]
         );
-        assert!(headline(&results(vec![row("alloc/small_churn/1", 1.0, Some(2.0))])).is_empty());
+        assert_eq!(
+            headline(&results(vec![row("alloc/small_churn/1", 1.0, Some(2.0))])),
+            ["geometric mean over 1 benches, musl-system / glibc-system: 2.00×"]
+        );
     }
 }

@@ -151,7 +151,7 @@ fn summary_rows(
 /// One line per bench and variant: the long form that spreadsheets and plotting tools want.
 fn bench_csv(results: &BenchResults) -> String {
     let mut out = String::from(
-        "bench,variant,mean_ns,mean_ci_low_ns,mean_ci_high_ns,throughput_unit,throughput_per_iteration,ratio_vs_baseline,significant,samples\n",
+        "bench,variant,mean_ns,mean_ci_low_ns,mean_ci_high_ns,throughput_unit,throughput_per_iteration,ratio_vs_baseline,significant,samples,ci_level,processes,ratio_ci_low,ratio_ci_high\n",
     );
     for row in &results.benches {
         let baseline = row.estimate(&results.baseline);
@@ -162,15 +162,30 @@ fn bench_csv(results: &BenchResults) -> String {
                 (t.unit.clone(), t.per_iteration.to_string())
             });
         for e in &row.estimates {
-            let (r, sig) = baseline.map_or((String::new(), String::new()), |b| {
-                let sig = results
-                    .verdict(e, b)
-                    .map_or(String::new(), |s| s.to_string());
-                (e.ratio_to(b).to_string(), sig)
-            });
-            let samples = e.samples.map_or(String::new(), |n| n.to_string());
+            // The ratio as every reader of the file takes it (`measure::bench::ratio`); the
+            // baseline's own row has 1 and no verdict.
+            let ratio = crate::measure::bench::ratio(results, row, &e.variant);
+            let own = baseline.is_some_and(|b| b.variant == e.variant);
+            let text = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            let r = if own {
+                "1".into()
+            } else {
+                text(ratio.map(|r| r.value))
+            };
+            let sig = match ratio.and_then(|r| r.beyond) {
+                Some(b) if !own => b.to_string(),
+                _ => String::new(),
+            };
+            let samples = text(e.samples.map(|n| n as f64));
+            let level = text(e.ci_level);
+            let processes = match e.processes.len() {
+                0 => String::new(),
+                n => n.to_string(),
+            };
+            let ci = ratio.and_then(|r| r.ci).filter(|_| !own);
+            let (low, high) = (text(ci.map(|c| c.0)), text(ci.map(|c| c.1)));
             out.push_str(&format!(
-                "{},{},{},{},{},{unit},{per_iteration},{r},{sig},{samples}\n",
+                "{},{},{},{},{},{unit},{per_iteration},{r},{sig},{samples},{level},{processes},{low},{high}\n",
                 row.bench, e.variant, e.mean_ns, e.mean_ci_low_ns, e.mean_ci_high_ns
             ));
         }

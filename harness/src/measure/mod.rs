@@ -1,6 +1,7 @@
 //! Measuring: cold start, load generation, calibration against wrk, the statistics over
 //! samples, and who measures (`AgentMode`: this process or the agent on the daemon's host).
 
+pub mod bench;
 pub mod calibrate;
 pub mod cold_start;
 pub mod controls;

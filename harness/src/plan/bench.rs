@@ -73,10 +73,20 @@ pub struct BenchPlan {
     /// Criterion's filter: a regex over `group/function/parameter`.
     pub filter: Option<String>,
     pub quick: bool,
+    /// Processes per variant per bench.
+    pub repeats: u32,
+    /// The seed of the process order's shuffles.
+    pub seed: u64,
     pub out_dir: PathBuf,
     pub machine: String,
     pub quiet: bool,
 }
+
+/// Processes per variant per bench without `--repeats`: six, the fewest whose median has a
+/// distribution-free interval above 95% (the range of six, 96.9%), as in `harness run`'s
+/// rounds; `--quick` runs two.
+pub const DEFAULT_REPEATS: u32 = crate::measure::stats::ROUNDS_FOR_TARGET_LEVEL;
+pub const QUICK_REPEATS: u32 = 2;
 
 impl BenchPlan {
     pub fn from_args(args: &BenchArgs) -> anyhow::Result<BenchPlan> {
@@ -94,11 +104,23 @@ impl BenchPlan {
         variants.retain(|v| *v != baseline);
         variants.insert(0, baseline);
         let filter = args.filter.as_deref().map(check_filter).transpose()?;
+        let repeats = match (args.repeats, args.quick) {
+            (Some(0), _) => {
+                return Err(usage(
+                    "--repeats 0 measures nothing: give at least 1 (6 for a verdict at 96.9%)",
+                ))
+            }
+            (Some(n), _) => n,
+            (None, true) => QUICK_REPEATS,
+            (None, false) => DEFAULT_REPEATS,
+        };
         Ok(BenchPlan {
             variants,
             baseline,
             filter,
             quick: args.quick,
+            repeats,
+            seed: args.seed,
             out_dir: args.out.clone(),
             machine: args.machine.clone().unwrap_or_else(default_machine_label),
             quiet: args.quiet,
@@ -115,6 +137,10 @@ impl BenchPlan {
         }
         if self.quick {
             line.push("--quick".into());
+        }
+        line.extend(["--repeats".into(), self.repeats.to_string()]);
+        if self.seed != 0 {
+            line.extend(["--seed".into(), self.seed.to_string()]);
         }
         line.extend(["--out".into(), self.out_dir.display().to_string()]);
         line
@@ -194,6 +220,7 @@ mod tests {
             (&["--filter", "alloc/("][..], "not a valid regex"),
             (&["--filter", " "][..], "--filter is empty"),
             (&["--filter=-x"][..], "starts with '-'"),
+            (&["--repeats", "0"][..], "--repeats 0"),
         ] {
             let err = plan(args).unwrap_err();
             assert_eq!(crate::exit_code(&err), 2, "{args:?}");

@@ -6,7 +6,10 @@
 
 mod bench;
 
-pub use bench::{BenchEstimate, BenchResults, BenchRow, Throughput, MIN_BENCH_SAMPLES};
+pub use bench::{
+    BenchEstimate, BenchMethod, BenchResults, BenchRow, ProcessEstimate, Throughput,
+    MIN_BENCH_REPEATS, MIN_BENCH_SAMPLES, READABLE_BENCH_VERSIONS,
+};
 
 use crate::matrix::Variant;
 use schemars::JsonSchema;
@@ -23,7 +26,7 @@ pub const SCHEMA_VERSION: u32 = 3;
 /// The run results versions `RunResults::load` reads.
 pub const READABLE_VERSIONS: [u32; 3] = [1, 2, 3];
 /// The version of the bench results format (`harness bench`), which has its own history.
-pub const BENCH_SCHEMA_VERSION: u32 = 1;
+pub const BENCH_SCHEMA_VERSION: u32 = 2;
 
 /// Everything one `harness run` measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
