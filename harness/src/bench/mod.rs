@@ -335,9 +335,10 @@ impl BenchOutcome {
     }
 }
 
-/// Reads a bench results file written by `run` (or by an older harness).
+/// Reads a bench results file written by `run` (or by an older harness), its verdicts
+/// recomputed with this harness's rules.
 pub fn load(path: &Path) -> anyhow::Result<BenchResults> {
-    Ok(BenchResults::load(path)?)
+    Ok(crate::measure::bench::load(path)?)
 }
 
 #[cfg(test)]

@@ -61,6 +61,14 @@ pub fn ratio(results: &BenchResults, row: &BenchRow, variant: &str) -> Option<Be
     })
 }
 
+/// Reads a bench results file and recomputes its figures and verdicts with this harness's
+/// rules (`summarize`), so a report judges every file alike.
+pub fn load(path: &std::path::Path) -> Result<BenchResults, crate::results::ResultsError> {
+    let mut results = BenchResults::load(path)?;
+    summarize(&mut results);
+    Ok(results)
+}
+
 /// Recomputes every schema 2 figure of `results` from its processes: each estimate's median
 /// and interval, each ratio to the baseline, the Holm adjustment over all of them, and the
 /// verdicts with the negative control's outcome. Idempotent; a schema 1 file is left alone.
@@ -217,6 +225,61 @@ pub fn geometric_mean(results: &BenchResults, variant: &str) -> Option<BenchRati
         level: judged.then_some(summary.median_ci_level).flatten(),
         beyond: None,
     })
+}
+
+/// How two bench files of one experiment agree: of the ratios both judged (same bench and
+/// variant, an interval on each side), how many intervals overlap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    pub compared: usize,
+    pub overlapping: usize,
+    /// The others: `memory/memcpy/16B musl-system 1.80× (1.7–1.9) vs 2.40× (2.3–2.5)`.
+    pub differing: Vec<String>,
+}
+
+/// Compares every judged ratio of `a` with the same ratio in `b`.
+pub fn agreement(a: &BenchResults, b: &BenchResults) -> Agreement {
+    let mut out = Agreement {
+        compared: 0,
+        overlapping: 0,
+        differing: Vec::new(),
+    };
+    for row in &a.benches {
+        let Some(other) = b.benches.iter().find(|r| r.bench == row.bench) else {
+            continue;
+        };
+        for v in a.variants.iter().filter(|v| **v != a.baseline) {
+            let (Some(x), Some(y)) = (ratio(a, row, v), ratio(b, other, v)) else {
+                continue;
+            };
+            let (Some((xl, xh)), Some((yl, yh))) = (x.ci, y.ci) else {
+                continue;
+            };
+            out.compared += 1;
+            if xl <= yh && yl <= xh {
+                out.overlapping += 1;
+            } else {
+                out.differing.push(format!(
+                    "{} {v} {:.2}× ({xl:.2}–{xh:.2}) vs {:.2}× ({yl:.2}–{yh:.2})",
+                    row.bench, x.value, y.value
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// What makes two bench files one experiment: the host (CPU, cores, kernel), the variants
+/// and the schema version (a method change is a new experiment).
+pub fn experiment(r: &BenchResults) -> (String, u32, String, Vec<String>, u32) {
+    let e = &r.environment;
+    (
+        e.cpu_model.clone(),
+        e.cpu_count,
+        e.kernel.clone(),
+        r.variants.clone(),
+        r.schema_version,
+    )
 }
 
 #[cfg(test)]

@@ -306,10 +306,21 @@ pub fn bench(bench: &BenchResults, palette: &Palette) -> Option<BenchRatios> {
     (!rows.is_empty()).then(|| BenchRatios {
         stem: "bench-ratios".into(),
         title: "Criterion benches: time relative to the baseline".into(),
-        subtitle: format!(
-            "mean time per iteration ÷ {}'s; whiskers from the 95% CIs of both means",
-            bench.baseline
-        ),
+        subtitle: match &bench.method {
+            Some(m) => format!(
+                "time per iteration ÷ {}'s, median over {} rounds of paired processes; whiskers: its {}",
+                bench.baseline,
+                m.repeats,
+                crate::measure::stats::interval_name(
+                    m.repeats,
+                    Some(crate::measure::stats::median_interval_rank(m.repeats as usize).1)
+                )
+            ),
+            None => format!(
+                "mean time per iteration ÷ {}'s; whiskers from the 95% CIs of both means",
+                bench.baseline
+            ),
+        },
         baseline: bench.baseline.clone(),
         variants,
         rows,

@@ -31,6 +31,9 @@ pub struct Inputs {
     /// first: they are not reported in full, but every verdict is checked against them.
     pub replicates: Vec<RunFile>,
     pub bench: Option<BenchFile>,
+    /// The other full bench files of the bench's experiment (`measure::bench::experiment`),
+    /// oldest first: its ratios are checked against theirs.
+    pub bench_replicates: Vec<BenchFile>,
     /// Paired ratios judged together, over every run file (replicates included): their
     /// adjusted p-values are set over this family (see `judge`).
     pub comparisons: usize,
@@ -105,18 +108,35 @@ pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
     let mut runs = Vec::new();
     for path in paths {
         if is_bench_file(path) {
-            let results = BenchResults::load(path).map_err(|e| usage(e.to_string()))?;
-            if let Some(earlier) = &inputs.bench {
+            let results = crate::measure::bench::load(path).map_err(|e| usage(e.to_string()))?;
+            let file = BenchFile {
+                path: path.clone(),
+                results,
+            };
+            let key = crate::measure::bench::experiment(&file.results);
+            let Some(earlier) = inputs.bench.take() else {
+                inputs.bench = Some(file);
+                continue;
+            };
+            if crate::measure::bench::experiment(&earlier.results) != key
+                || file.results.single_process()
+            {
                 return Err(usage(format!(
-                    "{} and {} are both bench results: name one",
+                    "{} and {} are bench results of different machines or methods: name one (two files of one experiment are checked against each other)",
                     earlier.path.display(),
                     path.display()
                 )));
             }
-            inputs.bench = Some(BenchFile {
-                path: path.clone(),
-                results,
-            });
+            // The newest is reported; the others are its replicates, oldest first.
+            let (newer, older) = match file.results.started_at > earlier.results.started_at {
+                true => (file, earlier),
+                false => (earlier, file),
+            };
+            inputs.bench = Some(newer);
+            inputs.bench_replicates.push(older);
+            inputs
+                .bench_replicates
+                .sort_by(|a, b| a.results.started_at.cmp(&b.results.started_at));
         } else {
             let results = RunResults::load(path).map_err(|e| usage(e.to_string()))?;
             runs.push(RunFile {
@@ -153,7 +173,7 @@ pub fn discover(dir: &Path) -> anyhow::Result<(Inputs, Vec<Skipped>)> {
     }
     let mut benches = Vec::new();
     for path in json_files(&dir.join("bench"))? {
-        match BenchResults::load(&path) {
+        match crate::measure::bench::load(&path) {
             Ok(results) => benches.push(BenchFile { path, results }),
             Err(e) => skipped.push(Skipped {
                 path,
@@ -195,6 +215,18 @@ pub fn discover(dir: &Path) -> anyhow::Result<(Inputs, Vec<Skipped>)> {
         |b| &b.path,
     );
     inputs.bench = chosen.cloned();
+    if let Some(chosen) = &inputs.bench {
+        let key = crate::measure::bench::experiment(&chosen.results);
+        let mut replicates: Vec<BenchFile> = benches
+            .iter()
+            .filter(|b| b.path != chosen.path && !b.results.single_process())
+            .filter(|b| crate::measure::bench::experiment(&b.results) == key)
+            .filter(|b| select::bench_shortfalls(&b.results).is_empty())
+            .cloned()
+            .collect();
+        replicates.sort_by(|a, b| a.results.started_at.cmp(&b.results.started_at));
+        inputs.bench_replicates = replicates;
+    }
     skipped.extend(passed);
     group_and_judge(chosen_runs, &mut inputs);
     if inputs.runs.is_empty() && inputs.bench.is_none() {

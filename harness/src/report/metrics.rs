@@ -408,27 +408,27 @@ pub fn slugs(runs: &[RunFile]) -> Vec<String> {
     out
 }
 
-/// Each bench's time for `variant` relative to the baseline, with a conservative interval
-/// (none when either side has too few samples for one: see `BenchResults::judgeable`);
-/// benches missing either estimate are left out.
+/// Each bench's time for `variant` relative to the baseline, with its interval and verdict
+/// as the file's schema gives them (`measure::bench::ratio`: over processes, or from two
+/// criterion intervals; none with too few samples or processes); benches missing either
+/// estimate are left out.
 pub fn bench_ratios<'a>(bench: &'a BenchResults, variant: &str) -> Vec<(&'a str, Estimate)> {
-    let estimate = |row: &crate::results::BenchRow, name: &str| {
-        row.estimates.iter().find(|e| e.variant == name).map(|e| {
-            Estimate::with_ci(
-                e.mean_ns,
-                bench
-                    .judgeable(e)
-                    .then_some((e.mean_ci_low_ns, e.mean_ci_high_ns)),
-            )
-        })
-    };
     bench
         .benches
         .iter()
         .filter_map(|row| {
-            let base = estimate(row, &bench.baseline)?;
-            let v = estimate(row, variant)?;
-            Some((row.bench.as_str(), v.ratio(&base)))
+            let r = crate::measure::bench::ratio(bench, row, variant)?;
+            Some((row.bench.as_str(), bench_estimate(&r)))
         })
         .collect()
+}
+
+/// A bench ratio as the report's `Estimate`.
+pub fn bench_estimate(r: &crate::measure::bench::BenchRatio) -> Estimate {
+    Estimate {
+        value: r.value,
+        ci: r.ci,
+        level: r.level,
+        beyond: r.beyond,
+    }
 }

@@ -107,7 +107,13 @@ pub fn update_readme(inputs: &Inputs, readme: &Path) -> anyhow::Result<usize> {
             ("summary", _) => summary::summary(inputs, &views, &sources),
             ("bench", Some(bench)) => {
                 let source = sources.last().expect("the bench file is a source");
-                summary::bench(&bench.results, source, args)
+                let mut blocks = summary::bench(&bench.results, source, args);
+                blocks.extend(
+                    sections::bench_replication(bench, &inputs.bench_replicates)
+                        .into_iter()
+                        .map(doc::Block::Paragraph),
+                );
+                blocks
             }
             ("bench", None) => anyhow::bail!("no bench results file among the inputs"),
             (other, _) => {

@@ -68,16 +68,21 @@ pub fn sources<'a>(inputs: &'a Inputs, name: impl Fn(&Path) -> String) -> Vec<So
             &x.finished_at,
         )
     });
-    let bench = inputs.bench.iter().map(|b| {
-        let x = &b.results;
-        (
-            &b.path,
-            &x.environment,
-            &x.command_line,
-            &x.started_at,
-            &x.finished_at,
-        )
-    });
+    // The bench file last: the README's bench block takes the last source as its own.
+    let bench = inputs
+        .bench_replicates
+        .iter()
+        .chain(&inputs.bench)
+        .map(|b| {
+            let x = &b.results;
+            (
+                &b.path,
+                &x.environment,
+                &x.command_line,
+                &x.started_at,
+                &x.finished_at,
+            )
+        });
     runs.chain(bench)
         .map(
             |(path, env, command_line, started_at, finished_at)| Source {

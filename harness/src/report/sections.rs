@@ -91,7 +91,7 @@ impl Builder {
             self.run_section(view, palette)?;
         }
         if let Some(bench) = &inputs.bench {
-            self.bench_section(bench)?;
+            self.bench_section(bench, &inputs.bench_replicates)?;
         }
         Ok(())
     }
@@ -245,7 +245,7 @@ impl Builder {
         }
     }
 
-    fn bench_section(&mut self, bench: &BenchFile) -> anyhow::Result<()> {
+    fn bench_section(&mut self, bench: &BenchFile, replicates: &[BenchFile]) -> anyhow::Result<()> {
         let results = &bench.results;
         self.doc
             .heading(2, format!("Criterion benches ({})", results.started_at));
@@ -256,6 +256,9 @@ impl Builder {
         let palette = Palette::new(results.variants.iter().map(String::as_str));
         self.figure(figures::bench(results, &palette))?;
         self.doc.table(tables::bench(results));
+        for line in bench_replication(bench, replicates) {
+            self.doc.paragraph(line);
+        }
         self.doc.heading(3, "Environment");
         let mut t = Table::new(["", "value"]);
         t.row(["file".to_string(), format!("`{}`", bench.path.display())]);
@@ -267,6 +270,28 @@ impl Builder {
         self.doc.table(t);
         Ok(())
     }
+}
+
+/// Whether the bench file's ratios replicate in each other file of its experiment: how many
+/// judged ratio intervals overlap, and the ones that do not.
+pub fn bench_replication(bench: &BenchFile, replicates: &[BenchFile]) -> Vec<String> {
+    replicates
+        .iter()
+        .map(|other| {
+            let a = crate::measure::bench::agreement(&bench.results, &other.results);
+            let differing = match a.differing.as_slice() {
+                [] => String::new(),
+                d => format!(" Not overlapping: {}.", d.join("; ")),
+            };
+            format!(
+                "**Does it replicate?** Against `{}` (same machine and method, started {}): {} of {} ratio intervals overlap.{differing}",
+                other.path.display(),
+                other.results.started_at,
+                a.overlapping,
+                a.compared
+            )
+        })
+        .collect()
 }
 
 fn run_environment(view: &RunView) -> Table {

@@ -70,7 +70,7 @@ pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Bl
         note.push("Criterion rows: in-process time per iteration of the same link and allocator (no image).".into());
     }
     if !churn.is_empty() && bench.is_some_and(BenchResults::indicative_only) {
-        note.push("\"indicative\": quick mode, too few samples for a CI.".into());
+        note.push("\"indicative\": too few processes or samples for an interval.".into());
     }
     rows.extend(churn);
     rows.retain(|(_, cells)| cells.iter().any(Option::is_some));
@@ -407,10 +407,10 @@ fn bench_cell(bench: &BenchResults, id: &str, variant: &str) -> Option<String> {
 }
 
 fn ratio_mark(ratio: &Estimate) -> &'static str {
-    match ratio.ci {
-        None => ", indicative",
-        Some((lo, hi)) if lo <= 1.0 && hi >= 1.0 => ", within noise",
-        Some(_) => "",
+    match (ratio.ci, ratio.noise_against_one()) {
+        (None, _) => ", indicative",
+        (Some(_), super::metrics::Noise::WithinNoise) => ", within noise",
+        (Some(_), _) => "",
     }
 }
 
@@ -422,17 +422,22 @@ pub fn bench(bench: &BenchResults, source: &Source, ids: &[String]) -> Vec<Block
         .filter(|v| **v != bench.baseline)
         .collect();
     let samples = match bench.min_samples() {
-        Some(n) => format!("at least {n} samples per bench"),
+        Some(n) => format!("at least {n} samples per bench and process"),
         None => "sample counts not recorded".into(),
     };
     let mut blocks = vec![Block::Paragraph(format!(
-        "From `{}` (`{}`, {}), {samples}. {} Mean time per iteration; ratio = variant ÷ {}; within noise: the ratio's 95% interval includes 1.",
+        "From `{}` (`{}`, {}), {samples}. {} Ratio = variant ÷ {}. {}",
         source.name,
         source.command(),
         source.took(),
         provenance::facts_line(&provenance::facts(std::slice::from_ref(source))),
-        bench.baseline
+        bench.baseline,
+        super::tables::bench_method_note(bench)
     ))];
+    blocks.extend(
+        crate::measure::bench::control_line(bench)
+            .map(|l| Block::Paragraph(format!("{}.", super::tables::upper_first(&l)))),
+    );
     blocks.extend(
         provenance::warnings(std::slice::from_ref(source))
             .into_iter()

@@ -6,7 +6,7 @@ use super::fmt::{factor, noise_mark, num, ratio_ci, value_ci};
 use super::frontier::Axis;
 use super::metrics::VariantRow;
 use super::metrics::{bench_ratios, is_container_method, Estimate, Measured, Noise, RunView};
-use crate::results::{BenchResults, VariantResult, MIN_BENCH_SAMPLES};
+use crate::results::{BenchResults, VariantResult, MIN_BENCH_REPEATS, MIN_BENCH_SAMPLES};
 
 pub const DASH: &str = "—";
 
@@ -285,8 +285,8 @@ pub fn bench(bench: &BenchResults) -> Table {
         .iter()
         .filter(|v| **v != bench.baseline)
         .collect();
-    let mut header = vec!["bench".to_string(), format!("{} (mean)", bench.baseline)];
-    header.extend(others.iter().map(|v| format!("{v} (× baseline, CI)")));
+    let mut header = vec!["bench".to_string(), format!("{} (time)", bench.baseline)];
+    header.extend(others.iter().map(|v| format!("{v} (× baseline, interval)")));
     let mut t = Table::new(header);
     let ratios: Vec<Vec<(&str, Estimate)>> =
         others.iter().map(|v| bench_ratios(bench, v)).collect();
@@ -299,7 +299,7 @@ pub fn bench(bench: &BenchResults) -> Table {
         for per_variant in &ratios {
             cells.push(match per_variant.iter().find(|(b, _)| *b == row.bench) {
                 Some((_, r)) => {
-                    let within = r.ci.is_some_and(|(lo, hi)| lo <= 1.0 && hi >= 1.0);
+                    let within = r.noise_against_one() == Noise::WithinNoise;
                     format!("{}{}", ratio_ci(r), if within { " ≈" } else { "" })
                 }
                 None => DASH.into(),
@@ -307,11 +307,35 @@ pub fn bench(bench: &BenchResults) -> Table {
         }
         t.row(cells);
     }
-    let how = "Time per iteration: > 1× is slower than the baseline. ≈: within noise (the ratio's interval includes 1).";
-    match bench.indicative_only() {
-        true => t.note(format!("{how} quick: indicative only: benches with fewer than {MIN_BENCH_SAMPLES} samples have no interval and no noise mark.")),
-        false => t.note(how),
+    let mut how = vec![format!(
+        "Time per iteration: > 1× is slower than the baseline. {}",
+        bench_method_note(bench)
+    )];
+    if bench.indicative_only() {
+        how.push(format!("Indicative only: benches with fewer than {MIN_BENCH_REPEATS} processes or {MIN_BENCH_SAMPLES} samples have no interval and no noise mark."));
     }
+    how.extend(crate::measure::bench::control_line(bench).map(|l| format!("{}.", upper_first(&l))));
+    t.note(how.join(" "))
+}
+
+/// How a bench file's figures and marks were made, in one or two sentences from the file.
+pub fn bench_method_note(bench: &BenchResults) -> String {
+    match (&bench.method, &bench.verdicts) {
+        (Some(m), Some(v)) => format!(
+            "Each figure is the median over {} processes of criterion's mean; a ratio is the median of the per-round ratios (one process per variant per round, paired), with its {}. ≈: within noise (the interval includes 1, or the Holm-adjusted p-value over the file's {} comparisons is above 0.05).",
+            m.repeats,
+            crate::measure::stats::interval_name(m.repeats, Some(crate::measure::stats::median_interval_rank(m.repeats as usize).1)),
+            v.comparisons
+        ),
+        _ => "One process per variant (schema 1): the interval is built from criterion's two 95% intervals of the mean; ≈: within noise (it includes 1).".into(),
+    }
+}
+
+/// `s` with its first letter in upper case.
+pub fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
 }
 
 /// `812 ns`, `3.41 µs`, `12.0 ms`.

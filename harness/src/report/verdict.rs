@@ -10,7 +10,7 @@
 
 use super::fmt::{factor, num};
 use super::frontier::{self, Axis};
-use super::metrics::{Better, Estimate, Measured, RunView, VariantRow};
+use super::metrics::{Better, Estimate, Measured, Noise, RunView, VariantRow};
 use super::ranking::{best, worst, Words};
 use super::select;
 use crate::results::BenchResults;
@@ -377,35 +377,60 @@ fn frontier_sentence(view: &RunView) -> Option<String> {
     Some(s)
 }
 
-/// Sentences for the criterion comparison: per variant, the geometric mean of the time
-/// ratios and the bench with the largest ratio.
+/// Sentences for the criterion comparison: the negative control when it failed, then per
+/// variant the geometric mean of the time ratios (with its interval over rounds) and the
+/// bench with the largest ratio, and how many benches are beyond noise either way.
 fn bench_verdict(bench: &BenchResults) -> Vec<String> {
     let mut out = Vec::new();
     if bench.indicative_only() {
         out.push(format!(
-            "**Quick: indicative only**: some benches have fewer than {} samples, so their ratios carry no interval and no noise verdict.",
+            "**Indicative only**: some benches have fewer than {} processes or {} samples, so their ratios carry no interval and no noise verdict.",
+            crate::results::MIN_BENCH_REPEATS,
             crate::results::MIN_BENCH_SAMPLES
+        ));
+    }
+    let control = bench
+        .verdicts
+        .as_ref()
+        .and_then(|v| v.negative_controls.first());
+    if let Some(c) = control.filter(|c| c.beyond_noise > 0) {
+        out.push(format!(
+            "**The criterion method is not holding on this machine**: its negative control came out beyond noise ({}), so no criterion verdict below is to be trusted.",
+            c.beyond_noise_cells.join(", ")
         ));
     }
     for variant in bench.variants.iter().filter(|v| **v != bench.baseline) {
         let ratios: Vec<(&str, Estimate)> = super::metrics::bench_ratios(bench, variant);
-        if ratios.is_empty() {
+        let Some(geo) = crate::measure::bench::geometric_mean(bench, variant) else {
             continue;
-        }
-        let geo =
-            (ratios.iter().map(|(_, r)| r.value.ln()).sum::<f64>() / ratios.len() as f64).exp();
+        };
         let (name, worst) = ratios
             .iter()
             .max_by(|a, b| a.1.value.total_cmp(&b.1.value))
-            .expect("not empty");
-        let noise = match worst.ci {
-            Some((lo, hi)) if lo <= 1.0 && hi >= 1.0 => " (within noise)",
+            .expect("a geometric mean has benches");
+        let noise = match worst.noise_against_one() {
+            Noise::WithinNoise => " (within noise)",
             _ => "",
         };
+        let count = |want: fn(f64) -> bool| {
+            ratios
+                .iter()
+                .filter(|(_, r)| r.beyond == Some(true) && want(r.value))
+                .count()
+        };
+        let interval = match (geo.ci, geo.level) {
+            (Some((lo, hi)), Some(level)) => format!(
+                " ({} interval over rounds {lo:.2}–{hi:.2})",
+                crate::measure::stats::percent(level)
+            ),
+            _ => String::new(),
+        };
         out.push(format!(
-            "**{variant}**: {} the time per iteration on geometric mean over {} benches; largest on `{name}` at {}{noise}.",
-            factor(geo),
+            "**{variant}**: {}{interval} the time per iteration on geometric mean over {} benches; slower beyond noise on {}, faster on {}; largest on `{name}` at {}{noise}.",
+            factor(geo.value),
             ratios.len(),
+            count(|r| r > 1.0),
+            count(|r| r < 1.0),
             factor(worst.value)
         ));
     }

@@ -12,6 +12,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// The JSON Schema of a bench results file, as published in
+/// `harness/schema/bench.schema.json`.
+pub fn bench_json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(BenchResults)).expect("schemas serialize")
+}
+
 impl BenchResults {
     /// Reads and checks a bench results file; errors name the file and the field.
     pub fn load(path: &Path) -> Result<BenchResults, ResultsError> {
@@ -192,5 +198,39 @@ impl BenchResults {
             .collect::<Option<Vec<u64>>>()?
             .into_iter()
             .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published schema must match the types; `UPDATE_SCHEMA=1 cargo test` rewrites it.
+    #[test]
+    fn published_bench_schema_matches_the_types() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/bench.schema.json");
+        let generated = serde_json::to_string_pretty(&bench_json_schema()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "{} is stale: run `UPDATE_SCHEMA=1 cargo test -p harness published_bench_schema`",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn a_schema_1_file_still_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report/bench.json");
+        let r = BenchResults::load(&path).unwrap();
+        assert_eq!(r.schema_version, 1);
+        assert!(r.single_process() && r.verdicts.is_none());
+        assert!(r
+            .benches
+            .iter()
+            .flat_map(|b| &b.estimates)
+            .all(|e| e.processes.is_empty()));
     }
 }

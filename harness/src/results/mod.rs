@@ -7,8 +7,8 @@
 mod bench;
 
 pub use bench::{
-    BenchEstimate, BenchMethod, BenchResults, BenchRow, ProcessEstimate, Throughput,
-    MIN_BENCH_REPEATS, MIN_BENCH_SAMPLES, READABLE_BENCH_VERSIONS,
+    bench_json_schema, BenchEstimate, BenchMethod, BenchResults, BenchRow, ProcessEstimate,
+    Throughput, MIN_BENCH_REPEATS, MIN_BENCH_SAMPLES, READABLE_BENCH_VERSIONS,
 };
 
 use crate::matrix::Variant;

@@ -63,12 +63,27 @@ fn quick_bench_compares_musl_with_glibc() {
             "{e:?}"
         );
         assert!(e.samples.is_some_and(|n| n >= 2), "{e:?}");
+        // Quick mode: two processes per variant, one per round, each with its own estimate.
+        let rounds: Vec<u32> = e.processes.iter().map(|p| p.repeat).collect();
+        assert_eq!(rounds, [0, 1], "{e:?}");
+        assert!(e.processes.iter().all(|p| p.mean_ns > 0.0), "{e:?}");
     }
-    let thin = row
+    let mut sequence: Vec<u32> = row
         .estimates
         .iter()
-        .any(|e| e.samples < Some(harness::results::MIN_BENCH_SAMPLES));
-    assert_eq!(results.indicative_only(), thin);
+        .flat_map(|e| e.processes.iter().map(|p| p.sequence))
+        .collect();
+    sequence.sort_unstable();
+    assert_eq!(sequence, [0, 1, 2, 3], "four processes in all, each once");
+    let musl = row.estimate("musl-system").unwrap();
+    let ratio = musl.ratio_to_baseline.as_ref().expect("paired by round");
+    assert_eq!(ratio.n, 2);
+    let method = results
+        .method
+        .as_ref()
+        .expect("schema 2 records its method");
+    assert_eq!(method.repeats, 2);
+    assert!(results.indicative_only(), "two processes carry no verdict");
 
     let table = summary::table(&results).to_string();
     let line = table
@@ -76,22 +91,19 @@ fn quick_bench_compares_musl_with_glibc() {
         .find(|l| l.contains(&row.bench))
         .expect(&table);
     assert!(table.contains("musl-system / glibc-system"), "{table}");
-    // Quick mode often stops at two samples: then there is no verdict, only "indicative".
-    let verdict = if thin {
-        line.contains("- │")
-    } else {
-        line.contains("yes") || line.contains("no")
-    };
-    assert!(line.contains('×') && verdict, "{line}");
+    assert!(line.contains('×') && line.contains("- │"), "{line}");
     let note = summary::reading_note(&results);
-    assert_eq!(note.starts_with("quick: indicative only"), thin, "{note}");
+    assert!(
+        note.contains("indicative only: 2 processes per variant"),
+        "{note}"
+    );
     let csv = std::fs::read_to_string(csv_path).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2, "{csv}");
     assert!(
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(",significant,samples"),
+            .ends_with(",significant,samples,ci_level,processes,ratio_ci_low,ratio_ci_high"),
         "{csv}"
     );
 }

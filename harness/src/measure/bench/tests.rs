@@ -186,6 +186,29 @@ fn geometric_means_are_taken_per_repeat_then_summarised() {
 }
 
 #[test]
+fn two_files_agree_where_their_intervals_overlap() {
+    let musl: Vec<f64> = GLIBC.iter().map(|g| g * 3.0).collect();
+    let near: Vec<f64> = GLIBC.iter().map(|g| g * 2.9).collect();
+    let far: Vec<f64> = GLIBC.iter().map(|g| g * 1.5).collect();
+    let mut a = file(vec![row("a/1", &GLIBC, &musl), row("a/2", &GLIBC, &musl)]);
+    let mut b = file(vec![row("a/1", &GLIBC, &near), row("a/2", &GLIBC, &far)]);
+    // Give the per-round ratios some spread so the intervals have width.
+    for r in [&mut a, &mut b] {
+        for row in &mut r.benches {
+            row.estimates[1].processes[0].mean_ns *= 1.05;
+        }
+        summarize(r);
+    }
+    let agree = agreement(&a, &b);
+    assert_eq!((agree.compared, agree.overlapping), (2, 1), "{agree:?}");
+    assert!(
+        agree.differing[0].starts_with("a/2 musl-system 3.00× ("),
+        "{agree:?}"
+    );
+    assert_eq!(experiment(&a), experiment(&b));
+}
+
+#[test]
 fn a_schema_1_file_is_read_with_its_own_rule() {
     let mut r = file(vec![]);
     r.method = None;
