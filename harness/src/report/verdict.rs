@@ -58,7 +58,7 @@ pub fn reading_note(views: &[RunView]) -> Option<String> {
     let base = views.iter().find_map(|v| v.baseline.clone())?;
     let comparisons = views.first().map_or(0, |v| v.comparisons);
     Some(format!(
-        "Every factor is against the baseline, {base}. Paired factors (load cells, and from schema version 3 cold starts and batch jobs) are the median of per-round ratios to the baseline of the same round, with a distribution-free interval of that median whose level is stated with it (order statistics: the range of 5 rounds is a 93.8% interval, of 6 rounds 96.9%); from schema version 3 the denominator is the geometric mean of the baseline's two arms (the baseline and its A/A control) in that round. A paired factor is beyond noise only when its interval excludes 1 and its adjusted p-value is at most 5%: the p-values (paired t-test on the log ratios) of all {comparisons} comparisons in this report are adjusted together by Holm's method, which keeps the chance of even one false \"beyond noise\" call among them at 5% or less. Unpaired factors divide medians, and two variants are told apart only where their intervals do not overlap. Variants tied within noise, or running the same binary, are named together, never ranked. Criterion comparisons are judged by criterion's own intervals and are not among the {comparisons}."
+        "Every factor is against the baseline, {base}. Paired factors (load cells, and from schema version 3 cold starts and batch jobs) are the median of per-round ratios to the baseline of the same round, with a distribution-free interval of that median whose level is stated with it (order statistics: the range of 5 rounds is a 93.8% interval, of 6 rounds 96.9%); from schema version 3 the denominator is the geometric mean of the baseline's two arms (the baseline and its A/A control) in that round. A paired factor is beyond noise only when its interval excludes 1 and its adjusted p-value is at most 5%: the p-values (paired t-test on the log ratios) of all {comparisons} comparisons in this report are adjusted together by Holm's method, which keeps the chance of even one false \"beyond noise\" call among them at 5% or less. Unpaired factors divide medians, and two variants are told apart only where their intervals do not overlap. Variants tied within noise, or running the same binary, are named together, never ranked. Criterion comparisons are a family of their own (the bench file's, judged as its section says) and are not among the {comparisons}."
     ))
 }
 
@@ -393,11 +393,16 @@ fn bench_verdict(bench: &BenchResults) -> Vec<String> {
         .verdicts
         .as_ref()
         .and_then(|v| v.negative_controls.first());
-    if let Some(c) = control.filter(|c| c.beyond_noise > 0) {
-        out.push(format!(
+    match (control, &bench.method, &bench.verdicts) {
+        (Some(c), _, _) if c.beyond_noise > 0 => out.push(format!(
             "**The criterion method is not holding on this machine**: its negative control came out beyond noise ({}), so no criterion verdict below is to be trusted.",
             c.beyond_noise_cells.join(", ")
-        ));
+        )),
+        (Some(c), Some(m), Some(v)) => out.push(format!(
+            "Verdicts over {} rounds of one process per variant, Holm over the bench file's {} comparisons; the {} is within noise in all {} of its comparisons.",
+            m.repeats, v.comparisons, c.label, c.comparisons
+        )),
+        _ => {}
     }
     for variant in bench.variants.iter().filter(|v| **v != bench.baseline) {
         let ratios: Vec<(&str, Estimate)> = super::metrics::bench_ratios(bench, variant);

@@ -8,6 +8,7 @@
 mod any_crate;
 mod artifacts;
 mod bench;
+mod bench_report;
 mod byo;
 mod cli;
 mod compare;
