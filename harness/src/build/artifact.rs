@@ -96,7 +96,36 @@ pub fn keep(
     let artifact = Artifact { path, sha256 };
     // The copy must be what was digested (a concurrent build could replace cargo's file).
     artifact.verify(variant)?;
+    if !app.in_workspace {
+        record_source(root, app)?;
+    }
     Ok((artifact, kept))
+}
+
+/// The file in an outside crate's artifact dir that names the crate's directory.
+const SOURCE_FILE: &str = "source";
+
+/// Notes which directory an outside crate's artifacts came from, and removes the artifacts
+/// of outside crates whose directory is gone (a test's tempdir, a deleted checkout): their
+/// dir names hash a path that no build can name again, so without this they would pile up
+/// one per crate copy. Only dirs that say where they came from are touched.
+fn record_source(root: &Path, app: &AppSpec) -> anyhow::Result<()> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let all = root.join("target").join("harness").join("artifacts");
+    let own = all.join(app_key(app));
+    let source = own.join(SOURCE_FILE);
+    std::fs::write(&source, app.manifest_dir.as_os_str().as_bytes())
+        .with_context(|| format!("cannot write {}", source.display()))?;
+    for entry in std::fs::read_dir(&all).into_iter().flatten().flatten() {
+        let Ok(from) = std::fs::read(entry.path().join(SOURCE_FILE)) else {
+            continue;
+        };
+        let from = std::ffi::OsString::from_vec(from);
+        if !Path::new(&from).exists() && entry.path() != own {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
 }
 
 impl Artifact {

@@ -2,8 +2,9 @@
 //!
 //! Each link kind gets its own target dir (`target/variants/<link>`) so switching RUSTFLAGS
 //! between kinds never invalidates another kind's cache. A crate from outside this
-//! repository gets its own dirs (`target/apps/<package>-<hash of its path>/<link>`): its
-//! first build then counts as cold, and removing one crate's builds touches no other's. It
+//! repository gets its own dirs (`target/apps/<package>-<digest of its manifest and lock
+//! file>/<link>`, `build_key`): its first build counts as cold, a copy of it elsewhere reuses
+//! its builds, and removing one crate's builds touches no other's. It
 //! is built without `--locked` (it may have no Cargo.lock) and with the `dist` profile given
 //! on the command line (it has no such profile). An allocator the crate has no feature for is
 //! linked into the final binary only, by `cargo rustc … -- -l static:+whole-archive=…`
@@ -51,11 +52,67 @@ pub fn app_target_dir(root: &Path, app: &AppSpec, link: Link) -> PathBuf {
     if app.in_workspace {
         return target_dir(root, link);
     }
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    app.manifest_dir.hash(&mut hasher);
-    let dir = format!("{}-{:08x}", app.package, hasher.finish() as u32);
-    root.join("target").join("apps").join(dir).join(link.name())
+    root.join("target")
+        .join("apps")
+        .join(build_key(app))
+        .join(link.name())
+}
+
+/// An outside crate's target dir name: `<package>-<digest>` of what decides its dependency
+/// builds (the package and binary names, its Cargo.toml and Cargo.lock), never of where the
+/// crate sits. Two copies of one crate (a test's tempdir each run, a second checkout) then
+/// share one dir and its compiled dependencies; a source edit is cargo's incremental rebuild
+/// in the same dir; a changed manifest or lock file gets a dir of its own, as a different
+/// dependency set would rebuild most of it anyway. Sharing is always correct: cargo
+/// fingerprints every input, and `lock_target_dir` serialises builds into one dir.
+pub fn build_key(app: &AppSpec) -> String {
+    let read = |name: &str| std::fs::read(app.manifest_dir.join(name)).unwrap_or_default();
+    let mut identity = Vec::new();
+    for part in [
+        app.package.as_bytes(),
+        app.bin.as_bytes(),
+        &read("Cargo.toml"),
+        &read("Cargo.lock"),
+    ] {
+        identity.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        identity.extend_from_slice(part);
+    }
+    let digest = crate::digest::sha256_hex(&identity);
+    format!("{}-{}", app.package, &digest[..16])
+}
+
+/// An exclusive lock on a target dir, from one build's start until its binary is kept:
+/// cargo locks the dir only while it builds, and a second build into the dir (another
+/// variant of the link kind, another copy of the crate) would replace the output before the
+/// first copied it. Released on drop, and by the kernel if the process dies.
+pub struct TargetDirLock {
+    _file: std::fs::File,
+}
+
+/// Waits (cancellably) for the lock of `dir`.
+pub async fn lock_target_dir(dir: &Path) -> anyhow::Result<TargetDirLock> {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(".harness-build.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    loop {
+        // SAFETY: flock on a descriptor this function owns for the call's duration.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(TargetDirLock { _file: file });
+        }
+        let error = std::io::Error::last_os_error();
+        anyhow::ensure!(
+            error.raw_os_error() == Some(libc::EWOULDBLOCK),
+            "cannot lock {}: {error}",
+            path.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Where one cargo invocation's output lands.
@@ -203,13 +260,59 @@ fn finish(
                 .with_context(|| format!("cannot copy {}", built.display()))?;
             dest
         }
-        None => built,
+        None => {
+            if !app.in_workspace {
+                prune_stale_binaries(&prepared.dir, link, &app.bin);
+            }
+            built
+        }
     };
     Ok(Compiled {
         path,
         compile_s: took.as_secs_f64(),
         cold: prepared.was_cold,
     })
+}
+
+/// Removes the binaries earlier copies of an outside crate left in its shared target dir.
+/// Each copy's path gives its own build a hash of its own (`deps/<bin>-<hash>`), so a dir
+/// shared by every copy (`build_key`) would gain one binary per copy built; only the one
+/// cargo just hard-linked to the output path is kept. When cargo copied instead of linking,
+/// the current one cannot be told apart, and nothing is removed.
+fn prune_stale_binaries(dir: &Path, link: Link, bin: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let out = dir.join(link.target()).join(PROFILE);
+    let Ok(current) = std::fs::metadata(out.join(bin)) else {
+        return;
+    };
+    let prefix = format!("{}-", bin.replace('-', "_"));
+    let ours: Vec<PathBuf> = std::fs::read_dir(out.join("deps"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    let stem = |p: &Path| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.split('.').next().unwrap_or(name).to_string()
+    };
+    let Some(keep) = ours
+        .iter()
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.ino() == current.ino() && m.dev() == current.dev())
+        })
+        .map(|p| stem(p))
+    else {
+        return;
+    };
+    for path in ours.iter().filter(|p| stem(p) != keep) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 fn cargo_command(
@@ -320,6 +423,74 @@ fn last_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An outside crate at `dir` with `manifest` (and `main` as its source).
+    fn outside(dir: &Path, manifest: &str, main: &str) -> AppSpec {
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+        std::fs::write(dir.join("src/main.rs"), main).unwrap();
+        let mut app = AppSpec::resolve("http", None).unwrap();
+        (app.package, app.bin, app.in_workspace) = ("demo".into(), "demo".into(), false);
+        app.manifest_dir = dir.to_path_buf();
+        app
+    }
+
+    #[test]
+    fn copies_of_a_crate_share_a_target_dir_and_a_changed_manifest_gets_its_own() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let root = Path::new("/repo");
+        let manifest = "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n";
+        let first = outside(a.path(), manifest, "fn main() {}");
+        // Another place, another source: the same dependency set, the same dir.
+        let second = outside(b.path(), manifest, "fn main() { println!(); }");
+        let dir = app_target_dir(root, &first, Link::Musl);
+        assert_eq!(dir, app_target_dir(root, &second, Link::Musl));
+        assert!(
+            dir.to_str().unwrap().starts_with("/repo/target/apps/demo-"),
+            "{}",
+            dir.display()
+        );
+        assert_ne!(dir, app_target_dir(root, &first, Link::Glibc));
+        // A dependency added to the manifest, or a lock file, moves it.
+        let third = outside(
+            b.path(),
+            &format!("{manifest}[dependencies]\nitoa = \"1\"\n"),
+            "",
+        );
+        assert_ne!(dir, app_target_dir(root, &third, Link::Musl));
+        std::fs::write(a.path().join("Cargo.lock"), "version = 3\n").unwrap();
+        assert_ne!(dir, app_target_dir(root, &first, Link::Musl));
+    }
+
+    #[test]
+    fn stale_binaries_of_earlier_copies_are_removed_and_the_current_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(Link::Musl.target()).join(PROFILE);
+        std::fs::create_dir_all(out.join("deps")).unwrap();
+        for name in [
+            "my_app-1111",
+            "my_app-1111.d",
+            "my_app-2222",
+            "my_app-2222.d",
+            "libdep-3333.rlib",
+        ] {
+            std::fs::write(out.join("deps").join(name), name).unwrap();
+        }
+        std::fs::hard_link(out.join("deps/my_app-2222"), out.join("my-app")).unwrap();
+        prune_stale_binaries(dir.path(), Link::Musl, "my-app");
+        let mut left: Vec<String> = std::fs::read_dir(out.join("deps"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["libdep-3333.rlib", "my_app-2222", "my_app-2222.d"]);
+        // Not hard-linked (cargo copied): nothing can be told apart, nothing goes.
+        std::fs::remove_file(out.join("my-app")).unwrap();
+        std::fs::write(out.join("my-app"), "copy").unwrap();
+        std::fs::write(out.join("deps/my_app-4444"), "x").unwrap();
+        prune_stale_binaries(dir.path(), Link::Musl, "my-app");
+        assert!(out.join("deps/my_app-4444").exists());
+    }
 
     #[test]
     fn failure_explanations_name_the_fix() {

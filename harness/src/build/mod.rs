@@ -101,12 +101,17 @@ pub async fn compile_variant(
         ),
         _ => None,
     };
+    // Held until the binary is kept: the next build into this dir overwrites cargo's
+    // output path.
+    let dir_lock = cargo::lock_target_dir(&cargo::app_target_dir(root, app, variant.link))
+        .await
+        .map_err(build_step)?;
     let compiled = cargo::compile_cancellable(root, app, variant, cold, injected.as_ref())
         .await
         .map_err(build_step)?;
-    // Right away: the next variant of this link kind overwrites cargo's output path.
     let (artifact, kept) =
         artifact::keep(root, app, variant, &compiled.path).map_err(build_step)?;
+    drop(dir_lock);
     let elf = elf::inspect(&artifact.path).map_err(build_step)?;
     let allocator_check = check_allocator(variant, source, &artifact).map_err(build_step)?;
     let record = BuildRecord {

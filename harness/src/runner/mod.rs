@@ -85,9 +85,19 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     let run_id = crate::results::new_run_id(&plan.app.name);
     let path = plan.out_dir.join(format!("{run_id}.json"));
     let progress = Progress::new(plan.quiet);
-    let docker = setup::connect(plan, &progress).await?;
+    let fake =
+        crate::runtime::fake::spec::from_env(plan.is_server()).map_err(crate::error::usage)?;
+    let docker = match fake {
+        Some(_) => None,
+        None => setup::connect(plan, &progress).await?,
+    };
     check_writable(&plan.out_dir)?;
     let _lock = setup::claim(plan, docker.as_ref(), &run_id, &progress).await?;
+    if let Some(fake) = fake {
+        let mut run = Run::new(plan, &fake, path, progress, command_line, None);
+        run.fake_artifacts();
+        return run.execute(None).await;
+    }
     match docker {
         Some(docker) => {
             let host = docker_client::host();
@@ -234,6 +244,21 @@ impl<'a, R: Runtime> Run<'a, R> {
             loadgen_cpus,
             measurer: measurer::Measurer::InProcess,
         }
+    }
+
+    /// Stands in for every variant's build (the fake backend's runs and the unit tests):
+    /// a binary that does not exist, with a digest of zeros, and an image tag.
+    fn fake_artifacts(&mut self) {
+        for &variant in &self.plan.variants {
+            let artifact = Artifact {
+                path: PathBuf::from("/nonexistent").join(&self.plan.app.bin),
+                sha256: "0".repeat(64),
+            };
+            let image = Some(format!("{}:{variant}", self.plan.app.name));
+            self.artifacts
+                .insert(variant, Launchable { artifact, image });
+        }
+        self.share_build_with_control();
     }
 
     /// Runs every phase, racing a Ctrl-C/SIGTERM that removes every instance and keeps

@@ -92,15 +92,7 @@ async fn run_until(
 ) -> (anyhow::Result<PathBuf>, RunResults) {
     let path = plan.out_dir.join("run.json");
     let mut run = Run::new(plan, fake, path.clone(), Progress::new(true), vec![], None);
-    for &variant in &plan.variants {
-        let artifact = Artifact {
-            path: PathBuf::from("/nonexistent/fake-app"),
-            sha256: "0".repeat(64),
-        };
-        let image = Some(format!("fake-app:{variant}"));
-        run.artifacts
-            .insert(variant, Launchable { artifact, image });
-    }
+    run.fake_artifacts();
     let outcome = run.execute_until(None, interrupt).await;
     let results = RunResults::load(&path).expect("the results file is written");
     (outcome, results)

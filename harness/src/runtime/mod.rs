@@ -7,7 +7,7 @@
 pub mod cgroup;
 pub mod docker;
 pub mod docker_client;
-#[cfg(test)]
+#[doc(hidden)]
 pub mod fake;
 pub mod native;
 pub mod pinning;

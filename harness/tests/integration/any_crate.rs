@@ -88,7 +88,8 @@ const JOB_SETS: [&str; 8] = [
     "checksum_regex='checksum ([0-9]+)'",
 ];
 
-/// `harness run --quick` of `app` in docker with `variants` and `extra` flags; the results
+/// `harness run --quick` (2 cold starts, 1 round) of `app` in docker with `variants` and
+/// `extra` flags; the results
 /// (schema-checked) or the failure's output. `None` when docker is unreachable (a loud skip).
 fn run_in_docker(app: &Path, variants: &str, extra: &[&str], test: &str) -> Option<RunResults> {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -105,6 +106,12 @@ fn run_in_docker(app: &Path, variants: &str, extra: &[&str], test: &str) -> Opti
         "--quick",
         "--quiet",
         "--allow-concurrent",
+        // What these tests check is the build and how the crate is driven, not the figures:
+        // the fewest cold starts and rounds a run takes.
+        "--runs",
+        "2",
+        "--rounds",
+        "1",
         "--concurrency",
         "2",
         "--variants",

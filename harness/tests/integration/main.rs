@@ -13,6 +13,7 @@ mod byo;
 mod cli;
 mod compare;
 mod docker;
+mod fake_backend;
 mod faults;
 mod fresh_node;
 mod input;

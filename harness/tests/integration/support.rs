@@ -173,10 +173,62 @@ pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
 pub static DOCKER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Takes `DOCKER_LOCK`, whatever an earlier failed test left it as.
-pub fn docker_lock() -> std::sync::MutexGuard<'static, ()> {
-    DOCKER_LOCK
+pub fn docker_lock() -> DockerGuard {
+    let guard = DOCKER_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    DockerGuard {
+        _guard: guard,
+        test,
+        since: std::time::Instant::now(),
+    }
+}
+
+/// `DOCKER_LOCK` held by one test. libtest's own time of a test counts its wait for the
+/// lock too, so each holder's time is recorded here and the longest are listed at exit:
+/// the Docker tests run one at a time, and their sum is most of the suite's wall time.
+pub struct DockerGuard {
+    _guard: std::sync::MutexGuard<'static, ()>,
+    test: String,
+    since: std::time::Instant,
+}
+
+/// (seconds, test) for every release of `DOCKER_LOCK` so far.
+static HELD: Mutex<Vec<(f64, String)>> = Mutex::new(Vec::new());
+
+impl Drop for DockerGuard {
+    fn drop(&mut self) {
+        let held = self.since.elapsed().as_secs_f64();
+        HELD.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((held, std::mem::take(&mut self.test)));
+    }
+}
+
+// At exit: how long the Docker tests held the daemon, the longest first.
+#[used]
+#[link_section = ".fini_array"]
+static REPORT_HELD: extern "C" fn() = report_held;
+
+extern "C" fn report_held() {
+    let mut held = HELD
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    if held.is_empty() {
+        return;
+    }
+    held.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total: f64 = held.iter().map(|(s, _)| s).sum();
+    let mut text = format!(
+        "Docker lock held {total:.0} s by {} tests; the longest:\n",
+        held.len()
+    );
+    for (seconds, test) in held.iter().take(15) {
+        text += &format!("  {seconds:7.1} s  {test}\n");
+    }
+    write_stderr(&text);
 }
 
 /// Removes what a run built, even when a test fails half-way: the runs whose results files

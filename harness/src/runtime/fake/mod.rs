@@ -1,4 +1,6 @@
-//! A scripted `Runtime` for unit tests of the runner: no Docker, no processes. Each variant
+//! A scripted `Runtime` for tests of the runner: no Docker, no processes. Unit tests build
+//! one in-process; the binary builds one from `GLIBC_VS_MUSL_FAKE_BACKEND` (`spec`), so CLI
+//! tests run `harness run` end to end without a daemon. Each variant
 //! follows its `Script` (start fails, the instance dies after so many liveness checks or
 //! requests, a job hangs until interrupted), and every start, removal and sweep is recorded
 //! so a test can assert that nothing was left running. An instance scripted to serve answers
@@ -7,6 +9,7 @@
 use super::{cgroup, Exit, Instance, Liveness, PeakMemory, Runtime, StartSpec};
 use crate::matrix::Variant;
 mod serve;
+pub mod spec;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -69,12 +72,29 @@ pub struct FakeRuntime {
     /// From this start on (1-based, over all variants), `wait` sees no exit before its
     /// timeout: the job runs until interrupted.
     hang_from: Option<usize>,
+    /// The script of variants without one of their own.
+    default: Script,
+    /// A file every call is appended to, a line each (`start <variant> <purpose> <id>`,
+    /// `remove <id>`, `sweep`), for tests that watch the binary from outside.
+    journal: Option<std::path::PathBuf>,
 }
 
 impl FakeRuntime {
     /// Gives `variant`'s instances `script`; a variant without one starts, runs and exits 0.
     pub fn script(mut self, variant: Variant, script: Script) -> Self {
         self.scripts.insert(variant, script);
+        self
+    }
+
+    /// Gives every variant without a script of its own `script`.
+    pub fn with_default(mut self, script: Script) -> Self {
+        self.default = script;
+        self
+    }
+
+    /// Appends every call to `path` as it is made.
+    pub fn journal(mut self, path: std::path::PathBuf) -> Self {
+        self.journal = Some(path);
         self
     }
 
@@ -126,7 +146,35 @@ impl FakeRuntime {
     }
 
     fn script_of(&self, variant: Variant) -> Script {
-        self.scripts.get(&variant).cloned().unwrap_or_default()
+        self.scripts
+            .get(&variant)
+            .cloned()
+            .unwrap_or_else(|| self.default.clone())
+    }
+
+    /// Records `call` in order, and in the journal when there is one.
+    fn record(&self, state: &mut State, call: Call, id: Option<&str>) {
+        if let Some(path) = &self.journal {
+            use std::io::Write;
+            let line = match (&call, id) {
+                (Call::Start(variant, purpose), Some(id)) => {
+                    format!("start {variant} {purpose} {id}")
+                }
+                (Call::Start(variant, purpose), None) => {
+                    format!("failed-start {variant} {purpose}")
+                }
+                (Call::Remove(id), _) => format!("remove {id}"),
+                (Call::Sweep, _) => "sweep".to_string(),
+            };
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path);
+            if let Ok(mut file) = file {
+                let _ = writeln!(file, "{line}");
+            }
+        }
+        state.calls.push(call);
     }
 
     /// Counts one liveness check; whether the instance is still running after it.
@@ -142,6 +190,26 @@ impl FakeRuntime {
     }
 }
 
+/// The port a server started with `spec` would listen on: its `PORT`, an address among its
+/// arguments or environment (`--addr 127.0.0.1:PORT`), or the number after a `--port`-like
+/// flag: the ways a crate's harness table can pass it.
+fn listen_port(spec: &StartSpec) -> Option<u16> {
+    if let Some((_, port)) = spec.env.iter().find(|(k, _)| k == "PORT") {
+        return port.parse().ok();
+    }
+    let values = spec.args.iter().chain(spec.env.iter().map(|(_, v)| v));
+    if let Some(addr) = values
+        .filter_map(|v| v.parse::<std::net::SocketAddr>().ok())
+        .next()
+    {
+        return Some(addr.port());
+    }
+    spec.args
+        .windows(2)
+        .find(|pair| pair[0].contains("port"))
+        .and_then(|pair| pair[1].parse().ok())
+}
+
 impl Runtime for FakeRuntime {
     fn name(&self) -> &'static str {
         "fake"
@@ -150,18 +218,18 @@ impl Runtime for FakeRuntime {
     async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
         let script = self.script_of(spec.variant);
         let mut state = self.lock();
-        state
-            .calls
-            .push(Call::Start(spec.variant, spec.purpose.clone()));
+        let call = Call::Start(spec.variant, spec.purpose.clone());
         if let Some(error) = script.start_error {
+            self.record(&mut state, call, None);
             anyhow::bail!(error);
         }
         state.next_id += 1;
         let id = format!("fake-{}", state.next_id);
+        self.record(&mut state, call, Some(&id));
         let dead = Arc::new(AtomicBool::new(false));
-        if let Some(requests) = script.serves_requests {
-            let port = spec.env.iter().find(|(k, _)| k == "PORT").map(|(_, v)| v);
-            let listener = TcpListener::bind(format!("127.0.0.1:{}", port.expect("a PORT")))?;
+        // A start that names no port (`--version`, a batch job) serves nothing.
+        if let (Some(requests), Some(port)) = (script.serves_requests, listen_port(spec)) {
+            let listener = TcpListener::bind(format!("127.0.0.1:{port}"))?;
             let (served, changed) = (self.served.clone(), self.changed.clone());
             let dead = dead.clone();
             std::thread::spawn(move || serve::serve(&listener, requests, &dead, &served, &changed));
@@ -251,7 +319,7 @@ impl Runtime for FakeRuntime {
 
     async fn remove(&self, id: &str) -> anyhow::Result<()> {
         let mut state = self.lock();
-        state.calls.push(Call::Remove(id.to_string()));
+        self.record(&mut state, Call::Remove(id.to_string()), None);
         if let Some(live) = state.live.remove(id) {
             live.dead.store(true, Ordering::SeqCst);
         }
@@ -260,7 +328,7 @@ impl Runtime for FakeRuntime {
 
     async fn sweep(&self) -> anyhow::Result<usize> {
         let mut state = self.lock();
-        state.calls.push(Call::Sweep);
+        self.record(&mut state, Call::Sweep, None);
         let found = state.live.len();
         for (_, live) in state.live.drain() {
             live.dead.store(true, Ordering::SeqCst);

@@ -1,0 +1,323 @@
+//! The real `harness` binary on the fake backend (`GLIBC_VS_MUSL_FAKE_BACKEND`): no daemon,
+//! no build, no container, each run over in a second or two. The permutations of failure
+//! handling run here: an interrupt in the cold starts and in a load window, a server dying
+//! under load, a variant that cannot start, a second run on one lock. The real tier
+//! (`faults`) keeps one of each fault class against the real daemon. Each test checks the
+//! exit code, the printed lines, the partial results (against the published schema) and,
+//! through the fake's journal, that every instance started was removed by the run itself.
+
+use crate::faults::child::HarnessRun;
+use harness::results::{RunResults, Status};
+use harness::runtime::fake::spec::BACKEND_ENV;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Nothing here may reach a daemon: a run that tried would fail on this address.
+const NO_DAEMON: (&str, &str) = ("DOCKER_HOST", "tcp://127.0.0.1:9");
+const TWO: &str = "glibc-system-debian,musl-system-scratch";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A short run of the http app's two variants on `/plaintext` at 1 connection; `extra`
+/// replaces values (`--flag value` pairs) or appends, lone flags last.
+fn args(extra: &[&str]) -> Vec<String> {
+    let base = [
+        "--app",
+        "http",
+        "--quick",
+        "--runs",
+        "2",
+        "--rounds",
+        "3",
+        "--variants",
+        TWO,
+        "--endpoints",
+        "/plaintext",
+        "--concurrency",
+        "1",
+        "--warmup",
+        "0s",
+        "--duration",
+        "150ms",
+    ];
+    let mut out: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    for pair in extra.chunks(2) {
+        match out.iter().position(|a| a == pair[0]) {
+            Some(at) if pair.len() == 2 => out[at + 1] = pair[1].to_string(),
+            _ => out.extend(pair.iter().map(|s| s.to_string())),
+        }
+    }
+    out
+}
+
+/// A fake run: the child, and the journal its fake runtime appends every call to.
+struct FakeRun {
+    run: HarnessRun,
+    journal: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeRun {
+    /// Starts `harness run ARGS` on the fake backend with `scripts` (`;`-separated), in an
+    /// image namespace of its own: runs of parallel tests never share a run lock.
+    fn start(args: &[String], scripts: &str) -> FakeRun {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let namespace = format!("{}-fake{n}", crate::support::test_namespace());
+        FakeRun::start_in(args, scripts, &namespace)
+    }
+
+    /// `start`, in `namespace` (shared with another run to meet its lock).
+    fn start_in(args: &[String], scripts: &str, namespace: &str) -> FakeRun {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal");
+        let spec = format!("journal={};{scripts}", journal.display());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = [
+            (BACKEND_ENV, spec.as_str()),
+            NO_DAEMON,
+            (harness::labels::NAMESPACE_ENV, namespace),
+        ];
+        let run = HarnessRun::start(&refs, &env);
+        FakeRun {
+            run,
+            journal,
+            _dir: dir,
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.journal)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every instance started was removed by the run (not only swept), and at least one
+    /// was started.
+    fn assert_every_instance_removed(&self) {
+        let lines = self.lines();
+        let started = starts(&lines);
+        assert!(!started.is_empty(), "nothing started: {lines:?}");
+        for id in started {
+            assert!(
+                lines.contains(&format!("remove {id}")),
+                "{id} was never removed: {lines:?}"
+            );
+        }
+    }
+
+    fn results(&self) -> RunResults {
+        crate::support::checked_results(self.run.out.path())
+    }
+}
+
+/// The ids of the instances a journal says were started.
+fn starts(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with("start "))
+        .filter_map(|l| l.rsplit(' ').next().map(str::to_string))
+        .collect()
+}
+
+fn variant<'a>(results: &'a RunResults, name: &str) -> &'a harness::results::VariantResult {
+    results
+        .variants
+        .iter()
+        .find(|v| v.variant.name() == name)
+        .unwrap_or_else(|| panic!("{name} is not in the results"))
+}
+
+/// Signals `run` and checks the interrupt guarantees: exit 128 + `signal` within 5 s, the
+/// line that says so, a results file that passes the schema and is not finished.
+fn interrupt(fake: &mut FakeRun, signal: i32) -> RunResults {
+    let sent = Instant::now();
+    fake.run.signal(signal);
+    let code = fake.run.wait_exit(Duration::from_secs(20));
+    let took = sent.elapsed();
+    let stderr = fake.run.stderr();
+    assert_eq!(code, 128 + signal, "{stderr}");
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(stderr.contains("interrupted by SIG"), "{stderr}");
+    let results = fake.results();
+    assert!(
+        results.finished_at.is_none(),
+        "an interrupted run is not finished"
+    );
+    results
+}
+
+#[test]
+fn a_fake_run_measures_every_arm_and_writes_results_that_pass_the_schema() {
+    let out_args = args(&[]);
+    let mut fake = FakeRun::start(&out_args, "");
+    assert_eq!(fake.run.wait_exit(WAIT), 0, "{}", fake.run.stderr());
+    let results = fake.results();
+    assert_eq!(results.runtime, "fake");
+    assert!(results.finished_at.is_some());
+    for v in results.variants.iter().chain(results.control.as_ref()) {
+        assert!(v.is_ok(), "{v:?}");
+        assert_eq!(v.load.len(), 1, "one cell: {v:?}");
+        assert_eq!(v.load[0].rps.n, 3, "a window per round: {v:?}");
+        assert_eq!(v.cold_start.as_ref().map(|c| c.samples_ms.len()), Some(2));
+    }
+    assert!(results.control.is_some(), "the A/A control runs by default");
+    fake.assert_every_instance_removed();
+}
+
+#[test]
+fn sigterm_in_a_load_window_exits_143_keeps_every_finished_window_and_removes_all() {
+    // musl's window is far longer than the test: the signal lands in it. No control, so
+    // the first round's order is the two variants' shuffle.
+    let long = args(&["--duration", "60s", "--no-control"]);
+    let mut fake = FakeRun::start(&long, "musl-system-scratch=serves:100000000");
+    // The line comes once musl's server answered, just before its window.
+    fake.run
+        .wait_for("musl-system-scratch: /plaintext at 1 connections", WAIT);
+    let results = interrupt(&mut fake, libc::SIGTERM);
+    let (glibc, musl) = (
+        variant(&results, "glibc-system-debian"),
+        variant(&results, "musl-system-scratch"),
+    );
+    // Round 1 runs the variants in the run's shuffled order: glibc's window is in the file
+    // exactly when it came before musl's, which the signal cut short.
+    let order = harness::measure::stats::shuffled(&[glibc.variant, musl.variant], 0);
+    let glibc_first = order[0] == glibc.variant;
+    assert!(
+        glibc.is_ok() && glibc.load.len() == usize::from(glibc_first),
+        "{glibc:?}"
+    );
+    if glibc_first {
+        assert_eq!(glibc.load[0].rps.n, 1, "{glibc:?}");
+    }
+    assert!(
+        musl.cold_start.is_some() && musl.load.is_empty(),
+        "{musl:?}"
+    );
+    fake.assert_every_instance_removed();
+}
+
+#[test]
+fn a_server_dying_under_load_fails_only_its_variant_and_a_later_sigterm_keeps_that() {
+    // The first window's server dies after 40 requests; the second window is long, and
+    // the signal lands in it.
+    let long = args(&["--duration", "60s", "--no-control"]);
+    let all: Vec<harness::matrix::Variant> = TWO.split(',').map(|n| n.parse().unwrap()).collect();
+    let order = harness::measure::stats::shuffled(&all, 0);
+    let (dying, other) = (order[0].name(), order[1].name());
+    let mut fake = FakeRun::start(&long, &format!("{dying}=serves:40"));
+    fake.run
+        .wait_for(&format!("{other}: /plaintext at 1 connections"), WAIT);
+    let stderr = fake.run.stderr();
+    assert!(
+        stderr.contains(&format!("{dying}: load failed")),
+        "{stderr}"
+    );
+    let results = interrupt(&mut fake, libc::SIGTERM);
+    let first = variant(&results, &dying);
+    let Status::Failed { step, reason, logs } = &first.status else {
+        panic!("the dying server's variant is not failed: {first:?}")
+    };
+    assert_eq!(step, "load");
+    assert!(
+        reason.contains("the server died during /plaintext at 1 connections"),
+        "{reason}"
+    );
+    assert!(
+        logs.as_deref()
+            .unwrap_or("")
+            .contains("last words of fake-"),
+        "{logs:?}"
+    );
+    assert!(
+        !first.load.is_empty() && first.load[0].errors > 0,
+        "{first:?}"
+    );
+    let second = variant(&results, &other);
+    assert!(
+        second.is_ok() && second.cold_start.is_some() && second.load.is_empty(),
+        "{second:?}"
+    );
+    fake.assert_every_instance_removed();
+}
+
+#[test]
+fn sigint_in_the_cold_starts_removes_the_instance_that_never_answered() {
+    // musl's instances run but never answer: its first cold start waits for readiness
+    // (30 s) until the signal.
+    let mut fake = FakeRun::start(&args(&[]), "musl-system-scratch=serves:never");
+    fake.run.wait_for("cold starts (interleaved)", WAIT);
+    let deadline = Instant::now() + WAIT;
+    while !fake
+        .lines()
+        .iter()
+        .any(|l| l.starts_with("start musl-system-scratch"))
+    {
+        assert!(Instant::now() < deadline, "musl never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let results = interrupt(&mut fake, libc::SIGINT);
+    let musl = variant(&results, "musl-system-scratch");
+    assert!(
+        musl.cold_start.is_none() && musl.load.is_empty(),
+        "{musl:?}"
+    );
+    fake.assert_every_instance_removed();
+}
+
+#[test]
+fn a_variant_that_cannot_start_fails_by_name_and_the_others_are_measured() {
+    let script = "musl-system-scratch=start-error:no such image: the fake refused it";
+    let mut fake = FakeRun::start(&args(&[]), script);
+    assert_eq!(fake.run.wait_exit(WAIT), 0, "{}", fake.run.stderr());
+    let stderr = fake.run.stderr();
+    assert!(
+        stderr.contains("musl-system-scratch: cold start failed")
+            && stderr.contains("the fake refused it"),
+        "{stderr}"
+    );
+    let results = fake.results();
+    let musl = variant(&results, "musl-system-scratch");
+    let Status::Failed { step, reason, .. } = &musl.status else {
+        panic!("{musl:?}")
+    };
+    assert_eq!(step, "cold-start");
+    assert!(reason.contains("the fake refused it"), "{reason}");
+    let glibc = variant(&results, "glibc-system-debian");
+    assert!(glibc.is_ok() && glibc.load.len() == 1, "{glibc:?}");
+    fake.assert_every_instance_removed();
+}
+
+#[test]
+fn a_second_run_is_refused_unless_allowed_and_a_bad_script_is_a_usage_error() {
+    let namespace = format!("{}-shared", crate::support::test_namespace());
+    let mut first = FakeRun::start_in(&args(&["--duration", "60s"]), "", &namespace);
+    first.run.wait_for("at 1 connections", WAIT);
+    let mut second = FakeRun::start_in(&args(&[]), "", &namespace);
+    assert_eq!(second.run.wait_exit(WAIT), 3, "{}", second.run.stderr());
+    let stderr = second.run.stderr();
+    let holder = format!("run {} (pid {})", first.run.run_id(), first.run.pid());
+    assert!(
+        stderr.contains(&holder) && stderr.contains("--allow-concurrent"),
+        "{stderr}"
+    );
+    assert!(std::fs::read_dir(second.run.out.path())
+        .unwrap()
+        .next()
+        .is_none());
+    let allowed_args = args(&["--rounds", "1", "--allow-concurrent"]);
+    let mut allowed = FakeRun::start_in(&allowed_args, "", &namespace);
+    assert_eq!(allowed.run.wait_exit(WAIT), 0, "{}", allowed.run.stderr());
+    interrupt(&mut first, libc::SIGINT);
+    first.assert_every_instance_removed();
+
+    let mut bad = FakeRun::start(&args(&[]), "musl-system-scratch=serves:lots");
+    assert_eq!(bad.run.wait_exit(WAIT), 2, "{}", bad.run.stderr());
+    assert!(
+        bad.run.stderr().contains(&format!("{BACKEND_ENV}: ")),
+        "{}",
+        bad.run.stderr()
+    );
+}
