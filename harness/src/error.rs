@@ -43,16 +43,24 @@ pub fn prerequisite(message: impl Into<String>) -> anyhow::Error {
 
 /// Resolves on the first SIGINT or SIGTERM, with its name and number (for
 /// [`HarnessError::Interrupted`]); never, where the handlers cannot be installed.
-pub async fn interrupt_signal() -> (&'static str, i32) {
+///
+/// The handlers are installed by this call, not on the future's first poll: a run's phases
+/// may get far (an instance started) before a `select!` first polls its interrupt, and a
+/// signal in between would meet the default action and kill the process uncleaned. Call it
+/// inside the runtime, before the work it races.
+pub fn interrupt_signal() -> impl std::future::Future<Output = (&'static str, i32)> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
+    let handlers = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => ("SIGINT", libc::SIGINT),
-        _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+    );
+    async move {
+        let (Ok(mut int), Ok(mut term)) = handlers else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => ("SIGINT", libc::SIGINT),
+            _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+        }
     }
 }

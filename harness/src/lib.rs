@@ -14,7 +14,7 @@
 //! | planning | `plan` | arguments → checked, typed plans (`run`, `build`, `bench`, `calibrate`, `profile`) before any side effect |
 //! | arguments | `cli` | clap structs, typed where the choice is closed |
 //! | parts | `build`, `measure`, `app`, `export`, `profiles` | compiling and images; probes, load, statistics; the app's own description; CSV and JSON exporters; profile files |
-//! | foundations | `runtime`, `results`, `matrix`, `environment`, `labels`, `lock`, `owner`, `progress`, `digest`, `error` | the `Runtime` trait (docker, native) and CPU placement; the published result types; variants; the daemon's labels; the run lock |
+//! | foundations | `runtime`, `results`, `matrix`, `environment`, `labels`, `lock`, `owner`, `progress`, `digest`, `error` | the `Runtime` trait (docker, native, and the fake the tests select with `GLIBC_VS_MUSL_FAKE_BACKEND`) and CPU placement; the published result types; variants; the daemon's labels; the run lock |
 
 pub mod agent;
 pub mod app;
