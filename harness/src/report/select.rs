@@ -20,6 +20,8 @@ pub enum Shortfall {
     Filtered,
     /// Default variants it does not have.
     Missing(Vec<String>),
+    /// Written on the fake backend the project's tests select: nothing in it was measured.
+    Fake,
 }
 
 impl fmt::Display for Shortfall {
@@ -28,6 +30,7 @@ impl fmt::Display for Shortfall {
             Shortfall::Unfinished => write!(f, "unfinished (no `finished_at`)"),
             Shortfall::Quick => write!(f, "a `--quick` run"),
             Shortfall::Filtered => write!(f, "only the benches a `--filter` selected"),
+            Shortfall::Fake => write!(f, "written on the tests' fake backend"),
             Shortfall::Missing(names) => write!(
                 f,
                 "without {} of the default variants ({})",
@@ -69,6 +72,9 @@ pub fn run_shortfalls(results: &RunResults) -> Vec<Shortfall> {
     let mut out = common(&results.finished_at, &results.command_line);
     let have: Vec<String> = results.variants.iter().map(|v| v.variant.name()).collect();
     out.extend(missing(&have, &DEFAULT_SET));
+    if results.runtime == "fake" {
+        out.push(Shortfall::Fake);
+    }
     out
 }
 
@@ -93,7 +99,9 @@ pub fn verdict_sentence(shortfalls: &[Shortfall]) -> Option<String> {
     let indicative = shortfalls
         .iter()
         .any(|s| matches!(s, Shortfall::Unfinished | Shortfall::Quick));
-    let tail = if indicative {
+    let tail = if shortfalls.contains(&Shortfall::Fake) {
+        "its figures are not measurements"
+    } else if indicative {
         "its figures are indicative only"
     } else {
         "it compares only what it has"
@@ -124,5 +132,9 @@ mod tests {
             "**Not a full run**: only the benches a `--filter` selected; it compares only what it has."
         );
         assert_eq!(verdict_sentence(&[]), None);
+        assert_eq!(
+            verdict_sentence(&[Shortfall::Quick, Shortfall::Fake]).unwrap(),
+            "**Not a full run**: a `--quick` run; written on the tests' fake backend; its figures are not measurements."
+        );
     }
 }

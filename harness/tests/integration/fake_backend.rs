@@ -165,6 +165,21 @@ fn a_fake_run_measures_every_arm_and_writes_results_that_pass_the_schema() {
     }
     assert!(results.control.is_some(), "the A/A control runs by default");
     fake.assert_every_instance_removed();
+    // A report of it says that nothing in it was measured.
+    let file = crate::support::results_file(fake.run.out.path()).unwrap();
+    let report = fake.run.out.path().join("report");
+    let (code, _, stderr) = crate::support::harness_cli(&[
+        "report",
+        file.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let md = std::fs::read_to_string(report.join("REPORT.md")).unwrap();
+    assert!(
+        md.contains("written on the tests' fake backend; its figures are not measurements"),
+        "{md}"
+    );
 }
 
 #[test]
