@@ -91,6 +91,29 @@ impl HarnessRun {
         assert_eq!(rc, 0, "kill({signal}) failed");
     }
 
+    /// Sends `signal` and checks what every interrupted run owes: exit 128 + `signal`
+    /// within 5 s, the line that says so, and a results file that loads and is not
+    /// finished, which it returns.
+    pub fn interrupt_and_check(&mut self, signal: i32) -> RunResults {
+        let sent = Instant::now();
+        self.signal(signal);
+        let code = self.wait_exit(Duration::from_secs(20));
+        let took = sent.elapsed();
+        let stderr = self.stderr();
+        assert_eq!(code, 128 + signal, "stderr:\n{stderr}");
+        assert!(
+            took < Duration::from_secs(5),
+            "exit took {took:?} after the signal"
+        );
+        assert!(stderr.contains("interrupted by SIG"), "{stderr}");
+        let results = self.results();
+        assert!(
+            results.finished_at.is_none(),
+            "an interrupted run is not finished"
+        );
+        results
+    }
+
     /// Waits for the exit; returns the exit code (128 + n when killed by signal n).
     pub fn wait_exit(&mut self, timeout: Duration) -> i32 {
         use std::os::unix::process::ExitStatusExt;
