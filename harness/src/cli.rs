@@ -45,9 +45,59 @@ pub enum Command {
     /// Sample each variant with perf under one load window (server) or one job (batch):
     /// flame graphs, and the CPU split into allocator, locks, memory mapping, copies, network.
     Profile(ProfileArgs),
+    /// Will it run in scratch? Trace each variant in its image under the app's workload:
+    /// the files it reached for and missed (CA roots, time zones, users…) with their fixes,
+    /// and its failures beside the baseline's.
+    Check(CheckArgs),
     /// The measuring agent (started by the harness in a container on the daemon's host).
     #[command(hide = true)]
     Agent,
+    /// Run a program under the check's tracer (started by the harness inside an image).
+    #[command(hide = true)]
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Server: how long each of the app's requests is sent (one connection at a time).
+    #[arg(long, default_value = "1s", allow_hyphen_values = true)]
+    pub duration: String,
+    /// Batch: the job's thread count.
+    #[arg(long, default_value_t = 2)]
+    pub threads: u32,
+    /// Batch dataset size in MB, for apps whose args take `{dataset_mb}`.
+    #[arg(long, default_value_t = 1.0)]
+    pub dataset_mb: f64,
+    /// How long a server may take to become ready (traced, it starts slower).
+    #[arg(long, default_value = "60s", allow_hyphen_values = true)]
+    pub ready_timeout: String,
+    /// Check this image instead of building the variant's (one variant only): for an image
+    /// built from the Dockerfile `--dockerfile` wrote, or any image of the app.
+    #[arg(long, value_name = "TAG")]
+    pub image: Option<String>,
+    /// Write the runtime stage of the one variant checked, which copies in the files the
+    /// check found missing (from this machine), to this path; its build context is the
+    /// path's directory.
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<PathBuf>,
+    /// Where `checks/<app>-<time>.json` goes.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Check even when a run holds this daemon's lock.
+    #[arg(long)]
+    pub allow_concurrent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Where the trace's lines go (JSON, one object a line).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

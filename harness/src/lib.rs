@@ -10,16 +10,17 @@
 //! | layer | modules | what they own |
 //! |---|---|---|
 //! | commands | `commands` | one module per subcommand: arguments → plan → act → print (all printing is here) |
-//! | features | `runner`, `bench`, `profiler`, `fresh_node`, `agent`, `doctor`, `cleanup`, `compare`, `report` | what a subcommand does, from a plan or from results files |
-//! | planning | `plan` | arguments → checked, typed plans (`run`, `build`, `bench`, `calibrate`, `profile`) before any side effect |
+//! | features | `runner`, `bench`, `profiler`, `check`, `fresh_node`, `agent`, `doctor`, `cleanup`, `compare`, `report` | what a subcommand does, from a plan or from results files |
+//! | planning | `plan` | arguments → checked, typed plans (`run`, `build`, `bench`, `calibrate`, `profile`, `check`) before any side effect |
 //! | arguments | `cli` | clap structs, typed where the choice is closed |
-//! | parts | `build`, `measure`, `app`, `export`, `profiles` | compiling and images; probes, load, statistics; the app's own description; CSV and JSON exporters; profile files |
+//! | parts | `build`, `measure`, `app`, `export`, `profiles`, `upstream` | compiling and images; probes, load, statistics; the app's own description; CSV and JSON exporters; profile files; the HTTPS upstream an app may call |
 //! | foundations | `runtime`, `results`, `matrix`, `environment`, `labels`, `lock`, `owner`, `progress`, `digest`, `error` | the `Runtime` trait (docker, native, and the fake the tests select with `GLIBC_VS_MUSL_FAKE_BACKEND`) and CPU placement; the published result types; variants; the daemon's labels; the run lock |
 
 pub mod agent;
 pub mod app;
 pub mod bench;
 pub mod build;
+pub mod check;
 pub mod cleanup;
 pub mod cli;
 pub mod commands;
@@ -43,6 +44,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod runtime;
+pub mod upstream;
 
 pub use commands::run;
 pub use error::exit_code;

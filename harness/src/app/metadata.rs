@@ -25,6 +25,9 @@ pub struct HarnessTable {
     port_flag: Option<String>,
     ready_path: Option<String>,
     requests: Option<Vec<RequestTable>>,
+    resolve_path: Option<String>,
+    upstream: Option<String>,
+    check_requests: Option<Vec<RequestTable>>,
     args: Option<Vec<String>>,
     cold_args: Option<Vec<String>>,
     throughput_regex: Option<String>,
@@ -58,6 +61,16 @@ pub struct ServerDrive {
     pub ready_path: String,
     /// The workload: one load window per request and concurrency.
     pub requests: Vec<RequestSpec>,
+    /// `GET` this path with `{name}` filled in to have the app resolve a name and answer
+    /// with the addresses it got (2xx) or the error (other): `harness check` asks it the
+    /// DNS cases. Absent: the check only logs the lookups the workload makes.
+    pub resolve_path: Option<String>,
+    /// `upstream = "https"`: the app calls an HTTPS upstream, which the harness starts on
+    /// loopback and names in its environment (see `crate::upstream`).
+    pub upstream: bool,
+    /// Requests `harness check` sends after `requests` (not loaded by `run`): what may break
+    /// in an image without stopping the app from serving its workload.
+    pub check_requests: Vec<RequestSpec>,
 }
 
 /// One workload request, sent over and over on keep-alive connections.
@@ -126,6 +139,9 @@ impl HarnessTable {
             ("port_flag", self.port_flag.is_some()),
             ("ready_path", self.ready_path.is_some()),
             ("requests", self.requests.is_some()),
+            ("resolve_path", self.resolve_path.is_some()),
+            ("upstream", self.upstream.is_some()),
+            ("check_requests", self.check_requests.is_some()),
         ]
     }
 
@@ -175,18 +191,45 @@ impl HarnessTable {
                 .map(|r| r.check(crate_dir))
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        for (i, r) in requests.iter().enumerate() {
-            if requests[..i].iter().any(|o| o.name == r.name) {
+        let check_requests = self
+            .check_requests
+            .iter()
+            .flatten()
+            .map(|r| r.check(crate_dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        let all: Vec<&RequestSpec> = requests.iter().chain(&check_requests).collect();
+        for (i, r) in all.iter().enumerate() {
+            if all[..i].iter().any(|o| o.name == r.name) {
                 return Err(format!(
                     "two requests are named {:?}: give each a distinct `name`",
                     r.name
                 ));
             }
         }
+        if let Some(path) = &self.resolve_path {
+            check_path("resolve_path", path)?;
+            if !path.contains("{name}") {
+                return Err(format!(
+                    "`resolve_path` {path:?} has no {{name}}: write where the name goes, as in \"/resolve?name={{name}}\""
+                ));
+            }
+        }
+        let upstream = match self.upstream.as_deref() {
+            None => false,
+            Some("https") => true,
+            Some(other) => {
+                return Err(format!(
+                    "`upstream` {other:?}: expected \"https\" (an HTTPS server the harness starts on loopback)"
+                ))
+            }
+        };
         Ok(ServerDrive {
             launch,
             ready_path,
             requests,
+            resolve_path: self.resolve_path.clone(),
+            upstream,
+            check_requests,
         })
     }
 

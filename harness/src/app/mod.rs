@@ -76,10 +76,11 @@ impl AppSpec {
         let (name, dir) = match app {
             "http" => (Some(app), root.join("sample-apps/http-server")),
             "json" => (Some(app), root.join("sample-apps/json-cruncher")),
+            "service" => (Some(app), root.join("sample-apps/service")),
             path if Path::new(path).join("Cargo.toml").is_file() => (None, PathBuf::from(path)),
             other => {
                 return Err(usage(format!(
-                    "unknown app {other:?}: expected `http` (the HTTP server), `json` (the JSON cruncher) or the path of a directory with a Cargo.toml"
+                    "unknown app {other:?}: expected `http` (the HTTP server), `json` (the JSON cruncher), `service` (the outbound-calling service) or the path of a directory with a Cargo.toml"
                 )))
             }
         };

@@ -277,6 +277,24 @@ fn last_lines(log: &[String]) -> String {
     }
 }
 
+/// Removes image `tag` if the run `run_id` built it (its run label says so): another
+/// run's image of the same tag, or a user's, is left alone.
+pub async fn remove_if_built_by(docker: &Docker, tag: &str, run_id: &str) {
+    let Ok(inspect) = docker.inspect_image(tag).await else {
+        return;
+    };
+    let ours = inspect
+        .config
+        .and_then(|c| c.labels)
+        .is_some_and(|l| l.get(crate::labels::RUN_ID).map(String::as_str) == Some(run_id));
+    if ours {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+            .force(true)
+            .build();
+        let _ = docker.remove_image(tag, Some(options), None).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 mod bench;
 mod build;
 mod calibrate;
+mod check;
 mod clean;
 mod compare;
 mod doctor;
@@ -34,5 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::execute(&args),
         Command::Agent => crate::agent::serve::run(),
         Command::Profile(args) => profile::execute(&args),
+        Command::Check(args) => check::execute(&args),
+        Command::Trace(args) => crate::check::tracer::main(&args.out, &args.command),
     }
 }

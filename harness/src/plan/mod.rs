@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod calibrate;
+pub mod check;
 pub mod profile;
 mod selection;
 

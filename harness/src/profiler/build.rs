@@ -79,24 +79,6 @@ pub async fn image(
     Ok(tag)
 }
 
-/// Removes the profiling image `tag` if this profile (`run_id`) built it: another
-/// profile's image of the same tag is left alone.
-pub async fn remove_image(docker: &Docker, tag: &str, run_id: &str) {
-    let Ok(inspect) = docker.inspect_image(tag).await else {
-        return;
-    };
-    let ours = inspect
-        .config
-        .and_then(|c| c.labels)
-        .is_some_and(|l| l.get(crate::labels::RUN_ID).map(String::as_str) == Some(run_id));
-    if ours {
-        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default()
-            .force(true)
-            .build();
-        let _ = docker.remove_image(tag, Some(options), None).await;
-    }
-}
-
 /// Fills `dir` with what perf needs to resolve a container's samples: the binary at
 /// `/app`, and for a base with a C library, that library and the loader copied out of
 /// container `id`; `/usr/lib/debug` links to the host's debug symbols.

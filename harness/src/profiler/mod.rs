@@ -37,6 +37,12 @@ struct Context<'a> {
 
 /// Profiles every variant of the plan and returns the profile file's path.
 pub async fn profile(plan: &ProfilePlan, command: Vec<String>) -> anyhow::Result<PathBuf> {
+    // An app that calls an upstream gets one on loopback while it is sampled.
+    let (app, _upstream) = crate::upstream::for_app(&plan.app).await?;
+    let plan = &ProfilePlan {
+        app,
+        ..plan.clone()
+    };
     let perf_version = perf::version().map_err(crate::error::prerequisite)?;
     let docker = match plan.runtime {
         Some(crate::runtime::RuntimeKind::Native) => None,
@@ -137,8 +143,12 @@ impl Context<'_> {
         let _ = runtime.sweep().await;
         if let Some(docker) = self.docker {
             for &variant in &self.plan.variants {
-                build::remove_image(docker, &build::tag(&self.plan.app, variant), &self.run_id)
-                    .await;
+                crate::build::image::remove_if_built_by(
+                    docker,
+                    &build::tag(&self.plan.app, variant),
+                    &self.run_id,
+                )
+                .await;
             }
         }
         Err(crate::error::HarnessError::Interrupted {

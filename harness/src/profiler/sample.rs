@@ -58,7 +58,7 @@ impl Context<'_> {
         };
         let outcome = self.sampled(runtime, variant, &binary, image.clone()).await;
         if let (Some(docker), Some(tag)) = (self.docker, image) {
-            build::remove_image(docker, &tag, &self.run_id).await;
+            crate::build::image::remove_if_built_by(docker, &tag, &self.run_id).await;
         }
         let (data, symfs, measured) = outcome?;
         let folded = perf::folded(&data, symfs.as_deref())?;
@@ -102,6 +102,7 @@ impl Context<'_> {
             cpus: pinning::cpu_list(&cpus),
             memory_limit: Some(MEMORY_LIMIT),
             purpose: "profile".into(),
+            wrap: None,
         };
         match &self.plan.workload {
             Workload::Server {
@@ -134,12 +135,13 @@ impl Context<'_> {
                         rate: None,
                         cpus: Some(loadgen_cpus.clone()),
                     };
-                    run_load(load(WARMUP)).await?;
+                    crate::measure::loadgen::run_load_blocking(load(WARMUP)).await?;
                     let symfs = self.symfs(variant, &instance, binary, &symfs_dir).await?;
                     let meter = runtime.cpu_meter(&instance).await;
                     let recording = attach(runtime, &instance, &data).await?;
                     let before = meter.as_ref().ok().and_then(|m| m.read_ns().ok());
-                    let report = run_load(load(*duration)).await?;
+                    let report =
+                        crate::measure::loadgen::run_load_blocking(load(*duration)).await?;
                     let after = meter.as_ref().ok().and_then(|m| m.read_ns().ok());
                     recording.stop()?;
                     let requests = report.completed();
@@ -252,10 +254,4 @@ async fn attach<R: Runtime>(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(recording)
-}
-
-async fn run_load(spec: LoadSpec) -> anyhow::Result<crate::measure::loadgen::LoadReport> {
-    tokio::task::spawn_blocking(move || crate::measure::loadgen::run_load(&spec))
-        .await
-        .context("the load generator panicked")?
 }

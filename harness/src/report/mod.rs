@@ -2,9 +2,9 @@
 //!
 //! Owns reading the files (`load`), deriving the numbers and their noise (`metrics`,
 //! `estimate`, `frontier`), the plots (`plots`, `figures`), the document (`sections`,
-//! `tables`, `load_tables`, `verdict`, `ranking`) and its two renderings
-//! (`markdown`, `html`). It never sees a run's in-memory state: what is not in a results
-//! file is not in the report.
+//! `tables`, `load_tables`, `verdict`, `ranking`), the sections of profiles (`why`) and
+//! checks (`scratch`), and its two renderings (`markdown`, `html`). It never sees a run's
+//! in-memory state: what is not in a results file is not in the report.
 
 mod doc;
 pub mod estimate;
@@ -23,6 +23,7 @@ pub mod provenance;
 mod ranking;
 mod readme;
 pub mod replication;
+mod scratch;
 mod sections;
 pub mod select;
 mod summary;
@@ -62,6 +63,11 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         .iter()
         .map(|p| crate::profiles::ProfileResults::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let checks = crate::profiles::newest_per_app(&out.join("checks"))?
+        .iter()
+        .map(|p| crate::check::CheckResults::load(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    scratch::section(&mut builder.doc, &checks);
     let runs: Vec<&crate::results::RunResults> = inputs.runs.iter().map(|r| &r.results).collect();
     why::section(&mut builder.doc, &profiles, &runs);
     for profile in &profiles {

@@ -98,6 +98,27 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
         run.fake_artifacts();
         return run.execute(None).await;
     }
+    // An app that calls an upstream gets one on this machine's loopback, for the whole run.
+    let (app, _upstream) = crate::upstream::for_app(&plan.app).await?;
+    let with_upstream;
+    let plan = match &_upstream {
+        Some(_) => {
+            if docker.is_some() && !docker_client::is_local(&docker_client::host()) {
+                return Err(HarnessError::Usage(format!(
+                    "{} calls an upstream (`upstream = \"https\"`), which the harness serves on this machine's loopback, out of reach of the daemon at {}: run on the daemon's host",
+                    plan.app.name,
+                    docker_client::host()
+                ))
+                .into());
+            }
+            with_upstream = RunPlan {
+                app,
+                ..plan.clone()
+            };
+            &with_upstream
+        }
+        None => plan,
+    };
     match docker {
         Some(docker) => {
             let host = docker_client::host();

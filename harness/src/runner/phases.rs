@@ -41,6 +41,7 @@ impl<R: Runtime> Run<'_, R> {
             cpus: pinning::cpu_list(cpus),
             memory_limit: self.plan.memory_limit,
             purpose: purpose.into(),
+            wrap: None,
         })
     }
 
@@ -192,6 +193,9 @@ mod tests {
             launch: Launch::from_fields(&fields).unwrap(),
             ready_path: "/".into(),
             requests: Vec::new(),
+            resolve_path: None,
+            upstream: false,
+            check_requests: Vec::new(),
         };
         let env = listen_on(&server(LaunchFields::default()), addr);
         assert_eq!(env, (vec![], vec![("PORT".into(), "4321".into())]));

@@ -35,6 +35,9 @@ fn server_app() -> AppSpec {
             launch: Launch::from_fields(&LaunchFields::default()).unwrap(),
             ready_path: "/".into(),
             requests: Vec::new(),
+            resolve_path: None,
+            upstream: false,
+            check_requests: Vec::new(),
         }),
     )
 }

@@ -56,8 +56,33 @@ impl DockerRuntime {
             (labels::RUN_ID, &self.run_id),
             (labels::OWNER, &self.owner),
         ]);
+        let (entrypoint, binds) = match &spec.wrap {
+            Some(wrap) => (
+                Some(
+                    std::iter::once(crate::runtime::WRAP_PATH.to_string())
+                        .chain(wrap.args.iter().cloned())
+                        .chain(wrap.entrypoint.iter().cloned())
+                        .collect(),
+                ),
+                Some(
+                    [
+                        format!("{}:{}:ro", wrap.binary.display(), crate::runtime::WRAP_PATH),
+                        format!("{}:{}", wrap.writable.display(), crate::runtime::WRAP_OUT),
+                    ]
+                    .into_iter()
+                    .chain(
+                        wrap.files
+                            .iter()
+                            .map(|(here, there)| format!("{}:{there}:ro", here.display())),
+                    )
+                    .collect(),
+                ),
+            ),
+            None => (None, None),
+        };
         Ok(ContainerCreateBody {
             image: Some(image),
+            entrypoint,
             user: Some(crate::runtime::USER.into()),
             cmd: Some(spec.args.clone()),
             env: (!spec.env.is_empty())
@@ -72,6 +97,7 @@ impl DockerRuntime {
                 readonly_rootfs: Some(true),
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges".into()]),
+                binds,
                 ..Default::default()
             }),
             ..Default::default()

@@ -62,7 +62,28 @@ pub struct StartSpec {
     pub memory_limit: Option<u64>,
     /// Unique within the run, e.g. `cold-3`.
     pub purpose: String,
+    /// A program the app runs under (the check's tracer); docker only.
+    pub wrap: Option<Wrap>,
 }
+
+/// A program an instance's own entrypoint runs under: `binary` (a file on this machine,
+/// mounted read-only at `WRAP_PATH`) is the container's first process, given `args`, then
+/// the image's `entrypoint` and the instance's arguments; `writable` (a directory here) is
+/// mounted at `WRAP_OUT` for what it writes, and `files` over the paths they name.
+#[derive(Debug, Clone)]
+pub struct Wrap {
+    pub binary: PathBuf,
+    pub args: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub writable: PathBuf,
+    /// Files here mounted read-only over paths in the container (a resolver configuration).
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// Where a wrapper binary is mounted in the container.
+pub const WRAP_PATH: &str = "/.harness/wrapper";
+/// Where a wrapper's writable directory is mounted in the container.
+pub const WRAP_OUT: &str = "/.harness/out";
 
 /// A started instance.
 #[derive(Debug, Clone)]

@@ -48,6 +48,10 @@ impl Runtime for NativeRuntime {
     }
 
     async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
+        anyhow::ensure!(
+            spec.wrap.is_none(),
+            "the native runtime cannot run an app under a wrapper (the check runs in images)"
+        );
         let cpu_set = CpuSet::new(&parse_cpus(&spec.cpus)?)?;
         let mut command = Command::new(&spec.binary);
         command

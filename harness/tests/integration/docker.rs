@@ -27,6 +27,7 @@ async fn hello_from(
         cpus: "0".into(),
         memory_limit: None,
         purpose: "test".into(),
+        wrap: None,
     };
     let instance = runtime.start(&spec).await.unwrap();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();

@@ -10,6 +10,7 @@ mod artifacts;
 mod bench;
 mod bench_report;
 mod byo;
+mod check;
 mod cli;
 mod compare;
 mod docker;

@@ -68,6 +68,7 @@ async fn assert_restrictions_hold_inside(runtime: &DockerRuntime, variant: Varia
         cpus: "0".into(),
         memory_limit: None,
         purpose: "posture-probe".into(),
+        wrap: None,
     };
     let instance = runtime.start(&spec).await.unwrap();
     let exit = runtime
@@ -104,6 +105,7 @@ async fn assert_runtime_restrictions(
         cpus: "0".into(),
         memory_limit: Some(64 << 20),
         purpose: "posture".into(),
+        wrap: None,
     };
     let instance = runtime.start(&spec).await.unwrap();
     let info = docker.inspect_container(&instance.id, None).await;

@@ -49,14 +49,18 @@ pub fn checked_results(out: &Path) -> harness::results::RunResults {
     let file = results_file(out).expect("a results file");
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let schema = harness::results::json_schema();
-    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert_valid(&value, &harness::results::json_schema());
+    harness::results::RunResults::load(&file).unwrap()
+}
+
+/// Fails with every error when `value` does not pass `schema`.
+pub fn assert_valid(value: &serde_json::Value, schema: &serde_json::Value) {
+    let validator = jsonschema::validator_for(schema).unwrap();
     let errors: Vec<String> = validator
-        .iter_errors(&value)
+        .iter_errors(value)
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "schema errors: {errors:?}");
-    harness::results::RunResults::load(&file).unwrap()
 }
 
 /// Builds the http app's musl-system-scratch and glibc-system-debian images under `run_id`

@@ -233,6 +233,13 @@ impl LoadReport {
 ///
 /// It builds its own multi-thread tokio runtime on a fresh thread, so it may be called from
 /// any thread, inside another runtime or not (from async code, call it in `spawn_blocking`).
+/// `run_load` on a blocking thread, for async callers.
+pub async fn run_load_blocking(spec: LoadSpec) -> anyhow::Result<LoadReport> {
+    tokio::task::spawn_blocking(move || run_load(&spec))
+        .await
+        .map_err(|_| anyhow::anyhow!("the load generator panicked"))?
+}
+
 pub fn run_load(spec: &LoadSpec) -> anyhow::Result<LoadReport> {
     run_load_with(spec, DEFAULT_CLIENT)
 }
