@@ -440,6 +440,8 @@ fn first_line(text: &str) -> String {
 }
 
 /// One `GET path` on a fresh connection: the status and the body, or why there is none.
+/// The body ends where its length says, a chunked one at its last chunk, and else when the
+/// app closes: a server that keeps the connection open is read all the same.
 async fn get(
     addr: std::net::SocketAddr,
     path: &str,
@@ -451,7 +453,17 @@ async fn get(
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).await?;
+        let mut buf = [0u8; 8192];
+        loop {
+            if complete(&reply) {
+                break;
+            }
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
         Ok::<_, std::io::Error>(reply)
     };
     let reply = match tokio::time::timeout(timeout, exchange).await {
@@ -466,6 +478,24 @@ async fn get(
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("not an HTTP answer: {}", first_line(head)))?;
     Ok((status, body.to_string()))
+}
+
+/// Whether `reply` holds a whole response: its head, and the body its head announces.
+fn complete(reply: &[u8]) -> bool {
+    let Some(end) = reply.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&reply[..end]).to_ascii_lowercase();
+    let body = &reply[end + 4..];
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    match length {
+        Some(length) => body.len() >= length,
+        None if head.contains("transfer-encoding: chunked") => body.ends_with(b"0\r\n\r\n"),
+        None => false,
+    }
 }
 
 /// The image's entrypoint, and its command (the arguments when none are given).
@@ -596,6 +626,20 @@ fn line_of(checked: &VariantCheck) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_is_complete_when_its_announced_body_is_in() {
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n"));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab"));
+        assert!(complete(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nabcd"
+        ));
+        assert!(complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"
+        ));
+        // Without a length the body runs to the close.
+        assert!(!complete(b"HTTP/1.1 200 OK\r\n\r\nabcd"));
+    }
 
     #[test]
     fn error_lines_are_the_first_distinct_lines_that_read_as_errors() {

@@ -1,8 +1,9 @@
-//! `harness check` against the real daemon, on crates written here (never the sample
-//! apps): one that loads the system's CA roots through rustls-native-certs at start, one
-//! that bundles webpki roots. The first must be reported with its CA bundle missing in
-//! scratch, with the fix; the Dockerfile the check writes must build with the docker CLI,
-//! and its image must pass the same check. The second must be reported clean.
+//! `harness check` against the real daemon, on crates written here (never copied from the
+//! sample apps) and on the service sample app: a crate that loads the system's CA roots
+//! through rustls-native-certs at start must be reported with its CA bundle missing in
+//! scratch, with the fix, and the Dockerfile the check writes must build with the docker CLI
+//! and pass the same check; one that bundles webpki roots must be reported clean; the DNS
+//! cases must match the stub's log per libc. The tracer itself is tested without Docker.
 
 use crate::byo::make_crate;
 use crate::support::harness_cli;
@@ -10,29 +11,49 @@ use harness::check::pitfalls::{Pitfall, Status};
 use harness::check::CheckResults;
 use std::path::Path;
 
-/// A std-only HTTP server on `PORT` that runs `setup` first (printing what it found).
+/// A std-only keep-alive HTTP server on `PORT` that runs `setup` first (printing what it
+/// found), answers `GET /resolve?name=NAME` with the addresses the libc (getaddrinfo)
+/// resolves NAME to, or 502 and the error, and anything else with `ok`.
 fn server(setup: &str) -> String {
     format!(
         r#"
 use std::io::{{Read, Write}};
-use std::net::TcpListener;
+use std::net::{{TcpListener, TcpStream, ToSocketAddrs}};
 
 fn main() {{
     {setup}
     let port = std::env::var("PORT").expect("PORT is set");
     let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).expect("bind");
-    for mut stream in listener.incoming().flatten() {{
-        let mut buf = [0u8; 4096];
-        let mut seen = Vec::new();
-        while let Ok(n) = stream.read(&mut buf) {{
-            if n == 0 {{ break; }}
-            seen.extend_from_slice(&buf[..n]);
-            while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {{
-                seen.drain(..end + 4);
-                if stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").is_err() {{
-                    break;
-                }}
+    for stream in listener.incoming().flatten() {{
+        std::thread::spawn(move || serve(stream));
+    }}
+}}
+
+fn answer(path: &str) -> (&'static str, String) {{
+    match path.strip_prefix("/resolve?name=") {{
+        Some(name) => match (name, 80).to_socket_addrs() {{
+            Ok(addrs) => ("200 OK", addrs.map(|a| a.ip().to_string()).collect::<Vec<_>>().join(" ")),
+            Err(e) => ("502 Bad Gateway", format!("cannot resolve {{name}}: {{e}}")),
+        }},
+        None => ("200 OK", "ok".to_string()),
+    }}
+}}
+
+fn serve(mut stream: TcpStream) {{
+    let (mut seen, mut buf) = (Vec::new(), [0u8; 4096]);
+    loop {{
+        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {{
+            let head = String::from_utf8_lossy(&seen[..end]).into_owned();
+            seen.drain(..end + 4);
+            let (status, body) = answer(head.split_whitespace().nth(1).unwrap_or("/"));
+            let reply = format!("HTTP/1.1 {{status}}\r\nContent-Length: {{}}\r\n\r\n{{body}}", body.len());
+            if stream.write_all(reply.as_bytes()).is_err() {{
+                return;
             }}
+        }}
+        match stream.read(&mut buf) {{
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
         }}
     }}
 }}
@@ -115,6 +136,10 @@ impl Drop for RemoveImage {
     }
 }
 
+/// A crate that loads the system roots at start (and resolves names on request): the CA
+/// bundle is missing in scratch and in the minbase debian, with its fix; the Dockerfile the
+/// check writes builds, and its image has the roots; each libc resolves the DNS cases as
+/// the stub's log shows.
 #[test]
 fn native_roots_are_missing_in_scratch_and_the_written_dockerfile_fixes_it() {
     let _lock = crate::support::docker_lock();
@@ -127,12 +152,18 @@ fn native_roots_are_missing_in_scratch_and_the_written_dockerfile_fixes_it() {
     let out = tempfile::tempdir().unwrap();
     let Some((results, stdout)) = check(
         krate.path(),
-        &["--variants", "glibc-system-debian,musl-system-scratch"],
+        &[
+            "--variants",
+            "glibc-system-debian,musl-system-scratch",
+            "--set",
+            "resolve_path=/resolve?name={name}",
+        ],
         out.path(),
         "native roots",
     ) else {
         return;
     };
+    assert_dns_as_logged(&results, &stdout);
     let scratch = results.variant("musl-system-scratch").unwrap();
     assert!(scratch.traced, "{:?}", scratch.untraced_reason);
     let ca = scratch
@@ -251,39 +282,6 @@ fn bundled_webpki_roots_are_reported_clean() {
     assert!(!scratch.failures.any(), "{:?}", scratch.failures);
 }
 
-/// A std-only server on `PORT` that resolves `GET /resolve?name=NAME` through the libc
-/// (getaddrinfo) and answers with the addresses, or 502 and the error.
-const RESOLVER: &str = r#"
-use std::io::{Read, Write};
-use std::net::{TcpListener, ToSocketAddrs};
-
-fn main() {
-    let port = std::env::var("PORT").expect("PORT is set");
-    let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).expect("bind");
-    for mut stream in listener.incoming().flatten() {
-        let mut buf = [0u8; 4096];
-        let mut seen = Vec::new();
-        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-        let head = String::from_utf8_lossy(&seen);
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let (status, body) = match path.strip_prefix("/resolve?name=") {
-            Some(name) => match (name, 80).to_socket_addrs() {
-                Ok(addrs) => ("200 OK", addrs.map(|a| a.ip().to_string()).collect::<Vec<_>>().join(" ")),
-                Err(e) => ("502 Bad Gateway", format!("cannot resolve {name}: {e}")),
-            },
-            None => ("200 OK", "ok".to_string()),
-        };
-        let reply = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-        let _ = stream.write_all(reply.as_bytes());
-    }
-}
-"#;
-
 /// The outcome of the DNS case whose lookup is `lookup`, in `variant`.
 fn case<'a>(
     results: &'a CheckResults,
@@ -302,24 +300,11 @@ fn case<'a>(
         .expect("case asked")
 }
 
-#[test]
-fn each_libc_resolves_as_the_stub_log_shows() {
-    let _lock = crate::support::docker_lock();
-    let krate = make_crate("resolver-server", "", RESOLVER, None);
-    let out = tempfile::tempdir().unwrap();
-    let Some((results, stdout)) = check(
-        krate.path(),
-        &[
-            "--variants",
-            "glibc-system-debian,musl-system-scratch",
-            "--set",
-            "resolve_path=/resolve?name={name}",
-        ],
-        out.path(),
-        "dns",
-    ) else {
-        return;
-    };
+/// The DNS cases, per libc, as the stub's log shows them: glibc asks its nameservers in
+/// turn and resolves every case; musl asks both at once and the external resolver's fast
+/// NXDOMAIN wins for a cluster name; the big answer is right exactly when the log shows a
+/// retry over TCP.
+fn assert_dns_as_logged(results: &CheckResults, stdout: &str) {
     assert_eq!(results.dns_skipped, None, "{stdout}");
     assert!(results
         .resolv_conf
@@ -329,12 +314,12 @@ fn each_libc_resolves_as_the_stub_log_shows() {
     use harness::check::dns::Server;
     // A public name: both libcs get it right.
     for variant in ["glibc-system-debian", "musl-system-scratch"] {
-        let api = case(&results, variant, "api.example.test.");
+        let api = case(results, variant, "api.example.test.");
         assert_eq!(api.verdict, "right", "{variant}: {api:?}");
     }
     // The short name under a pod's settings. glibc asks its nameservers in turn: the
     // cluster DNS first, which answers; the external resolver never sees the name.
-    let glibc = case(&results, "glibc-system-debian", "upstream");
+    let glibc = case(results, "glibc-system-debian", "upstream");
     assert_eq!(glibc.verdict, "right", "{glibc:?}");
     assert_eq!(
         glibc.queries[0].server,
@@ -350,7 +335,7 @@ fn each_libc_resolves_as_the_stub_log_shows() {
     );
     // musl asks both at once and takes the first answer: the external resolver's fast
     // NXDOMAIN, so the name does not resolve.
-    let musl = case(&results, "musl-system-scratch", "upstream");
+    let musl = case(results, "musl-system-scratch", "upstream");
     let first = &musl.queries[0].name;
     assert!(
         musl.queries
@@ -368,7 +353,7 @@ fn each_libc_resolves_as_the_stub_log_shows() {
     assert_ne!(musl.verdict, "right", "{musl:?}");
     // The answer over 512 bytes: right exactly when the log shows a retry over TCP.
     for variant in ["glibc-system-debian", "musl-system-scratch"] {
-        let big = case(&results, variant, "big.example.test.");
+        let big = case(results, variant, "big.example.test.");
         assert!(
             big.queries.iter().any(|q| q.truncated),
             "{variant}: {:?}",
@@ -377,7 +362,7 @@ fn each_libc_resolves_as_the_stub_log_shows() {
         let tcp = big.queries.iter().any(|q| q.transport == "tcp");
         assert_eq!(big.verdict == "right", tcp, "{variant}: {big:?}");
     }
-    assert!(case(&results, "glibc-system-debian", "big.example.test.")
+    assert!(case(results, "glibc-system-debian", "big.example.test.")
         .queries
         .iter()
         .any(|q| q.transport == "tcp"));
@@ -542,4 +527,26 @@ fn the_tracer_passes_exit_codes_and_signals_through_and_says_when_it_cannot_trac
             code: None,
             signal: Some(libc::SIGTERM)
         }));
+}
+
+/// A daemon on another machine cannot bind-mount this machine's tracer and trace
+/// directory: the check says so in one line and exits 2 before building or connecting.
+#[test]
+fn a_check_of_a_daemon_on_another_machine_is_refused_in_one_line() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "check",
+            "--app",
+            "http",
+            "--variants",
+            "musl-system-scratch",
+        ])
+        // A documentation address (TEST-NET-1): refused in planning, so never contacted.
+        .env("DOCKER_HOST", "tcp://192.0.2.1:2375")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("on another machine"), "{stderr}");
 }
