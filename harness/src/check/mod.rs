@@ -3,12 +3,15 @@
 //! the paths it reached for and missed become per-pitfall verdicts with their fixes
 //! (`pitfalls`), its failures (non-2xx, errors, exit code, error lines) are set beside the
 //! baseline's, and the results reach `results/checks/<app>-<time>.json` (this module's
-//! types, schema published as `harness/schema/check.schema.json`). `dockerfile` writes the
-//! runtime stage that copies in what was missing.
+//! types, schema published as `harness/schema/check.schema.json`). `run` drives it, `ask`
+//! sends the app its requests and DNS cases (answered by the stub in `dns`), `summary`
+//! draws the tables, and `dockerfile` writes the runtime stage that copies in what was
+//! missing.
 //!
 //! What the check did not observe it never reports as working: an untraced run says why,
 //! and its pitfalls are "not observed".
 
+mod ask;
 pub mod dns;
 pub mod dockerfile;
 pub mod pitfalls;
