@@ -17,6 +17,7 @@ pub mod dockerfile;
 pub mod pitfalls;
 mod run;
 pub mod summary;
+mod syscalls;
 pub mod trace;
 pub mod tracer;
 
