@@ -107,6 +107,26 @@ fn status(results: &CheckResults, variant: &str, pitfall: Pitfall) -> Status {
     results.variant(variant).expect("checked").status(pitfall)
 }
 
+/// Builds what a check of `app` needs before the Docker lock is taken: the variants'
+/// binaries (no images; the check reuses them) and the tracer, so that the lock is held for
+/// the daemon's work, not for compiling.
+fn prebuild(app: &Path, variants: &str) {
+    let (code, stdout, stderr) = harness_cli(&[
+        "build",
+        "--app",
+        app.to_str().unwrap(),
+        "--variants",
+        variants,
+        "--no-images",
+    ]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(harness::agent::image::binary(
+        &harness::app::workspace_root(),
+    ))
+    .expect("the tracer builds");
+}
+
 /// Builds `tag` from a Dockerfile the check wrote, with the docker CLI (an independent
 /// builder); the image is removed when the returned guard drops.
 fn build_image(dockerfile: &Path, context: &Path, tag: &str) -> RemoveImage {
@@ -142,13 +162,14 @@ impl Drop for RemoveImage {
 /// the stub's log shows.
 #[test]
 fn native_roots_are_missing_in_scratch_and_the_written_dockerfile_fixes_it() {
-    let _lock = crate::support::docker_lock();
     let krate = make_crate(
         "native-roots-server",
         "\n[dependencies]\nrustls-native-certs = \"0.8\"\n",
         &server(NATIVE_ROOTS),
         None,
     );
+    prebuild(krate.path(), "glibc-system-debian,musl-system-scratch");
+    let _lock = crate::support::docker_lock();
     let out = tempfile::tempdir().unwrap();
     let Some((results, stdout)) = check(
         krate.path(),
@@ -256,13 +277,14 @@ fn native_roots_are_missing_in_scratch_and_the_written_dockerfile_fixes_it() {
 
 #[test]
 fn bundled_webpki_roots_are_reported_clean() {
-    let _lock = crate::support::docker_lock();
     let krate = make_crate(
         "webpki-roots-server",
         "\n[dependencies]\nwebpki-roots = \"1\"\n",
         &server(WEBPKI_ROOTS),
         None,
     );
+    prebuild(krate.path(), "musl-system-scratch");
+    let _lock = crate::support::docker_lock();
     let out = tempfile::tempdir().unwrap();
     let Some((results, _)) = check(
         krate.path(),
@@ -373,11 +395,12 @@ fn assert_dns_as_logged(results: &CheckResults, stdout: &str) {
 /// writes copies them in, and the image it builds serves every request.
 #[test]
 fn the_service_app_breaks_in_scratch_and_its_dockerfile_mends_it() {
+    let app = Path::new("service");
+    prebuild(app, "musl-system-scratch");
     let _lock = crate::support::docker_lock();
     let out = tempfile::tempdir().unwrap();
     let context = tempfile::tempdir().unwrap();
     let dockerfile = context.path().join("Dockerfile");
-    let app = Path::new("service");
     let Some((results, _)) = check(
         app,
         &[
