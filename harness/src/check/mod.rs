@@ -24,7 +24,7 @@ pub mod tracer;
 pub use run::{check, Checked};
 pub use summary::summary;
 
-use crate::results::{write_atomically, Environment};
+use crate::results::Environment;
 use pitfalls::{Status, Verdict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -205,37 +205,14 @@ impl VariantCheck {
 impl CheckResults {
     /// Reads and checks a check file; errors name the file.
     pub fn load(path: &Path) -> anyhow::Result<CheckResults> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        let results: CheckResults = serde_path_to_error::deserialize(de)
-            .map_err(|e| anyhow::anyhow!("{}: not a check file: {e}", path.display()))?;
-        anyhow::ensure!(
-            results.schema_version == SCHEMA_VERSION,
-            "{}: check schema_version {} (this harness reads {SCHEMA_VERSION})",
-            path.display(),
-            results.schema_version
-        );
-        Ok(results)
-    }
-
-    /// Reads a check file already parsed as JSON.
-    pub fn load_value(value: serde_json::Value) -> anyhow::Result<CheckResults> {
-        let results: CheckResults = serde_path_to_error::deserialize(value)
-            .map_err(|e| anyhow::anyhow!("not a check file: {e}"))?;
-        anyhow::ensure!(
-            results.schema_version == SCHEMA_VERSION,
-            "check schema_version {} (this harness reads {SCHEMA_VERSION})",
-            results.schema_version
-        );
-        Ok(results)
+        crate::results::load_json_versioned(path, "check", SCHEMA_VERSION, |r: &CheckResults| {
+            r.schema_version
+        })
     }
 
     /// Writes the file atomically.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let json = serde_json::to_string_pretty(self)?;
-        write_atomically(path, json.as_bytes())?;
-        Ok(())
+        crate::results::save_json(path, self)
     }
 
     pub fn variant(&self, name: &str) -> Option<&VariantCheck> {
@@ -266,6 +243,21 @@ mod tests {
             "{} is stale: run `UPDATE_SCHEMA=1 cargo test -p harness published_check_schema`",
             path.display()
         );
+    }
+
+    #[test]
+    fn the_published_checks_load_and_every_variant_was_traced() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/checks");
+        let files = crate::results::newest_per_app(&dir).unwrap();
+        assert!(!files.is_empty(), "no check file in {}", dir.display());
+        for path in files {
+            let c = CheckResults::load(&path).unwrap();
+            assert!(
+                c.variants.iter().all(|v| v.traced && v.error.is_none()),
+                "{}",
+                path.display()
+            );
+        }
     }
 
     #[test]

@@ -51,6 +51,12 @@ pub struct Checked {
 
 /// Checks every variant of the plan, and writes the Dockerfile when asked.
 pub async fn check(plan: &CheckPlan, command: Vec<String>) -> anyhow::Result<Checked> {
+    // An app that calls an upstream gets one on loopback while it is checked.
+    let (app, _upstream) = crate::upstream::for_app(&plan.app).await?;
+    let plan = &CheckPlan {
+        app,
+        ..plan.clone()
+    };
     let docker = docker_client::connect().await?;
     let root = crate::app::workspace_root();
     let progress = Progress::new(false);
@@ -120,16 +126,6 @@ pub async fn check(plan: &CheckPlan, command: Vec<String>) -> anyhow::Result<Che
         built: std::sync::Mutex::new(None),
     };
     let runtime = DockerRuntime::new(docker.clone(), &cx.run_id, &plan.app.name);
-    // An app that calls an upstream gets one on loopback while it is checked.
-    let (app, _upstream) = crate::upstream::for_app(&plan.app).await?;
-    let with_upstream = CheckPlan {
-        app,
-        ..plan.clone()
-    };
-    let cx = Context {
-        plan: &with_upstream,
-        ..cx
-    };
     cx.all_until_interrupted(&runtime, &mut results, &path)
         .await?;
     results.finished_at = Some(crate::results::now());

@@ -11,7 +11,7 @@ pub mod buckets;
 
 use crate::matrix::Variant;
 use crate::measure::stats::{paired_ratio, summarize};
-use crate::results::{write_atomically, Environment, Ratio, Summary};
+use crate::results::{Environment, Ratio, Summary};
 use buckets::{Bucket, Tally};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -224,25 +224,17 @@ impl VariantProfile {
 impl ProfileResults {
     /// Reads and checks a profile file; errors name the file.
     pub fn load(path: &Path) -> anyhow::Result<ProfileResults> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        let results: ProfileResults = serde_path_to_error::deserialize(de)
-            .map_err(|e| anyhow::anyhow!("{}: not a profile file: {e}", path.display()))?;
-        anyhow::ensure!(
-            results.schema_version == SCHEMA_VERSION,
-            "{}: profile schema_version {} (this harness reads {SCHEMA_VERSION})",
-            path.display(),
-            results.schema_version
-        );
-        Ok(results)
+        crate::results::load_json_versioned(
+            path,
+            "profile",
+            SCHEMA_VERSION,
+            |r: &ProfileResults| r.schema_version,
+        )
     }
 
     /// Writes the file atomically.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let json = serde_json::to_string_pretty(self)?;
-        write_atomically(path, json.as_bytes())?;
-        Ok(())
+        crate::results::save_json(path, self)
     }
 
     pub fn variant(&self, name: &str) -> Option<&VariantProfile> {
@@ -273,25 +265,8 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ProfileResults)).expect("schemas serialize")
 }
 
-/// The newest profile file per app in `dir` (by file name, which ends in the UTC time).
-pub fn newest_per_app(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut newest: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if let Some((app, _time)) = stem.rsplit_once('-') {
-            newest.insert(app.to_string(), path.clone());
-        }
-    }
-    Ok(newest.into_values().collect())
-}
+/// The newest profile file per app in `dir`.
+pub use crate::results::newest_per_app;
 
 #[cfg(test)]
 mod tests {

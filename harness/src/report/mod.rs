@@ -59,11 +59,11 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
     let palette = palette(inputs);
     let mut builder = sections::Builder::new(&plots_dir);
     builder.build(inputs, &views, &palette)?;
-    let profiles = crate::profiles::newest_per_app(&out.join("profiles"))?
+    let profiles = crate::results::newest_per_app(&out.join("profiles"))?
         .iter()
         .map(|p| crate::profiles::ProfileResults::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let checks = crate::profiles::newest_per_app(&out.join("checks"))?
+    let checks = crate::results::newest_per_app(&out.join("checks"))?
         .iter()
         .map(|p| crate::check::CheckResults::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -606,6 +606,58 @@ fn upgrade_v1(value: &mut serde_json::Value) {
     }
 }
 
+/// Reads `path` as a `kind` file (`profile`, `check`) whose `schema_version`, read by
+/// `version`, must be `expected`; every error names the file, and for a file that does not
+/// parse, the field. (Run and bench files go through `load_versioned`, which also reads
+/// older versions and names `harness run` in its errors.)
+pub fn load_json_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    kind: &str,
+    expected: u32,
+    version: impl Fn(&T) -> u32,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let loaded: T = serde_path_to_error::deserialize(de)
+        .map_err(|e| anyhow::anyhow!("{}: not a {kind} file: {e}", path.display()))?;
+    anyhow::ensure!(
+        version(&loaded) == expected,
+        "{}: {kind} schema_version {} (this harness reads {expected})",
+        path.display(),
+        version(&loaded)
+    );
+    Ok(loaded)
+}
+
+/// Writes `value` to `path` as pretty JSON, atomically.
+pub fn save_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(value)?;
+    write_atomically(path, json.as_bytes())?;
+    Ok(())
+}
+
+/// The newest file per app in `dir`, by file name (`<app>-<UTC time>.json`); none when the
+/// directory does not exist.
+pub fn newest_per_app(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut newest: std::collections::BTreeMap<String, PathBuf> = Default::default();
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if let Some((app, _time)) = stem.rsplit_once('-') {
+            newest.insert(app.to_string(), path.clone());
+        }
+    }
+    Ok(newest.into_values().collect())
+}
+
 /// Writes `bytes` to `path` so that a reader sees either the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     let dir = path

@@ -99,8 +99,9 @@ fn check(app: &Path, args: &[&str], out: &Path, test: &str) -> Option<(CheckResu
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     crate::support::assert_valid(&value, &harness::check::check_json_schema());
+    let results = CheckResults::load(&file).unwrap();
     std::fs::remove_file(&file).unwrap();
-    Some((CheckResults::load_value(value).unwrap(), stdout))
+    Some((results, stdout))
 }
 
 fn status(results: &CheckResults, variant: &str, pitfall: Pitfall) -> Status {
