@@ -1,5 +1,5 @@
 //! `harness report`: render REPORT.md, index.html and the plots from results files, and
-//! regenerate the README blocks that quote them.
+//! regenerate the blocks of the README and of the book's pages (`docs/`) that quote them.
 
 use crate::cli::ReportArgs;
 use std::path::Path;
@@ -26,10 +26,11 @@ pub fn execute(args: &ReportArgs) -> anyhow::Result<()> {
         rendered.plots.len(),
         args.out.join("plots").display()
     );
-    let readme = crate::report::readme_beside(&args.out);
-    let blocks = crate::report::update_readme(&inputs, &readme)?;
-    if blocks > 0 {
-        println!("regenerated {blocks} block(s) in {}", readme.display());
+    for page in crate::report::pages_beside(&args.out) {
+        let blocks = crate::report::update_page(&inputs, &page, &args.out)?;
+        if blocks > 0 {
+            println!("regenerated {blocks} block(s) in {}", page.display());
+        }
     }
     Ok(())
 }

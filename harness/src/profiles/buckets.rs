@@ -5,8 +5,8 @@
 //! first rule that matches **any** frame of the stack decides the sample's bucket, so a page
 //! fault taken inside `memcpy` counts as memory mapping, and a futex wait inside `malloc` as
 //! locks. A stack no rule matches is `app` when its leaf frame is in user space, `other`
-//! when it is in the kernel (interrupts, scheduling). The README's copy of `RULES` is kept in
-//! step by a unit test. This module only classifies; it runs nothing.
+//! when it is in the kernel (interrupts, scheduling). The copy of `RULES` in `docs/profiles.md`
+//! is kept in step by a unit test. This module only classifies; it runs nothing.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -346,7 +346,7 @@ impl Tally {
     }
 }
 
-/// The rule list as the README's Markdown table shows it (kept in step by a test).
+/// The rule list as `docs/profiles.md`'s Markdown table shows it (kept in step by a test).
 pub fn rules_markdown() -> String {
     let mut out = String::from("| bucket | side | match | pattern |\n|---|---|---|---|\n");
     for r in RULES {
@@ -412,13 +412,13 @@ mod tests {
 
     #[test]
     fn the_readme_lists_the_rules_in_force() {
-        let readme = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+        let page = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/profiles.md"),
         )
         .unwrap();
         assert!(
-            readme.contains(&rules_markdown()),
-            "README.md's bucket rule table is stale: paste `profiles::buckets::rules_markdown()`"
+            page.contains(&rules_markdown()),
+            "docs/profiles.md's bucket rule table is stale: paste `profiles::buckets::rules_markdown()`"
         );
     }
 }

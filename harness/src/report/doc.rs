@@ -13,11 +13,17 @@ pub enum Block {
     Paragraph(String),
     List(Vec<String>),
     Table(Table),
-    /// A plot written as `plots/STEM.svg` and `plots/STEM.png`.
+    /// A plot written as `plots/STEM.svg` and `plots/STEM.png`; `alt` says what it plots.
     Plot {
         title: String,
+        alt: String,
         stem: String,
     },
+    /// Cells side by side where the page is wide enough (one under the other otherwise),
+    /// each cell a run of blocks.
+    Row(Vec<Vec<Block>>),
+    /// The contents: a link to every heading of levels 2 and 3 after this block.
+    Contents,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -59,11 +65,27 @@ impl Doc {
         }
     }
 
-    pub fn plot(&mut self, title: impl Into<String>, stem: impl Into<String>) {
-        self.blocks.push(Block::Plot {
-            title: title.into(),
-            stem: stem.into(),
-        });
+    /// The headings (level, text, anchor) after the contents block, or after the start
+    /// where there is none, of levels 2 and 3; anchors as `anchor::Anchors` gives them
+    /// for the whole document, title first, so a link from the contents lands on its heading.
+    pub fn contents(&self) -> Vec<(u8, String, String)> {
+        let mut anchors = super::anchor::Anchors::default();
+        anchors.next(&self.title);
+        let start = self
+            .blocks
+            .iter()
+            .position(|b| *b == Block::Contents)
+            .unwrap_or(0);
+        let mut out = Vec::new();
+        for (i, block) in self.blocks.iter().enumerate() {
+            if let Block::Heading { level, text } = block {
+                let id = anchors.next(text);
+                if i > start && (2..=3).contains(level) {
+                    out.push((*level, text.clone(), id));
+                }
+            }
+        }
+        out
     }
 }
 

@@ -5,13 +5,25 @@ use super::doc::{Block, Doc, Table};
 use std::fmt::Write;
 
 pub fn render(doc: &Doc) -> String {
-    format!("# {}\n\n{}", doc.title, render_blocks(&doc.blocks))
+    let mut out = format!("# {}\n\n", doc.title);
+    let contents = doc.contents();
+    for block in &doc.blocks {
+        render_block(&mut out, block, &contents);
+    }
+    out
 }
 
-/// The blocks alone, with no title: what a generated README block holds.
+/// The blocks alone, with no title: what a generated README block holds (no contents).
 pub fn render_blocks(blocks: &[Block]) -> String {
     let mut out = String::new();
     for block in blocks {
+        render_block(&mut out, block, &[]);
+    }
+    out
+}
+
+fn render_block(out: &mut String, block: &Block, contents: &[(u8, String, String)]) {
+    {
         match block {
             Block::Heading { level, text } => {
                 let hashes = "#".repeat(usize::from(*level).clamp(2, 6));
@@ -26,16 +38,29 @@ pub fn render_blocks(blocks: &[Block]) -> String {
                 }
                 out.push('\n');
             }
-            Block::Table(table) => table_md(&mut out, table),
-            Block::Plot { title, stem } => {
+            Block::Table(table) => table_md(out, table),
+            Block::Plot { title, alt, stem } => {
+                let alt = alt.replace(['[', ']'], "");
                 let _ = writeln!(
                     out,
-                    "![{title}](plots/{stem}.svg)\n\n([PNG](plots/{stem}.png))\n"
+                    "![{alt}](plots/{stem}.svg)\n\n_{title}_ ([PNG](plots/{stem}.png))\n"
                 );
+            }
+            Block::Row(cells) => {
+                for block in cells.iter().flatten() {
+                    render_block(out, block, contents);
+                }
+            }
+            Block::Contents => {
+                for (level, text, id) in contents {
+                    let indent = "  ".repeat(usize::from(level.saturating_sub(2)));
+                    let text = text.replace(['[', ']'], "");
+                    let _ = writeln!(out, "{indent}- [{text}](#{id})");
+                }
+                out.push('\n');
             }
         }
     }
-    out
 }
 
 fn table_md(out: &mut String, table: &Table) {

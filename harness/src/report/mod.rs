@@ -6,6 +6,8 @@
 //! checks (`scratch`), and its two renderings (`markdown`, `html`). It never sees a run's
 //! in-memory state: what is not in a results file is not in the report.
 
+pub mod anchor;
+mod answer;
 mod doc;
 pub mod estimate;
 mod figures;
@@ -57,15 +59,12 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", plots_dir.display()))?;
     let views = views(inputs);
     let palette = palette(inputs);
+    let checks = load_checks(out)?;
     let mut builder = sections::Builder::new(&plots_dir);
-    builder.build(inputs, &views, &palette)?;
+    builder.build(inputs, &views, &palette, &checks)?;
     let profiles = crate::results::newest_per_app(&out.join("profiles"))?
         .iter()
         .map(|p| crate::profiles::ProfileResults::load(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let checks = crate::results::newest_per_app(&out.join("checks"))?
-        .iter()
-        .map(|p| crate::check::CheckResults::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
     scratch::section(&mut builder.doc, &checks);
     let runs: Vec<&crate::results::RunResults> = inputs.runs.iter().map(|r| &r.results).collect();
@@ -86,31 +85,55 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
     })
 }
 
-/// The README a report in `out` keeps up to date: `README.md` beside `out` (`results` →
-/// `README.md`), used only when it has generated blocks.
-pub fn readme_beside(out: &Path) -> PathBuf {
-    out.parent().unwrap_or(Path::new("")).join("README.md")
+/// The directory whose README and book a report in `out` keeps up to date: `out`'s parent.
+pub fn root_beside(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.into(),
+        _ => PathBuf::from("."),
+    }
 }
 
-/// Re-renders the generated blocks of the Markdown file `readme` from `inputs` (see
-/// `readme`: `summary`, and `bench ID…`); returns how many there were, 0 when the file does
-/// not exist or has none. Files are named relative to the README's directory.
-pub fn update_readme(inputs: &Inputs, readme: &Path) -> anyhow::Result<usize> {
+/// The Markdown files a report in `out` keeps up to date: `README.md` beside `out`
+/// (`results` → `README.md`) and the pages of the book beside it (`docs/*.md`), in that
+/// order; each is used only when it has generated blocks.
+pub fn pages_beside(out: &Path) -> Vec<PathBuf> {
+    let root = root_beside(out);
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    let mut pages = vec![root.join("README.md")];
+    pages.extend(docs);
+    pages
+}
+
+/// Re-renders the generated blocks of the Markdown file `page` (the README or a page of the
+/// book beside the report in `out`) from `inputs` (see `readme`: `summary`, `answer` and
+/// `bench ID…`); returns how many there were, 0 when the file does not exist or has none.
+/// Files below the checkout's root (`out`'s parent) are named relative to the page
+/// (`results/…` from the README, `../results/…` from `docs/`), others by their file name.
+pub fn update_page(inputs: &Inputs, page: &Path, out: &Path) -> anyhow::Result<usize> {
+    let readme = page;
+    let root = &root_beside(out);
     let text = match std::fs::read_to_string(readme) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => anyhow::bail!("{}: cannot read: {e}", readme.display()),
     };
-    let dir = match readme.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = |path: &Path| relative_name(path, dir);
+    let name = |path: &Path| relative_name(path, page, root);
     let views = views(inputs);
     let sources = provenance::sources(inputs, name);
     let (spliced, blocks) = readme::splice(&text, &readme.display().to_string(), |block, args| {
         let blocks = match (block, &inputs.bench) {
             ("summary", _) => summary::summary(inputs, &views, &sources),
+            ("answer", _) => {
+                let checks = load_checks(out)?;
+                let report = name(&out.join("REPORT.md"));
+                answer::blocks(&views, &checks, &report)
+            }
             ("bench", Some(bench)) => {
                 let source = sources.last().expect("the bench file is a source");
                 let mut blocks = summary::bench(&bench.results, source, args);
@@ -123,7 +146,9 @@ pub fn update_readme(inputs: &Inputs, readme: &Path) -> anyhow::Result<usize> {
             }
             ("bench", None) => anyhow::bail!("no bench results file among the inputs"),
             (other, _) => {
-                anyhow::bail!("unknown block {other:?}: expected `summary` or `bench ID…`")
+                anyhow::bail!(
+                    "unknown block {other:?}: expected `summary`, `answer` or `bench ID…`"
+                )
             }
         };
         Ok(markdown::render_blocks(&blocks))
@@ -134,16 +159,34 @@ pub fn update_readme(inputs: &Inputs, readme: &Path) -> anyhow::Result<usize> {
     Ok(blocks)
 }
 
-/// `path` relative to `dir` when it lies below it, else its file name: never an absolute
-/// path, so the text does not depend on where the checkout is.
-fn relative_name(path: &Path, dir: &Path) -> String {
-    let (Ok(path_abs), Ok(dir_abs)) = (std::path::absolute(path), std::path::absolute(dir)) else {
+/// `path` as a link from `page`: relative to it when both lie below `root`, else the file
+/// name alone: never an absolute path, so the text does not depend on where the checkout is.
+fn relative_name(path: &Path, page: &Path, root: &Path) -> String {
+    let abs = |p: &Path| std::path::absolute(p).ok();
+    let (Some(path_abs), Some(page_abs), Some(root_abs)) = (abs(path), abs(page), abs(root)) else {
         return provenance::file_name(path);
     };
-    match path_abs.strip_prefix(&dir_abs) {
-        Ok(rel) => rel.display().to_string(),
-        Err(_) => provenance::file_name(path),
+    let (Ok(rel), Ok(page_rel)) = (
+        path_abs.strip_prefix(&root_abs),
+        page_abs.strip_prefix(&root_abs),
+    ) else {
+        return provenance::file_name(path);
+    };
+    let depth = page_rel.components().count().saturating_sub(1);
+    let mut out = PathBuf::new();
+    for _ in 0..depth {
+        out.push("..");
     }
+    out.push(rel);
+    out.display().to_string()
+}
+
+/// The newest `harness check` file of each app in `out/checks`.
+fn load_checks(out: &Path) -> anyhow::Result<Vec<crate::check::CheckResults>> {
+    crate::results::newest_per_app(&out.join("checks"))?
+        .iter()
+        .map(|p| crate::check::CheckResults::load(p))
+        .collect()
 }
 
 /// What a reader must know before comparing the inputs' figures: other machines, dirty code.

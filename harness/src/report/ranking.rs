@@ -255,3 +255,19 @@ fn against_baseline(
         _ => format!("; {} is {how}{noise}", top.name),
     }
 }
+
+/// The variants tied for best on a figure: the best and every variant within noise of it
+/// (or, with `by_binary`, running its binary), best first; `None` where some pair cannot be
+/// told apart for want of an interval, or no variant has the figure.
+pub fn tied_for_best<'v>(
+    view: &'v RunView,
+    metric: impl Fn(&VariantRow) -> Option<Measured>,
+    better: Better,
+    by_binary: bool,
+) -> Option<Ranked<'v>> {
+    let ranked = ranked(view, &metric, better);
+    if ranked.is_empty() || unjudged(&ranked) {
+        return None;
+    }
+    Some(leaders(view, &ranked, by_binary))
+}

@@ -15,7 +15,7 @@ pub fn section(doc: &mut Doc, profiles: &[ProfileResults], runs: &[&crate::resul
     }
     doc.heading(2, "Why: where the CPU goes");
     doc.paragraph(
-        "From `harness profile`: each variant sampled with `perf record` during one load window (server) or one job (batch) per round, the variants interleaved round by round, every sample put in a bucket by the rule list in the README (allocator, locks and futex, memory mapping, memory copy, network and syscalls, the app itself, other). Shares are of the variant's own samples, pooled over its rounds; for servers, share × CPU µs per request (the rounds' median) gives µs per request in each bucket. The allocator + locks + memory mapping share is also given per round (median and the interval of the median: up to 5 rounds the rounds' range, 93.8% for 5; 96.9% for 6), and its ratio to the baseline's is paired by round.",
+        "From `harness profile`: each variant sampled with `perf record` during one load window (server) or one job (batch) per round, the variants interleaved round by round, every sample put in a bucket by the rule list in docs/profiles.md (allocator, locks and futex, memory mapping, memory copy, network and syscalls, the app itself, other). Shares are of the variant's own samples, pooled over its rounds; for servers, share × CPU µs per request (the rounds' median) gives µs per request in each bucket. The allocator + locks + memory mapping share is also given per round (median and the interval of the median: up to 5 rounds the rounds' range, 93.8% for 5; 96.9% for 6), and its ratio to the baseline's is paired by round.",
     );
     for p in profiles {
         app_section(doc, p);

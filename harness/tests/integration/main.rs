@@ -14,6 +14,7 @@ mod check;
 mod cli;
 mod compare;
 mod docker;
+mod docs;
 mod fake_backend;
 mod faults;
 mod fresh_node;

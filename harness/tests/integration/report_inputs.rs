@@ -287,3 +287,37 @@ fn the_readme_blocks_are_regenerated_from_the_files_deterministically() {
     assert_eq!(code, 0);
     assert!(!none.path().join("README.md").exists());
 }
+
+#[test]
+fn the_books_pages_get_their_blocks_with_files_named_from_the_page() {
+    let root = tempfile::tempdir().unwrap();
+    let bench = root.path().join("results/bench/bench.json");
+    std::fs::create_dir_all(bench.parent().unwrap()).unwrap();
+    std::fs::copy(fixture("bench.json"), &bench).unwrap();
+    std::fs::create_dir_all(root.path().join("docs")).unwrap();
+    let page = root.path().join("docs/benchmarks.md");
+    let block = "<!-- BEGIN harness report: bench alloc/small_vec_churn -->\n<!-- END harness report: bench -->\n";
+    std::fs::write(&page, format!("# Benchmarks\n\nProse.\n\n{block}")).unwrap();
+    std::fs::write(root.path().join("docs/plain.md"), "# no blocks\n").unwrap();
+    let (code, stdout, stderr) = harness_cli(&[
+        "report",
+        bench.to_str().unwrap(),
+        "--out",
+        root.path().join("results").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("regenerated 1 block(s) in {}", page.display())),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("plain.md"), "{stdout}");
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(text.starts_with("# Benchmarks\n\nProse.\n\n"), "{text}");
+    assert!(
+        text.contains("\n| alloc/small_vec_churn | 182 ns | "),
+        "{text}"
+    );
+    // From docs/, the file is one directory up; never an absolute path.
+    assert!(text.contains("`../results/bench/bench.json`"), "{text}");
+    assert!(!text.contains(&root.path().display().to_string()), "{text}");
+}

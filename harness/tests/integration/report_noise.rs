@@ -233,3 +233,106 @@ fn a_noisy_version_2_file_renders_every_interval_and_the_cpu_charts() {
         "{md}"
     );
 }
+
+/// The report's first section, `## Which variant to ship`, up to the next `## ` heading.
+fn answer_section(md: &str) -> &str {
+    let start = md
+        .find("## Which variant to ship")
+        .unwrap_or_else(|| panic!("no answer section in {md}"));
+    let rest = &md[start + 3..];
+    &md[start..start + 3 + rest.find("\n## ").unwrap_or(rest.len())]
+}
+
+#[test]
+fn the_report_opens_with_the_variant_to_ship_and_it_follows_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    // As measured: the glibc variants tie on CPU per request, musl's malloc costs 2.2×.
+    let out = tempfile::tempdir().unwrap();
+    let rendered = report::render(&noisy_inputs(dir.path()), out.path()).unwrap();
+    let md = std::fs::read_to_string(&rendered.report_md).unwrap();
+    assert!(
+        md.starts_with("# glibc or musl: what each variant costs\n\n## Which variant to ship"),
+        "{md}"
+    );
+    let answer = answer_section(&md);
+    assert!(
+        answer.contains("**Serving under load: ship glibc-static-system-scratch.** Tied within noise for the best server CPU per request on GET /json at concurrency 64"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("the smallest image of all, musl-system-scratch"),
+        "{answer}"
+    );
+    // The tradeoff chart is on the first screen, with alt text that says what it plots.
+    assert!(
+        answer.contains("![The tradeoff: image size vs server CPU per request (http): a point per variant, server CPU per request"),
+        "{answer}"
+    );
+    assert!(answer.contains("](plots/http-tradeoff.svg)"), "{answer}");
+
+    // Make musl's malloc as cheap as glibc's: the smallest image ties, so it is the answer,
+    // and there is no smaller image left to price.
+    let cheap = |v: &str| match v {
+        "musl-system-scratch" => 110.0 / 50.0,
+        _ => 1.0,
+    };
+    let path = save(&noisy_http(7, 5, cheap), dir.path(), "http-cheap-musl.json");
+    let out = tempfile::tempdir().unwrap();
+    let rendered = report::render(&report::load_files(&[path]).unwrap(), out.path()).unwrap();
+    let md = std::fs::read_to_string(&rendered.report_md).unwrap();
+    let answer = answer_section(&md);
+    assert!(
+        answer.contains("**Serving under load: ship musl-system-scratch.**"),
+        "{answer}"
+    );
+    assert!(!answer.contains("the smallest image of all, "), "{answer}");
+}
+
+#[test]
+fn every_link_of_the_reports_contents_lands_on_a_heading() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rendered = report::render(&noisy_inputs(dir.path()), out.path()).unwrap();
+    let md = std::fs::read_to_string(&rendered.report_md).unwrap();
+    let mut anchors = report::anchor::Anchors::default();
+    let ids: Vec<String> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|l| anchors.next(l.trim_start_matches('#').trim()))
+        .collect();
+    let links: Vec<&str> = md
+        .split("](#")
+        .skip(1)
+        .map(|s| &s[..s.find(')').unwrap()])
+        .collect();
+    assert!(links.len() > 5, "{md}");
+    for link in &links {
+        assert!(
+            ids.iter().any(|id| id == link),
+            "#{link} is no heading of {ids:?}"
+        );
+    }
+    let html = std::fs::read_to_string(&rendered.index_html).unwrap();
+    let hrefs: Vec<&str> = html
+        .split("href=\"#")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        hrefs, links,
+        "index.html's contents differ from REPORT.md's"
+    );
+    for href in hrefs {
+        assert!(
+            html.contains(&format!(" id=\"{href}\">")),
+            "no id {href} in index.html"
+        );
+    }
+    // Long tables are collapsed, every table scrolls on its own on a narrow screen.
+    assert!(html.contains("<details><summary>The table: "), "{html}");
+    assert!(!html.contains("<table>\n") || html.contains("<div class=\"scroll\"><table>"));
+    assert_eq!(
+        html.matches("<table>").count(),
+        html.matches("<div class=\"scroll\"><table>").count()
+    );
+}

@@ -54,6 +54,12 @@ pub(super) fn bar_height(n: usize) -> u32 {
 
 impl Figure for SizeBars {
     named_by_fields!();
+    fn alt(&self) -> String {
+        format!(
+            "{}: a horizontal bar per variant, its length the {} ({})",
+            self.title, self.x_desc, self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.bars.len()))
     }
@@ -86,6 +92,12 @@ impl Figure for SizeBars {
 
 impl Figure for ColdStartBars {
     named_by_fields!();
+    fn alt(&self) -> String {
+        format!(
+            "{}: a horizontal bar per variant, its length the median cold start in ms, a whisker from p5 to p95 ({})",
+            self.title, self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.rows.len()))
     }

@@ -32,6 +32,15 @@ pub struct BenchRatios {
 
 impl Figure for BenchRatios {
     named_by_fields!();
+    fn alt(&self) -> String {
+        format!(
+            "{}: per bench a bar for each of {}, the time per iteration as a multiple of {}'s, with its interval ({})",
+            self.title,
+            self.variants.join(", "),
+            self.baseline,
+            self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         let rows = self.rows.len() as u32;
         (

@@ -36,6 +36,14 @@ const COLOURS: [RGBColor; 7] = [
 
 impl Figure for CpuShareBars {
     named_by_fields!();
+    fn alt(&self) -> String {
+        format!(
+            "{}: a stacked bar per variant, the share of its CPU samples in each bucket ({}) ({})",
+            self.title,
+            self.buckets.join(", "),
+            self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.rows.len()) + 60)
     }

@@ -34,6 +34,12 @@ const START: RGBColor = RGBColor(242, 142, 43);
 
 impl Figure for FreshNodeBars {
     named_by_fields!();
+    fn alt(&self) -> String {
+        format!(
+            "{}: a stacked horizontal bar per variant, the time to first response in ms split into download, unpack, start and first response, a whisker from p5 to p95 ({})",
+            self.title, self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         (1000, bar_height(self.rows.len()) + 40)
     }

@@ -45,6 +45,17 @@ pub enum LoadMetric {
     P99Ms,
 }
 
+impl LoadMetric {
+    /// The y axis's description.
+    pub fn axis(self) -> &'static str {
+        match self {
+            LoadMetric::Rps => "throughput (requests/s)",
+            LoadMetric::CpuUsPerRequest => "server CPU per request (µs)",
+            LoadMetric::P99Ms => "p99 latency (ms, log scale)",
+        }
+    }
+}
+
 /// A row of panels (one per endpoint) of a load metric against concurrency.
 #[derive(Debug, Clone)]
 pub struct LoadLines {
@@ -91,6 +102,16 @@ fn with_legend<DB: DrawingBackend>(
 
 impl Figure for LoadLines {
     named_by_fields!();
+    fn alt(&self) -> String {
+        let panels: Vec<&str> = self.panels.iter().map(|p| p.title.as_str()).collect();
+        format!(
+            "{}: one panel per endpoint ({}), a line per variant, {} against the number of connections (log scale), a whisker per point for the interval of its median ({})",
+            self.title,
+            panels.join(", "),
+            self.metric.axis(),
+            self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         let w = 420 * self.panels.len().max(1) as u32 + 40;
         let n = self.panels.first().map_or(0, |p| p.series.len());
@@ -118,16 +139,13 @@ impl Figure for LoadLines {
                 LoadMetric::Rps | LoadMetric::CpuUsPerRequest => {
                     let y =
                         0.0..linear_top(points().map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y))), 1.12);
-                    let y_desc = match self.metric {
-                        LoadMetric::Rps => "throughput (requests/s)",
-                        _ => "server CPU per request (µs)",
-                    };
+                    let y_desc = self.metric.axis();
                     draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette, true)?
                 }
                 LoadMetric::P99Ms => {
                     let (lo, hi) = log_bounds(points().map(|p| p.y), 1.6);
                     let y = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
-                    let y_desc = "p99 latency (ms, log scale)";
+                    let y_desc = self.metric.axis();
                     draw_panel(cell, panel, x, y, (x_desc, y_desc), &self.palette, true)?
                 }
             }
@@ -138,6 +156,12 @@ impl Figure for LoadLines {
 
 impl Figure for ThreadScaling {
     named_by_fields!();
+    fn alt(&self) -> String {
+        format!(
+            "{}: a line per variant, {} against the number of threads ({})",
+            self.title, self.y_label, self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         (1000, 620 + legend_rows(self.series.len(), 1000) * 24)
     }

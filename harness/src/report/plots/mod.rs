@@ -57,8 +57,11 @@ pub type Drawn<DB, T> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::E
 pub trait Figure {
     /// File name without extension, e.g. `http-image-size`.
     fn stem(&self) -> String;
-    /// The plot's title, also used as the image's alt text.
+    /// The plot's title.
     fn title(&self) -> String;
+    /// The image's alt text: what it plots (its kind, axes and what one mark is), for a
+    /// reader who cannot see it.
+    fn alt(&self) -> String;
     /// Width and height in pixels.
     fn size(&self) -> (u32, u32);
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
@@ -68,6 +71,7 @@ pub trait Figure {
 #[derive(Debug, Clone)]
 pub struct PlotFile {
     pub title: String,
+    pub alt: String,
     pub stem: String,
     pub svg: PathBuf,
     pub png: PathBuf,
@@ -98,6 +102,7 @@ pub fn write_figure(figure: &impl Figure, dir: &Path) -> anyhow::Result<PlotFile
     }
     Ok(PlotFile {
         title: figure.title(),
+        alt: figure.alt(),
         stem,
         svg,
         png,

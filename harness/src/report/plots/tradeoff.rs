@@ -116,6 +116,12 @@ impl Tradeoff {
 
 impl Figure for Tradeoff {
     named_by_fields!();
+    fn alt(&self) -> String {
+        format!(
+            "{}: a point per variant, {} against image size in MB (log scale), the variants on the frontier marked ({})",
+            self.title, self.y_desc, self.subtitle
+        )
+    }
     fn size(&self) -> (u32, u32) {
         (1100, 720)
     }
