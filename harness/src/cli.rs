@@ -181,13 +181,25 @@ pub struct Selection {
 pub struct BuildArgs {
     #[command(flatten)]
     pub selection: Selection,
-    /// Compile in a clean target dir so the compile time is a cold one.
+    /// Measure build time as a team pays it, per variant over --rounds interleaved rounds:
+    /// a clean compile (empty target dir), an incremental rebuild after a one-line change
+    /// (to a copy of the source), the image without and with the layer cache; writes
+    /// `<out>/<app>-<UTC time>.json`.
     #[arg(long)]
     pub cold: bool,
+    /// With --cold: rounds, each building every variant once in a shuffled order.
+    #[arg(long, default_value_t = 3, requires = "cold")]
+    pub rounds: u32,
+    /// With --cold: the seed of the rounds' shuffled orders.
+    #[arg(long, default_value_t = 0, requires = "cold")]
+    pub seed: u64,
+    /// With --cold: where the build-time file goes.
+    #[arg(long, default_value = "results/builds", requires = "cold")]
+    pub out: PathBuf,
     /// Build binaries only, no images (no Docker needed).
     #[arg(long)]
     pub no_images: bool,
-    /// Print the build records as JSON instead of a table.
+    /// Print the build records (with --cold: the build-time file) as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }

@@ -10,7 +10,7 @@
 //! | layer | modules | what they own |
 //! |---|---|---|
 //! | commands | `commands` | one module per subcommand: arguments → plan → act → print (all printing is here) |
-//! | features | `runner`, `bench`, `profiler`, `check`, `fresh_node`, `agent`, `doctor`, `cleanup`, `compare`, `report` | what a subcommand does, from a plan or from results files |
+//! | features | `runner`, `bench`, `buildtime`, `profiler`, `check`, `fresh_node`, `agent`, `doctor`, `cleanup`, `compare`, `report` | what a subcommand does, from a plan or from results files |
 //! | planning | `plan` | arguments → checked, typed plans (`run`, `build`, `bench`, `calibrate`, `profile`, `check`) before any side effect |
 //! | arguments | `cli` | clap structs, typed where the choice is closed |
 //! | parts | `build`, `measure`, `app`, `export`, `profiles`, `upstream` | compiling and images; probes, load, statistics; the app's own description; CSV and JSON exporters; profile files; the HTTPS upstream an app may call |
@@ -20,6 +20,7 @@ pub mod agent;
 pub mod app;
 pub mod bench;
 pub mod build;
+pub mod buildtime;
 pub mod check;
 pub mod cleanup;
 pub mod cli;

@@ -31,6 +31,8 @@ pub struct Compiled {
     pub compile_s: f64,
     /// True when the target dir held no previous build of this link kind.
     pub cold: bool,
+    /// What cargo did: compiled everything, some units, or nothing.
+    pub kind: crate::results::CompileKind,
 }
 
 /// The `dist` profile of the root Cargo.toml, for crates outside the workspace.
@@ -267,10 +269,22 @@ fn finish(
             built
         }
     };
+    // cargo says `Compiling <crate>` for every unit it compiles, and nothing for a fresh one.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let compiled = stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Compiling "))
+        .count();
+    let kind = match (prepared.was_cold, compiled) {
+        (true, _) => crate::results::CompileKind::Clean,
+        (false, 0) => crate::results::CompileKind::Reused,
+        (false, _) => crate::results::CompileKind::Incremental,
+    };
     Ok(Compiled {
         path,
         compile_s: took.as_secs_f64(),
         cold: prepared.was_cold,
+        kind,
     })
 }
 
@@ -315,6 +329,39 @@ fn prune_stale_binaries(dir: &Path, link: Link, bin: &str) {
     }
 }
 
+/// The cargo command that builds `variant` of `app` into `target_dir`, as every build of
+/// the harness runs it (`harness build --cold` times it).
+pub fn command(
+    root: &Path,
+    app: &AppSpec,
+    variant: Variant,
+    target_dir: &Path,
+    injected: Option<&inject::Library>,
+) -> Command {
+    cargo_command(root, app, variant, target_dir, injected, &[])
+}
+
+/// The `dist` profile's settings a build of `app` gets, as `key=value`: the workspace's
+/// `[profile.dist]` for its own crates, the harness's copy of it for any other.
+pub fn profile_settings(root: &Path, app: &AppSpec) -> Vec<String> {
+    if !app.in_workspace {
+        return DIST_PROFILE_CONFIG
+            .iter()
+            .map(|s| s.trim_start_matches("profile.dist.").to_string())
+            .collect();
+    }
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let Ok(manifest) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    manifest
+        .get("profile")
+        .and_then(|p| p.get(PROFILE))
+        .and_then(|d| d.as_table())
+        .map(|t| t.iter().map(|(k, v)| format!("{k}={v}")).collect())
+        .unwrap_or_default()
+}
+
 fn cargo_command(
     root: &Path,
     app: &AppSpec,
@@ -336,7 +383,9 @@ fn cargo_command(
         // Set explicitly so a user's RUSTFLAGS cannot make two variants differ silently.
         .env("RUSTFLAGS", variant.link.rustflags())
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET");
+        .env_remove("CARGO_BUILD_TARGET")
+        // Its `Compiling` lines tell a clean, an incremental and a reused build apart.
+        .env_remove("CARGO_TERM_QUIET");
     if app.in_workspace {
         command.arg("--locked");
     } else {

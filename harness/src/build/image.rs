@@ -91,6 +91,18 @@ pub async fn build(
     binary: &[u8],
     labels: std::collections::HashMap<String, String>,
 ) -> anyhow::Result<BuiltImage> {
+    build_with(docker, tag, dockerfile, binary, labels, false).await
+}
+
+/// `build`, with the daemon's layer cache left unused when `nocache`.
+pub async fn build_with(
+    docker: &Docker,
+    tag: &str,
+    dockerfile: &str,
+    binary: &[u8],
+    labels: std::collections::HashMap<String, String>,
+    nocache: bool,
+) -> anyhow::Result<BuiltImage> {
     let context = context_tar(&labelled(dockerfile, &labels), binary)?;
     let previous = harness_image_at(docker, tag).await;
     let options = BuildImageOptionsBuilder::default()
@@ -98,6 +110,7 @@ pub async fn build(
         .t(tag)
         .rm(true)
         .forcerm(true)
+        .nocache(nocache)
         .build();
     let context = bytes::Bytes::from(context);
     let start = Instant::now();

@@ -121,6 +121,7 @@ pub async fn compile_variant(
         binary_sha256: Some(artifact.sha256.clone()),
         compile_s: compiled.compile_s,
         compile_cold: compiled.cold,
+        compile_kind: Some(compiled.kind),
         binary_bytes: elf.bytes,
         static_binary: elf.is_static,
         interpreter: elf.interpreter.clone(),

@@ -27,6 +27,39 @@ pub async fn execute(args: BuildArgs) -> anyhow::Result<()> {
         Some(docker) => base::provision(docker, &plan.variants, &progress).await?,
         None => None,
     };
+    if plan.cold {
+        let timing = crate::buildtime::measure::Plan {
+            root: &root,
+            app: &plan.app,
+            variants: &plan.variants,
+            rounds: plan.rounds,
+            seed: plan.seed,
+            docker: docker.as_ref(),
+            base: base.as_ref(),
+            run_id: &run_id,
+            out: &plan.out,
+        };
+        let (times, path) = crate::buildtime::measure::measure(&timing, &progress).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&times)?);
+        } else {
+            println!("{}", build_time_table(&times));
+            println!("results: {}", path.display());
+        }
+        let failed: Vec<String> = times
+            .variants
+            .iter()
+            .filter_map(|v| Some(format!("{} ({})", v.variant, v.failure.as_ref()?)))
+            .collect();
+        anyhow::ensure!(
+            failed.is_empty(),
+            "{} of {} variants failed: {}",
+            failed.len(),
+            times.variants.len(),
+            failed.join("; ")
+        );
+        return Ok(());
+    }
     let mut rows: Vec<(Variant, Result<BuildRecord, String>)> = Vec::new();
     for &variant in &plan.variants {
         let step = progress.step(format!("building {variant}"));
@@ -36,7 +69,7 @@ pub async fn execute(args: BuildArgs) -> anyhow::Result<()> {
             run_id: &run_id,
         });
         let outcome =
-            build::build_variant(&root, &plan.app, variant, plan.cold, packaging.as_ref()).await;
+            build::build_variant(&root, &plan.app, variant, false, packaging.as_ref()).await;
         match outcome {
             Ok(built) => {
                 let reused = match built.kept {
@@ -44,7 +77,8 @@ pub async fn execute(args: BuildArgs) -> anyhow::Result<()> {
                     crate::build::artifact::Kept::New => "",
                 };
                 step.done(format!(
-                    "built {variant} in {:.1} s (sha256 {}{}{reused})",
+                    "built {variant}: {} in {:.1} s (sha256 {}{}{reused})",
+                    kind_words(&built.record),
                     built.record.compile_s,
                     crate::digest::short(&built.artifact.sha256),
                     build::allocator_note(variant, &built.record),
@@ -78,6 +112,58 @@ pub async fn execute(args: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The medians of a build-time file, each with its interval's range, per variant.
+fn build_time_table(times: &crate::buildtime::BuildTimes) -> Table {
+    use crate::buildtime::Figure;
+    let figures: Vec<Figure> = Figure::ALL
+        .into_iter()
+        .filter(|f| {
+            times.method.images
+                || !matches!(
+                    f,
+                    Figure::ImageCold
+                        | Figure::ImageCached
+                        | Figure::TotalCold
+                        | Figure::TotalCached
+                )
+        })
+        .collect();
+    let mut table = Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec!["variant".to_string()];
+    header.extend(figures.iter().map(|f| format!("{} s", f.name())));
+    table.set_header(header);
+    for v in &times.variants {
+        let mut row = vec![v.variant.clone()];
+        for f in &figures {
+            let samples: Vec<f64> = v.samples(*f).into_iter().map(|(_, s)| s).collect();
+            row.push(match crate::measure::stats::summarize(&samples) {
+                Some(s) if s.n > 1 => format!(
+                    "{:.2} [{:.2}–{:.2}]",
+                    s.median, s.median_ci_low, s.median_ci_high
+                ),
+                Some(s) => format!("{:.2}", s.median),
+                None => "-".into(),
+            });
+        }
+        table.add_row(row);
+    }
+    table
+}
+
+/// What this cargo call did, so its time is read for what it is: `clean compile`,
+/// `incremental compile`, `reused build`.
+fn kind_words(record: &BuildRecord) -> &'static str {
+    use crate::results::CompileKind;
+    match record.compile_kind {
+        Some(CompileKind::Clean) => "clean compile",
+        Some(CompileKind::Incremental) => "incremental compile",
+        Some(CompileKind::Reused) => "reused build",
+        None if record.compile_cold => "clean compile",
+        None => "compile",
+    }
+}
+
 fn build_table(rows: &[(Variant, Result<BuildRecord, String>)]) -> Table {
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
@@ -106,11 +192,7 @@ fn build_table(rows: &[(Variant, Result<BuildRecord, String>)]) -> Table {
                         .map_or("libc", crate::matrix::AllocatorSource::name)
                         .to_string(),
                     image.map_or("-".into(), |i| mb(i.image_bytes)),
-                    format!(
-                        "{:.1} s{}",
-                        r.compile_s,
-                        if r.compile_cold { " cold" } else { " warm" }
-                    ),
+                    format!("{:.1} s {}", r.compile_s, kind_words(r)),
                     image.map_or("-".into(), |i| format!("{:.2} s", i.image_build_s)),
                 ]);
             }

@@ -193,6 +193,7 @@ mod tests {
         v.build = Some(BuildRecord {
             compile_s: 0.0,
             compile_cold: false,
+            compile_kind: None,
             binary_bytes: 1,
             binary_sha256: Some(sha.into()),
             allocator_source: None,

@@ -32,8 +32,12 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
 pub struct BuildPlan {
     pub app: AppSpec,
     pub variants: Vec<Variant>,
+    /// `--cold`: measure build time over `rounds` rounds into `out`.
     pub cold: bool,
     pub images: bool,
+    pub rounds: u32,
+    pub seed: u64,
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -85,11 +89,22 @@ impl BuildPlan {
             docker_host()?;
             crate::labels::check_namespace().map_err(usage)?;
         }
+        if args.cold {
+            if args.rounds == 0 {
+                return Err(usage(
+                    "--rounds must be at least 1 (3 or more give each figure an interval)",
+                ));
+            }
+            crate::results::check_writable(&args.out, 256 * 1024)?;
+        }
         Ok(BuildPlan {
             app,
             variants,
             cold: args.cold,
             images: !args.no_images,
+            rounds: args.rounds,
+            seed: args.seed,
+            out: args.out.clone(),
         })
     }
 }

@@ -217,12 +217,41 @@ pub enum Status {
     },
 }
 
+/// What one cargo call of a run did.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CompileKind {
+    /// An empty target dir: every unit compiled.
+    Clean,
+    /// Some units compiled again (another variant's features, a changed source).
+    Incremental,
+    /// Nothing compiled: an earlier build was reused.
+    Reused,
+}
+
+impl CompileKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CompileKind::Clean => "clean",
+            CompileKind::Incremental => "incremental",
+            CompileKind::Reused => "reused",
+        }
+    }
+}
+
 /// What building the variant cost and produced.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct BuildRecord {
+    /// How long this run's cargo call took: whatever it had to do, given the builds before
+    /// it (see `compile_kind`). Not a variant's build cost: `harness build --cold` measures
+    /// that.
     pub compile_s: f64,
     /// True when the target dir was clean, so `compile_s` is a cold compile.
     pub compile_cold: bool,
+    /// What `compile_s` timed: a clean compile, an incremental one (some units rebuilt), or
+    /// a reused build (nothing compiled); absent in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_kind: Option<CompileKind>,
     pub binary_bytes: u64,
     /// SHA-256 (hex) of the binary as built; absent in files written before it was recorded.
     #[serde(default)]
@@ -628,6 +657,26 @@ pub fn load_json_versioned<T: serde::de::DeserializeOwned>(
         version(&loaded)
     );
     Ok(loaded)
+}
+
+/// Fails early, before any long work, when results cannot be written to `dir`: not a
+/// directory, not writable, or too full to hold `room` bytes (a usage error: exit 2).
+pub fn check_writable(dir: &Path, room: usize) -> anyhow::Result<()> {
+    use std::io::Write;
+    let probe = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(&vec![0u8; room])?;
+        file.as_file().sync_all()?;
+        file.close()
+    };
+    probe().map_err(|e| {
+        crate::error::HarnessError::Usage(format!(
+            "cannot write results to {}: {e} (pick another directory with --out)",
+            dir.display()
+        ))
+        .into()
+    })
 }
 
 /// Writes `value` to `path` as pretty JSON, atomically.

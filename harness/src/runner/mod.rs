@@ -91,7 +91,7 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
         Some(_) => None,
         None => setup::connect(plan, &progress).await?,
     };
-    check_writable(&plan.out_dir)?;
+    crate::results::check_writable(&plan.out_dir, RESULTS_ROOM)?;
     let _lock = setup::claim(plan, docker.as_ref(), &run_id, &progress).await?;
     if let Some(fake) = fake {
         let mut run = Run::new(plan, &fake, path, progress, command_line, None);
@@ -165,26 +165,6 @@ fn control_arm(plan: &RunPlan) -> Option<VariantResult> {
         .find(|v| v.name() == crate::matrix::BASELINE)
         .or_else(|| plan.variants.first().copied())?;
     Some(VariantResult::new(base))
-}
-
-/// Fails early, before any long work, when results cannot be written to `dir`: not a
-/// directory, not writable, or too full to hold a results file and its CSV.
-fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::io::Write;
-    let probe = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        file.write_all(&vec![0u8; RESULTS_ROOM])?;
-        file.as_file().sync_all()?;
-        file.close()
-    };
-    probe().map_err(|e| {
-        HarnessError::Usage(format!(
-            "cannot write results to {}: {e} (pick another directory with --out)",
-            dir.display()
-        ))
-        .into()
-    })
 }
 
 impl<'a, R: Runtime> Run<'a, R> {

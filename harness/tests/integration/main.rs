@@ -9,6 +9,7 @@ mod any_crate;
 mod artifacts;
 mod bench;
 mod bench_report;
+mod build_time;
 mod byo;
 mod check;
 mod cli;
