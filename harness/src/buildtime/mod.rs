@@ -149,6 +149,14 @@ impl Figure {
         Figure::TotalCached,
     ];
 
+    /// Whether the figure needs the images (absent with `--no-images`).
+    pub fn needs_images(self) -> bool {
+        matches!(
+            self,
+            Figure::ImageCold | Figure::ImageCached | Figure::TotalCold | Figure::TotalCached
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Figure::CleanWall => "clean compile",

@@ -8,6 +8,7 @@
 
 pub mod anchor;
 mod answer;
+mod build_time;
 mod doc;
 pub mod estimate;
 mod figures;
@@ -66,6 +67,8 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         .iter()
         .map(|p| crate::profiles::ProfileResults::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let builds = load_builds(out)?;
+    build_time::section(&mut builder, &builds)?;
     scratch::section(&mut builder.doc, &checks);
     let runs: Vec<&crate::results::RunResults> = inputs.runs.iter().map(|r| &r.results).collect();
     why::section(&mut builder.doc, &profiles, &runs);
@@ -128,7 +131,7 @@ pub fn update_page(inputs: &Inputs, page: &Path, out: &Path) -> anyhow::Result<u
     let sources = provenance::sources(inputs, name);
     let (spliced, blocks) = readme::splice(&text, &readme.display().to_string(), |block, args| {
         let blocks = match (block, &inputs.bench) {
-            ("summary", _) => summary::summary(inputs, &views, &sources),
+            ("summary", _) => summary::summary(inputs, &views, &sources, &load_builds(out)?),
             ("answer", _) => {
                 let checks = load_checks(out)?;
                 let report = name(&out.join("REPORT.md"));
@@ -179,6 +182,14 @@ fn relative_name(path: &Path, page: &Path, root: &Path) -> String {
     }
     out.push(rel);
     out.display().to_string()
+}
+
+/// The newest `harness build --cold` file of each app in `out/builds`.
+fn load_builds(out: &Path) -> anyhow::Result<Vec<crate::buildtime::BuildTimes>> {
+    crate::results::newest_per_app(&out.join("builds"))?
+        .iter()
+        .map(|p| crate::buildtime::BuildTimes::load(p))
+        .collect()
 }
 
 /// The newest `harness check` file of each app in `out/checks`.

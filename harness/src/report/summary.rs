@@ -21,7 +21,12 @@ pub const COLUMNS: [&str; 3] = [BASELINE, "musl-system-scratch", "musl-mimalloc-
 type Row = (String, Vec<Option<String>>);
 
 /// Where the files come from, what to beware of, and the headline table.
-pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Block> {
+pub fn summary(
+    inputs: &Inputs,
+    views: &[RunView],
+    sources: &[Source],
+    builds: &[crate::buildtime::BuildTimes],
+) -> Vec<Block> {
     let mut blocks = vec![
         Block::Paragraph("From these files (command, start to finish):".into()),
         Block::List(
@@ -46,6 +51,7 @@ pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Bl
         rows.extend(run_rows(view));
     }
     rows.extend(views.iter().find_map(posture_row));
+    rows.extend(super::build_time::summary_rows(builds, &COLUMNS));
     let bench = inputs.bench.as_ref().map(|b| &b.results);
     let churn = bench.map(churn_rows).unwrap_or_default();
     let mut note = vec![interval_note(views)];
@@ -65,6 +71,9 @@ pub fn summary(inputs: &Inputs, views: &[RunView], sources: &[Source]) -> Vec<Bl
     }
     if text("†") {
         note.push("†: the load generator was the bottleneck, so that rps measures the load generator, not the server.".into());
+    }
+    if !builds.is_empty() {
+        note.push("Build rows: from `harness build --cold`, each compile in an empty target directory of its own (the cargo home already holding the registry sources), the image with no layer cache; medians over its rounds, in brackets × the baseline paired round by round.".into());
     }
     if !churn.is_empty() {
         note.push("Criterion rows: in-process time per iteration of the same link and allocator (no image).".into());
