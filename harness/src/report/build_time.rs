@@ -245,6 +245,7 @@ fn chart(times: &BuildTimes, ratios: &Ratios) -> Option<BenchRatios> {
     Some(BenchRatios {
         stem: format!("{}-build-time", times.app),
         title: format!("Build time relative to {} ({})", times.baseline, times.app),
+        rows_are: ("figure".into(), "its build time in seconds".into()),
         subtitle: format!(
             "median of per-round ratios over {} rounds, whiskers: its interval; below 1: faster to build",
             times.method.rounds

@@ -306,6 +306,7 @@ pub fn bench(bench: &BenchResults, palette: &Palette) -> Option<BenchRatios> {
     (!rows.is_empty()).then(|| BenchRatios {
         stem: "bench-ratios".into(),
         title: "Criterion benches: time relative to the baseline".into(),
+        rows_are: ("bench".into(), "the time per iteration".into()),
         subtitle: match &bench.method {
             Some(m) => format!(
                 "time per iteration ÷ {}'s, median over {} rounds of paired processes; whiskers: its {}",

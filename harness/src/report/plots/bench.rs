@@ -23,6 +23,9 @@ pub struct BenchRatios {
     pub stem: String,
     pub title: String,
     pub subtitle: String,
+    /// What one row is and what its bars measure, for the alt text: `("bench", "the time
+    /// per iteration")`.
+    pub rows_are: (String, String),
     pub baseline: String,
     /// The variants plotted (every one but the baseline), in legend order.
     pub variants: Vec<String>,
@@ -34,9 +37,11 @@ impl Figure for BenchRatios {
     named_by_fields!();
     fn alt(&self) -> String {
         format!(
-            "{}: per bench a bar for each of {}, the time per iteration as a multiple of {}'s, with its interval ({})",
+            "{}: per {} a bar for each of {}, {} as a multiple of {}'s, with its interval ({})",
             self.title,
+            self.rows_are.0,
             self.variants.join(", "),
+            self.rows_are.1,
             self.baseline,
             self.subtitle
         )
