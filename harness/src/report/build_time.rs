@@ -107,13 +107,7 @@ pub fn section(builder: &mut super::sections::Builder, files: &[BuildTimes]) -> 
 
 fn provenance(times: &BuildTimes) -> String {
     let e = &times.environment;
-    let code = match (&e.git_commit, e.git_dirty) {
-        (Some(c), Some(true)) => {
-            format!("commit {} with uncommitted changes", &c[..c.len().min(10)])
-        }
-        (Some(c), _) => format!("commit {}", &c[..c.len().min(10)]),
-        (None, _) => "an unknown commit".into(),
-    };
+    let code = super::provenance::code_words(e);
     format!(
         "Measured {} on {} ({}, {} CPUs), {code}, {}: {} round{} per variant; baseline {}. CPU time is {}.",
         times.started_at,

@@ -217,6 +217,18 @@ fn quoted(files: &[String]) -> String {
         .join(", ")
 }
 
+/// `commit 0123456789`, `… with uncommitted changes`, or `an unknown commit`: the code a
+/// file was measured from, as the report's sections say it.
+pub fn code_words(e: &crate::results::Environment) -> String {
+    match (&e.git_commit, e.git_dirty) {
+        (Some(c), Some(true)) => {
+            format!("commit {} with uncommitted changes", &c[..c.len().min(10)])
+        }
+        (Some(c), _) => format!("commit {}", &c[..c.len().min(10)]),
+        (None, _) => "an unknown commit".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

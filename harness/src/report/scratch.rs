@@ -45,13 +45,7 @@ fn table(grid: Grid, note: Option<String>) -> Table {
 /// When, where and on what code the check ran, and its workload.
 fn provenance(check: &CheckResults) -> String {
     let e = &check.environment;
-    let code = match (&e.git_commit, e.git_dirty) {
-        (Some(c), Some(true)) => {
-            format!("commit {} with uncommitted changes", &c[..c.len().min(10)])
-        }
-        (Some(c), _) => format!("commit {}", &c[..c.len().min(10)]),
-        (None, _) => "an unknown commit".into(),
-    };
+    let code = super::provenance::code_words(e);
     format!(
         "Checked {} on {} ({}), {code}; workload: {}; baseline {}.",
         check.started_at, e.machine, e.cpu_model, check.workload, check.baseline

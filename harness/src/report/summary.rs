@@ -73,7 +73,22 @@ pub fn summary(
         note.push("†: the load generator was the bottleneck, so that rps measures the load generator, not the server.".into());
     }
     if !builds.is_empty() {
-        note.push("Build rows: from `harness build --cold`, each compile in an empty target directory of its own (the cargo home already holding the registry sources), the image with no layer cache; medians over its rounds, in brackets × the baseline paired round by round.".into());
+        let which: Vec<String> = builds
+            .iter()
+            .map(|b| {
+                let e = &b.environment;
+                format!(
+                    "{} started {} on a {}-core {}, kernel {}, {}",
+                    b.app,
+                    b.started_at,
+                    e.cpu_count,
+                    e.cpu_model,
+                    e.kernel,
+                    provenance::code_words(e)
+                )
+            })
+            .collect();
+        note.push(format!("Build rows: from `harness build --cold` ({}), each compile in an empty target directory of its own (the cargo home already holding the registry sources), the image with no layer cache; medians over its rounds, in brackets × the baseline paired round by round.", which.join("; ")));
     }
     if !churn.is_empty() {
         note.push("Criterion rows: in-process time per iteration of the same link and allocator (no image).".into());
