@@ -164,7 +164,8 @@ fn starting(view: &RunView) -> Option<Recommendation> {
     })
 }
 
-/// "**KIND: ship X.** Its FIGURE is … in an N MB image …; the smallest image, Y, …".
+/// "**KIND: ship X.** Tied within noise for the best FIGURE (V) with …, and the smallest
+/// image of those: N MB …; the smallest image of all, Y (M MB), needs R× …".
 fn recommend(
     view: &RunView,
     d: &Decides,
@@ -191,7 +192,7 @@ fn recommend(
             (l.min(v), h.max(v))
         });
         format!(
-            "all {measured} variants are within noise of each other on {} ({}–{} {}), so the smallest image decides: {}",
+            "all {measured} variants are within noise of the best on {} ({}–{} {}), so the smallest image decides: {}",
             d.figure,
             num(lo),
             num(hi),
