@@ -197,6 +197,12 @@ impl VariantTimes {
             .filter_map(|r| Some((r.round, figure.of(r)?)))
             .collect()
     }
+
+    /// A figure's median over the rounds, with the interval of the median.
+    pub fn summary(&self, figure: Figure) -> Option<crate::results::Summary> {
+        let samples: Vec<f64> = self.samples(figure).into_iter().map(|(_, s)| s).collect();
+        crate::measure::stats::summarize(&samples)
+    }
 }
 
 impl BuildTimes {

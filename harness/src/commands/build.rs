@@ -136,8 +136,7 @@ fn build_time_table(times: &crate::buildtime::BuildTimes) -> Table {
     for v in &times.variants {
         let mut row = vec![v.variant.clone()];
         for f in &figures {
-            let samples: Vec<f64> = v.samples(*f).into_iter().map(|(_, s)| s).collect();
-            row.push(match crate::measure::stats::summarize(&samples) {
+            row.push(match v.summary(*f) {
                 Some(s) if s.n > 1 => format!(
                     "{:.2} [{:.2}–{:.2}]",
                     s.median, s.median_ci_low, s.median_ci_high

@@ -65,13 +65,10 @@ impl Ratios {
 
 /// The median and interval of a figure over the rounds.
 fn median(times: &BuildTimes, variant: &str, figure: Figure) -> Option<Estimate> {
-    let samples: Vec<f64> = times
+    times
         .variant(variant)?
-        .samples(figure)
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect();
-    stats::summarize(&samples).map(|s| Estimate::repeated(&s))
+        .summary(figure)
+        .map(|s| Estimate::repeated(&s))
 }
 
 /// `51.7 [50.1–53.0]` seconds.
