@@ -88,6 +88,10 @@ pub struct CheckArgs {
     /// Check even when a run holds this daemon's lock.
     #[arg(long)]
     pub allow_concurrent: bool,
+    /// Exit 0 even when some variants failed (their steps are still named, and every result
+    /// kept); without it such a run exits 4.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +140,10 @@ pub struct ProfileArgs {
     /// Profile even when a run holds this daemon's lock (each disturbs the other).
     #[arg(long)]
     pub allow_concurrent: bool,
+    /// Exit 0 even when some variants failed (their steps are still named, and every result
+    /// kept); without it such a run exits 4.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +274,10 @@ pub struct RunArgs {
     /// Run even when another run holds this daemon's lock (both runs' numbers suffer).
     #[arg(long)]
     pub allow_concurrent: bool,
+    /// Exit 0 even when some variants failed (their steps are still named, and every result
+    /// kept); without it such a run exits 4.
+    #[arg(long)]
+    pub allow_partial: bool,
     /// Who measures the app: `auto` (an agent container on the daemon's host, unless the
     /// daemon is this machine's unix socket), `always` (the agent), `never` (this process).
     #[arg(long, value_enum, default_value_t = AgentMode::Auto)]
@@ -375,6 +387,21 @@ pub struct CompareArgs {
     pub old: PathBuf,
     /// The newer results file.
     pub new: PathBuf,
+    /// Exit 5 when a figure of a variant measured in both is worse beyond noise (Holm over
+    /// every figure compared, the runs' A/A controls taken into account), by more than PCT
+    /// percent when given, or a variant measured in OLD failed in NEW.
+    #[arg(
+        long,
+        value_name = "PCT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "0"
+    )]
+    pub fail_on_regression: Option<f64>,
+    /// Print the comparison as one JSON document (`harness/schema/comparison.schema.json`)
+    /// on stdout instead of the table; notes and the gate's lines go to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,5 +28,17 @@ pub fn execute(args: &crate::cli::CheckArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    Ok(())
+    let failed: Vec<String> = results
+        .variants
+        .iter()
+        .filter(|v| v.error.is_some())
+        .map(|v| format!("{} (check)", v.variant))
+        .collect();
+    crate::error::partial(
+        &failed,
+        None,
+        results.variants.len(),
+        &checked.path,
+        plan.allow_partial,
+    )
 }

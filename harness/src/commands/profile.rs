@@ -11,10 +11,20 @@ pub fn execute(args: &crate::cli::ProfileArgs) -> anyhow::Result<()> {
     )?;
     let command_line = std::env::args().collect();
     let path = runtime()?.block_on(crate::profiler::profile(&plan, command_line))?;
-    println!(
-        "{}",
-        crate::profiler::summary(&crate::profiles::ProfileResults::load(&path)?)
-    );
+    let profile = crate::profiles::ProfileResults::load(&path)?;
+    println!("{}", crate::profiler::summary(&profile));
     println!("profile: {}", path.display());
-    Ok(())
+    let failed: Vec<String> = profile
+        .variants
+        .iter()
+        .filter(|v| v.failed.is_some())
+        .map(|v| format!("{} (profile)", v.variant.name()))
+        .collect();
+    crate::error::partial(
+        &failed,
+        None,
+        profile.variants.len(),
+        &path,
+        plan.allow_partial,
+    )
 }

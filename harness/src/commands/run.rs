@@ -54,5 +54,23 @@ fn print_outcome(plan: &crate::plan::RunPlan, path: &std::path::Path) -> anyhow:
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
     crate::progress::Progress::new(plan.quiet).println(format!("results: {}", path.display()));
-    Ok(())
+    let failed = |v: &crate::results::VariantResult| match &v.status {
+        crate::results::Status::Failed { step, .. } => Some(step.clone()),
+        crate::results::Status::Ok => None,
+    };
+    let variants: Vec<String> = results
+        .variants
+        .iter()
+        .filter_map(|v| failed(v).map(|step| format!("{} ({step})", v.variant.name())))
+        .collect();
+    let control = results.control.as_ref().and_then(|c| {
+        failed(c).map(|step| format!("the A/A control arm of {} ({step})", c.variant.name()))
+    });
+    crate::error::partial(
+        &variants,
+        control,
+        results.variants.len(),
+        path,
+        plan.allow_partial,
+    )
 }

@@ -21,6 +21,8 @@ use crate::results::{LoadResult, Ratio, RunResults, Summary, VariantResult};
 use std::fmt;
 
 mod caveats;
+pub mod document;
+pub mod gate;
 pub use caveats::caveats;
 
 /// Fewer rounds (or samples) than this on either side: no verdict.

@@ -22,6 +22,8 @@ pub struct CheckPlan {
     pub dockerfile: Option<PathBuf>,
     pub out_dir: PathBuf,
     pub allow_concurrent: bool,
+    /// `--allow-partial`: exit 0 when some variants failed.
+    pub allow_partial: bool,
 }
 
 /// What the app is driven with while it is traced: `run`'s own workload, shortened.
@@ -134,6 +136,7 @@ impl CheckPlan {
             dockerfile: args.dockerfile.clone(),
             out_dir: args.out.clone(),
             allow_concurrent: args.allow_concurrent,
+            allow_partial: args.allow_partial,
         })
     }
 }

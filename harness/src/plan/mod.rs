@@ -74,6 +74,8 @@ pub struct RunPlan {
     pub docker_timeout: Duration,
     /// Run even when another run holds the daemon's lock.
     pub allow_concurrent: bool,
+    /// `--allow-partial`: exit 0 when some variants failed.
+    pub allow_partial: bool,
     /// Who measures what touches the app (`--agent`).
     pub agent: crate::measure::AgentMode,
     pub out_dir: PathBuf,
@@ -183,6 +185,7 @@ impl RunPlan {
             fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
             docker_timeout: parse_docker_timeout(&args.docker_timeout)?,
             allow_concurrent: args.allow_concurrent,
+            allow_partial: args.allow_partial,
             agent: args.agent,
             out_dir: args.out.clone(),
             machine: args.machine.clone().unwrap_or_else(default_machine_label),

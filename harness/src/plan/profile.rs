@@ -32,6 +32,8 @@ pub struct ProfilePlan {
     pub out_dir: PathBuf,
     /// Without the daemon's run lock.
     pub allow_concurrent: bool,
+    /// `--allow-partial`: exit 0 when some variants failed.
+    pub allow_partial: bool,
 }
 
 /// What runs while perf samples.
@@ -119,6 +121,7 @@ impl ProfilePlan {
             ready_timeout: parse_duration(&args.ready_timeout, "--ready-timeout", false)?,
             out_dir: args.out.clone(),
             allow_concurrent: args.allow_concurrent,
+            allow_partial: args.allow_partial,
         })
     }
 }

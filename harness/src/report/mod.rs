@@ -15,6 +15,7 @@ mod figures;
 mod fmt;
 mod fresh_node;
 pub mod frontier;
+mod history;
 mod html;
 pub mod load;
 mod load_tables;
@@ -69,6 +70,7 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let builds = load_builds(out)?;
     build_time::section(&mut builder, &builds)?;
+    history::section(&mut builder, &views, &palette)?;
     scratch::section(&mut builder.doc, &checks);
     let runs: Vec<&crate::results::RunResults> = inputs.runs.iter().map(|r| &r.results).collect();
     why::section(&mut builder.doc, &profiles, &runs);

@@ -78,6 +78,7 @@ fn plan(app: AppSpec, variants: Vec<Variant>, out_dir: &Path) -> RunPlan {
         fresh_node: None,
         docker_timeout: NEVER,
         allow_concurrent: false,
+        allow_partial: false,
         agent: crate::measure::AgentMode::Never,
         out_dir: out_dir.into(),
         machine: "test".into(),

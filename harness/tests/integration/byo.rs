@@ -182,7 +182,11 @@ fn a_request_answered_with_another_status_fails_its_variant_by_name() {
     );
     let out = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_native(krate.path(), &["--concurrency", "2"], out.path());
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(code, 4, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stderr.contains("variants failed: glibc-system-debian (load)"),
+        "{stderr}"
+    );
     let results = checked_results(out.path());
     for v in &results.variants {
         let Status::Failed { step, reason, .. } = &v.status else {
@@ -354,7 +358,12 @@ fn a_crate_that_cannot_build_for_musl_fails_only_its_musl_variants_clearly() {
     let krate = make_crate("widget-server", "", STD_SERVER, Some(MUSL_ONLY_FAILURE));
     let out = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_native(krate.path(), &["--concurrency", "2"], out.path());
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(code, 4, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stderr.contains("musl-system-scratch (build)")
+            && stderr.contains("the others' results are kept"),
+        "{stderr}"
+    );
     let results = checked_results(out.path());
     let [glibc, musl] = results.variants.as_slice() else {
         panic!()

@@ -273,9 +273,15 @@ fn sigint_in_the_cold_starts_removes_the_instance_that_never_answered() {
 #[test]
 fn a_variant_that_cannot_start_fails_by_name_and_the_others_are_measured() {
     let script = "musl-system-scratch=start-error:no such image: the fake refused it";
-    let mut fake = FakeRun::start(&args(&[]), script);
-    assert_eq!(fake.run.wait_exit(WAIT), 0, "{}", fake.run.stderr());
+    let three = "glibc-system-debian,musl-system-scratch,musl-mimalloc-scratch";
+    let mut fake = FakeRun::start(&args(&["--variants", three]), script);
+    assert_eq!(fake.run.wait_exit(WAIT), 4, "{}", fake.run.stderr());
     let stderr = fake.run.stderr();
+    let summary = format!(
+        "error: 1 of 3 variants failed: musl-system-scratch (cold-start); the others' results are kept in {}",
+        fake.run.out.path().display()
+    );
+    assert!(stderr.contains(&summary), "{stderr}");
     assert!(
         stderr.contains("musl-system-scratch: cold start failed")
             && stderr.contains("the fake refused it"),
@@ -288,9 +294,38 @@ fn a_variant_that_cannot_start_fails_by_name_and_the_others_are_measured() {
     };
     assert_eq!(step, "cold-start");
     assert!(reason.contains("the fake refused it"), "{reason}");
-    let glibc = variant(&results, "glibc-system-debian");
-    assert!(glibc.is_ok() && glibc.load.len() == 1, "{glibc:?}");
+    for name in ["glibc-system-debian", "musl-mimalloc-scratch"] {
+        let measured = variant(&results, name);
+        assert!(measured.is_ok() && measured.load.len() == 1, "{measured:?}");
+    }
     fake.assert_every_instance_removed();
+}
+
+/// A run that measured nothing exits 4 with one line naming every variant and its step;
+/// `--allow-partial` accepts a partial run (exit 0), still naming what failed.
+#[test]
+fn a_run_whose_every_variant_fails_exits_4_and_allow_partial_accepts_a_partial_one() {
+    let mut all = FakeRun::start(&args(&[]), "*=start-error:the fake refused it");
+    assert_eq!(all.run.wait_exit(WAIT), 4, "{}", all.run.stderr());
+    let stderr = all.run.stderr();
+    assert!(
+        stderr.contains("error: 2 of 2 variants failed: glibc-system-debian (cold-start), musl-system-scratch (cold-start), and the A/A control arm of glibc-system-debian (cold-start); nothing was measured in ")
+            && stderr.contains("--allow-partial"),
+        "{stderr}"
+    );
+    let results = all.results();
+    assert!(results.variants.iter().all(|v| !v.is_ok()), "{results:?}");
+
+    let script = "musl-system-scratch=start-error:the fake refused it";
+    let mut allowed = FakeRun::start(&args(&["--allow-partial"]), script);
+    assert_eq!(allowed.run.wait_exit(WAIT), 0, "{}", allowed.run.stderr());
+    let stderr = allowed.run.stderr();
+    assert!(
+        stderr.contains("warning: 1 of 2 variants failed: musl-system-scratch (cold-start)")
+            && stderr.contains("(--allow-partial: exit 0)"),
+        "{stderr}"
+    );
+    assert!(variant(&allowed.results(), "glibc-system-debian").is_ok());
 }
 
 #[test]

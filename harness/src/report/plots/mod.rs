@@ -20,6 +20,7 @@ mod bars;
 mod bench;
 mod cpu_shares;
 mod fresh_node;
+mod history;
 mod lines;
 mod tradeoff;
 
@@ -27,6 +28,7 @@ pub use bars::{ColdStartBars, ColdStartRow, SizeBars};
 pub use bench::{BenchRatioRow, BenchRatios};
 pub use cpu_shares::{CpuShareBars, CpuShareRow};
 pub use fresh_node::{FreshNodeBars, FreshNodeRow};
+pub use history::{Change, History, HistoryPanel, HistoryPoint, HistorySeries};
 pub use lines::{LoadLines, LoadMetric, Panel, Point, Series, ThreadScaling};
 pub use tradeoff::{Tradeoff, TradeoffPoint};
 

@@ -26,7 +26,13 @@ fn a_server_killed_under_load_fails_only_its_variant() {
     );
     let id = wait_for_container(&run.run_id(), Some("glibc-system-debian"), MINUTE);
     docker(&["kill", &id]);
-    assert_eq!(run.wait_exit(2 * MINUTE), 0, "{}", run.stderr());
+    assert_eq!(run.wait_exit(2 * MINUTE), 4, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("error: 1 of 2 variants failed: glibc-system-debian (load)"),
+        "{}",
+        run.stderr()
+    );
     let results = run.results();
     let (glibc, musl) = (&results.variants[0], &results.variants[1]);
     let harness::results::Status::Failed { step, reason, logs } = &glibc.status else {
@@ -63,7 +69,16 @@ fn a_killed_baseline_server_fails_only_its_arm() {
     run.wait_for(" at 1 connections", 3 * MINUTE);
     let id = wait_for_container(&run.run_id(), Some("glibc-system-debian"), MINUTE);
     docker(&["kill", &id]);
-    assert_eq!(run.wait_exit(3 * MINUTE), 0, "{}", run.stderr());
+    assert_eq!(run.wait_exit(3 * MINUTE), 4, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("error: the A/A control arm of glibc-system-debian (load) failed")
+            || run
+                .stderr()
+                .contains("error: 1 of 2 variants failed: glibc-system-debian (load)"),
+        "{}",
+        run.stderr()
+    );
     let results = run.results();
     let control = results.control.as_ref().expect("an A/A control arm");
     let (glibc, musl) = (&results.variants[0], &results.variants[1]);
@@ -107,7 +122,11 @@ fn a_server_that_never_answers_fails_only_its_variant_with_its_logs() {
     let _cleanup = run.cleanup();
     let code = run.wait_exit(3 * MINUTE);
     let stderr = run.stderr();
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("variants failed: glibc-system-debian (cold-start)"),
+        "{stderr}"
+    );
     assert!(proxy.frozen() >= 1, "no container was frozen");
     let results = run.results();
     assert!(results.finished_at.is_some(), "the run went on to the end");
