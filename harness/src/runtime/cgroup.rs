@@ -134,29 +134,59 @@ impl CpuMeter {
             }
             CpuMeter::Cgroup(_) => "cgroup v2 cpu.stat usage_usec of the container".into(),
             CpuMeter::Threads(_) => {
-                "the process's threads' on-CPU time (/proc/<pid>/task/*/schedstat)".into()
+                "the process's on-CPU time: its live threads' (/proc/<pid>/task/*/schedstat) and its exited threads' (/proc/<pid>/stat utime + stime less the live threads')".into()
             }
         }
     }
 }
 
-/// On-CPU time of every live thread of `pid`, ns (`/proc/<pid>/task/*/schedstat`).
+/// On-CPU time of the process `pid`, its exited threads included, ns: every live thread's
+/// on-CPU time (`/proc/<pid>/task/*/schedstat`, exact), plus what the threads that have
+/// exited used, which only the process's own counters keep: its utime + stime
+/// (`/proc/<pid>/stat`, clock ticks) less the live threads' (`/proc/<pid>/task/*/stat`).
+/// A thread-per-connection server's threads come and go within a load window; without the
+/// second part their CPU would vanish from the figure.
 fn threads_cpu_ns(pid: u32) -> Result<u64, String> {
     let dir = format!("/proc/{pid}/task");
     let tasks = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {dir}: {e}"))?;
-    let mut total = 0;
+    let (mut live_ns, mut live_ticks) = (0u64, 0u64);
     for task in tasks.flatten() {
         let path = task.path().join("schedstat");
-        // A thread that exited between the listing and the read is simply gone.
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|ns| ns.parse::<u64>().ok())
-                .ok_or_else(|| format!("{} holds no number", path.display()))?;
-        }
+        // A thread that exited between the listing and the read is simply gone: its time
+        // is in the process's counters, read after this loop.
+        let (Ok(text), Ok(stat)) = (
+            std::fs::read_to_string(&path),
+            std::fs::read_to_string(task.path().join("stat")),
+        ) else {
+            continue;
+        };
+        live_ns += text
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .ok_or_else(|| format!("{} holds no number", path.display()))?;
+        live_ticks += cpu_ticks(&stat).unwrap_or(0);
     }
-    Ok(total)
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let all_ticks = cpu_ticks(&stat).ok_or_else(|| format!("{path}: no utime and stime"))?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        hz if hz > 0 => hz as u64,
+        _ => 100,
+    };
+    let exited_ns = all_ticks.saturating_sub(live_ticks) * (1_000_000_000 / hz);
+    Ok(live_ns + exited_ns)
+}
+
+/// utime + stime, in clock ticks, of a `/proc/.../stat` line (fields 14 and 15, counted
+/// after the command name, which may hold spaces and parentheses).
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// The peak resident set of process `pid` itself (`VmHWM` in `/proc/<pid>/status`), bytes.
@@ -203,6 +233,39 @@ fn read_number(path: &Path, key: Option<&str>) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spins until the calling thread has used `ms` of CPU (its own clock: however busy the
+    /// machine is, it ends having used that much).
+    fn burn(ms: u64) {
+        let cpu = || {
+            let mut t = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: t is a valid timespec for the call to fill.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+            t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+        };
+        let start = cpu();
+        while cpu() - start < ms * 1_000_000 {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// A thread that used 300 ms of CPU and exited between two reads still counts: the
+    /// figure of a thread-per-connection server must not lose its connections' work.
+    #[test]
+    fn the_cpu_of_threads_that_exited_between_two_reads_is_counted() {
+        let meter = CpuMeter::Threads(std::process::id());
+        let before = meter.read_ns().unwrap();
+        std::thread::spawn(|| burn(300)).join().unwrap();
+        let used = meter.read_ns().unwrap().saturating_sub(before);
+        assert!(used >= 250_000_000, "counted {used} ns of at least 300 ms");
+        assert_eq!(
+            cpu_ticks("1 (a b) c) S 0 0 0 0 0 0 0 0 0 0 7 5 0 0"),
+            Some(12)
+        );
+    }
 
     #[test]
     fn v1_controllers_are_found_by_name_whatever_the_driver() {
