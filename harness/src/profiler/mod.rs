@@ -209,12 +209,8 @@ impl Context<'_> {
             results.pair_with_baseline();
             results.save(path)?;
         }
-        let folded = pool_all(variants, &rounds, &failed).1;
-        anyhow::ensure!(
-            !folded.is_empty(),
-            "no variant could be profiled (see above)"
-        );
-        Ok(folded)
+        // Every variant failed: the file says why, and the command exits 4 naming them.
+        Ok(pool_all(variants, &rounds, &failed).1)
     }
 }
 

@@ -452,3 +452,42 @@ fn an_outside_crate_with_no_table_runs_in_docker_with_the_defaults() {
         );
     }
 }
+
+/// `profile` ends like `run`: a variant that could not be profiled is named with its step,
+/// the file keeps why, and the command exits 4 (0 with `--allow-partial`).
+#[test]
+fn a_variant_that_cannot_be_profiled_makes_profile_exit_4_naming_it() {
+    let krate = make_crate("widget-server", "", STD_SERVER, Some(MUSL_ONLY_FAILURE));
+    let out = tempfile::tempdir().unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "profile",
+            "--app",
+            krate.path().to_str().unwrap(),
+            "--runtime",
+            "native",
+            "--variants",
+            "musl-system-scratch",
+            "--duration",
+            "1s",
+            "--rounds",
+            "1",
+            "--allow-concurrent",
+            "--out",
+            out.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        harness_cli(&args)
+    };
+    let (code, _, stderr) = args(&[]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: 1 of 1 variant failed: musl-system-scratch (profile); nothing was measured in "
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = args(&["--allow-partial"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(--allow-partial: exit 0)"), "{stderr}");
+}
