@@ -271,6 +271,10 @@ pub struct RunArgs {
     /// How long one Docker API call may take before it is retried (image builds: 10 min).
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     pub docker_timeout: String,
+    /// The OCI runtime every container runs under (`runc`, `crun`, or any runtime the daemon
+    /// has registered; `harness doctor` lists them); default: the daemon's default.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub oci_runtime: Vec<String>,
     /// Run even when another run holds this daemon's lock (both runs' numbers suffer).
     #[arg(long)]
     pub allow_concurrent: bool,

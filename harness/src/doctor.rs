@@ -111,6 +111,7 @@ pub async fn checks() -> Vec<Check> {
     });
     out.push(perf_permission());
     if let Ok(d) = &docker {
+        out.push(oci_runtimes(d).await);
         out.push(match base::ensure(d, false).await {
             Ok(Some(b)) => Check {
                 name: "debian base image",
@@ -127,6 +128,38 @@ pub async fn checks() -> Vec<Check> {
         });
     }
     out
+}
+
+/// The daemon's OCI runtimes (what `run --oci-runtime` can pick), and, for crun installed
+/// here but not registered, the entry that registers it. Informational: the default
+/// runtime is enough to measure; `--fix` never changes a daemon's configuration.
+async fn oci_runtimes(docker: &bollard::Docker) -> Check {
+    let facts = docker_client::daemon_facts(docker, None)
+        .await
+        .unwrap_or_default();
+    let default = facts.oci_runtime.clone().unwrap_or_else(|| "?".into());
+    let mut detail = format!(
+        "{} (default {default}; pick one with `run --oci-runtime NAME`)",
+        if facts.runtimes.is_empty() {
+            "none listed".to_string()
+        } else {
+            facts.runtimes.join(", ")
+        }
+    );
+    for (name, path) in [("crun", "/usr/bin/crun"), ("runc", "/usr/bin/runc")] {
+        if Path::new(path).exists() && !facts.runtimes.iter().any(|r| r == name) {
+            detail.push_str(&format!(
+                "; {name} is installed at {path} but not registered: {}",
+                docker_client::runtime_entry(name, path)
+            ));
+        }
+    }
+    Check {
+        name: "OCI runtimes",
+        ok: true,
+        detail,
+        fix: "",
+    }
 }
 
 /// Whether `harness profile` may sample: root, or `perf_event_paranoid` ≤ 1 for native runs.

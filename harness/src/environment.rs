@@ -35,6 +35,8 @@ pub fn collect(machine: &str, docker_version: Option<String>, root: &Path) -> En
         git_dirty: git_dirty(root),
         docker_host: docker_host.clone(),
         docker_local: docker_host.as_deref().map(docker_client::is_local),
+        engine: None,
+        oci_runtime: None,
     }
 }
 

@@ -22,7 +22,7 @@ fn list<T: ToString>(v: &[T]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-const FACTS: [Fact; 27] = [
+const FACTS: [Fact; 29] = [
     ("apps", |r| r.app.clone()),
     ("schema versions", |r| r.schema_version.to_string()),
     ("runtimes", |r| r.runtime.clone()),
@@ -33,6 +33,8 @@ const FACTS: [Fact; 27] = [
     ("Docker versions", |r| {
         opt(&r.environment.docker_server_version)
     }),
+    ("engines", |r| opt(&r.environment.engine)),
+    ("OCI runtimes", |r| opt(&r.environment.oci_runtime)),
     ("cgroup versions", |r| opt(&r.environment.cgroup_version)),
     ("rustc versions", |r| r.environment.rustc_version.clone()),
     ("glibc versions", |r| opt(&r.environment.glibc_version)),

@@ -72,6 +72,8 @@ pub struct RunPlan {
     pub fresh_node: Option<u32>,
     /// The longest one Docker API call may take before it counts as failed and is retried.
     pub docker_timeout: Duration,
+    /// `--oci-runtime`: the daemon's registered runtime every container runs under.
+    pub oci_runtime: Option<String>,
     /// Run even when another run holds the daemon's lock.
     pub allow_concurrent: bool,
     /// `--allow-partial`: exit 0 when some variants failed.
@@ -184,6 +186,7 @@ impl RunPlan {
             },
             fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
             docker_timeout: parse_docker_timeout(&args.docker_timeout)?,
+            oci_runtime: oci_runtime(args, runtime)?,
             allow_concurrent: args.allow_concurrent,
             allow_partial: args.allow_partial,
             agent: args.agent,
@@ -337,6 +340,27 @@ pub fn parse_duration(text: &str, flag: &str, allow_zero: bool) -> anyhow::Resul
 }
 
 /// `--docker-timeout`: whole seconds (the client's granularity) from 1 s to 10 min.
+/// `--oci-runtime`: one name, for a run on a daemon (whether the daemon has it is checked
+/// when the run connects, before anything is built).
+fn oci_runtime(args: &RunArgs, runtime: Option<RuntimeKind>) -> anyhow::Result<Option<String>> {
+    match args.oci_runtime.as_slice() {
+        [] => Ok(None),
+        [name] if name.trim().is_empty() => Err(usage("--oci-runtime: give a runtime's name (`runc`, `crun`)")),
+        _ if runtime == Some(RuntimeKind::Native) => Err(usage(
+            "--oci-runtime: a native run starts no container; drop --runtime native",
+        )),
+        _ if args.fresh_node => Err(usage(
+            "--oci-runtime with --fresh-node: the fresh-node daemon runs its default runtime only; measure the runtime without --fresh-node",
+        )),
+        [name] => Ok(Some(name.clone())),
+        names => Err(usage(format!(
+            "--oci-runtime {}: one runtime per run; measure each in a run of its own (`--oci-runtime {}`, then the next) and compare the runs with `harness compare`",
+            names.join(","),
+            names[0]
+        ))),
+    }
+}
+
 pub fn parse_docker_timeout(text: &str) -> anyhow::Result<Duration> {
     let d = parse_duration(text, "--docker-timeout", false)?;
     if d.subsec_nanos() != 0 || d > Duration::from_secs(600) {

@@ -120,6 +120,14 @@ pub struct Environment {
     /// False when the daemon is on another machine: latency then includes the network.
     #[serde(default)]
     pub docker_local: Option<bool>,
+    /// The engine behind the Docker API, as it names itself (`Engine 20.10.24+dfsg1`,
+    /// `Podman Engine 4.3.1`); absent for native runs and in older files.
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// The OCI runtime the containers ran under (`--oci-runtime`, else the daemon's
+    /// default: `runc`, `crun`); absent for native runs and in older files.
+    #[serde(default)]
+    pub oci_runtime: Option<String>,
 }
 
 /// The settings that shaped the measurements.

@@ -91,6 +91,11 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
         Some(_) => None,
         None => setup::connect(plan, &progress).await?,
     };
+    // Before anything is created: a runtime the daemon lacks is a usage error.
+    let facts = match &docker {
+        Some(d) => Some(docker_client::daemon_facts(d, plan.oci_runtime.as_deref()).await?),
+        None => None,
+    };
     crate::results::check_writable(&plan.out_dir, RESULTS_ROOM)?;
     let _lock = setup::claim(plan, docker.as_ref(), &run_id, &progress).await?;
     if let Some(fake) = fake {
@@ -126,18 +131,18 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
             if !docker_client::is_local(&host) && !use_agent {
                 progress.println(format!("warning: {}", docker_client::remote_note(&host)));
             }
-            let version = docker_client::server_version(&docker).await;
             let daemon = remote::Daemon::read(&docker).await?;
             // Image builds and base imports answer only when done: they get a long timeout.
             let builder = docker.clone().with_timeout(IMAGE_BUILD_TIMEOUT);
-            let runtime = DockerRuntime::new(docker, &run_id, &plan.app.name);
+            let runtime = DockerRuntime::new(docker, &run_id, &plan.app.name)
+                .with_oci_runtime(plan.oci_runtime.clone());
             let base = base::provision(&builder, &plan.variants, &progress).await?;
             let packaging = Packaging {
                 docker: &builder,
                 base: base.as_ref(),
                 run_id: &run_id,
             };
-            let mut run = Run::new(plan, &runtime, path, progress, command_line, version);
+            let mut run = Run::new(plan, &runtime, path, progress, command_line, facts);
             if use_agent {
                 run.use_agent(&builder, &daemon).await?;
             }
@@ -174,7 +179,7 @@ impl<'a, R: Runtime> Run<'a, R> {
         path: PathBuf,
         progress: Progress,
         command_line: Vec<String>,
-        docker_version: Option<String>,
+        daemon: Option<docker_client::DaemonFacts>,
     ) -> Self {
         let allowed = pinning::allowed_cpus();
         let (server_cpus, loadgen_cpus) = if plan.is_server() {
@@ -192,7 +197,11 @@ impl<'a, R: Runtime> Run<'a, R> {
             command_line,
             started_at: crate::results::now(),
             finished_at: None,
-            environment: crate::environment::collect(&plan.machine, docker_version, &root),
+            environment: crate::results::Environment {
+                engine: daemon.as_ref().and_then(|d| d.engine.clone()),
+                oci_runtime: daemon.as_ref().and_then(|d| d.oci_runtime.clone()),
+                ..crate::environment::collect(&plan.machine, daemon.and_then(|d| d.version), &root)
+            },
             settings: Settings {
                 runs: plan.runs,
                 rounds: if plan.is_server() { plan.rounds } else { 0 },

@@ -77,6 +77,7 @@ fn plan(app: AppSpec, variants: Vec<Variant>, out_dir: &Path) -> RunPlan {
         memory_limit: None,
         fresh_node: None,
         docker_timeout: NEVER,
+        oci_runtime: None,
         allow_concurrent: false,
         allow_partial: false,
         agent: crate::measure::AgentMode::Never,

@@ -28,6 +28,8 @@ pub struct DockerRuntime {
     app: String,
     /// This process, as the owner label of every container (see `owner`).
     owner: String,
+    /// `--oci-runtime`: the runtime containers are created with; `None`: the daemon's default.
+    oci_runtime: Option<String>,
 }
 
 impl DockerRuntime {
@@ -37,7 +39,15 @@ impl DockerRuntime {
             run_id: run_id.into(),
             app: app.into(),
             owner: crate::owner::current(),
+            oci_runtime: None,
         }
+    }
+
+    /// Runs every container under the daemon's registered OCI runtime `name` (`--oci-runtime`)
+    /// instead of its default.
+    pub fn with_oci_runtime(mut self, name: Option<String>) -> Self {
+        self.oci_runtime = name;
+        self
     }
 
     pub fn docker(&self) -> &Docker {
@@ -98,6 +108,7 @@ impl DockerRuntime {
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges".into()]),
                 binds,
+                runtime: self.oci_runtime.clone(),
                 ..Default::default()
             }),
             ..Default::default()

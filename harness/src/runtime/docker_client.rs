@@ -128,6 +128,61 @@ pub async fn server_version(docker: &Docker) -> Option<String> {
     docker.version().await.ok().and_then(|v| v.version)
 }
 
+/// What a run records of the daemon it measured on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DaemonFacts {
+    pub version: Option<String>,
+    /// The engine as it names itself, with its version (`Engine 20.10.24+dfsg1`, `Podman
+    /// Engine 4.3.1`).
+    pub engine: Option<String>,
+    /// The OCI runtime the run's containers run under: the one asked for, else the
+    /// daemon's default.
+    pub oci_runtime: Option<String>,
+    /// Every runtime the daemon has registered, sorted.
+    pub runtimes: Vec<String>,
+}
+
+/// The daemon's facts; `wanted` (`--oci-runtime`) must be one of its registered runtimes,
+/// else a usage error names those it has and how to register another.
+pub async fn daemon_facts(docker: &Docker, wanted: Option<&str>) -> anyhow::Result<DaemonFacts> {
+    let version = docker.version().await.ok();
+    let engine = version.as_ref().and_then(|v| {
+        let c = v.components.as_ref()?.first()?;
+        Some(format!("{} {}", c.name, c.version))
+    });
+    let info = docker.info().await.ok();
+    let mut runtimes: Vec<String> = info
+        .as_ref()
+        .and_then(|i| i.runtimes.as_ref())
+        .map(|r| r.keys().cloned().collect())
+        .unwrap_or_default();
+    runtimes.sort();
+    if let Some(name) = wanted {
+        if !runtimes.iter().any(|r| r == name) {
+            return Err(crate::error::usage(format!(
+                "--oci-runtime {name}: the daemon at {} has no runtime {name:?} (it has: {}); register it in its daemon.json (`harness doctor` prints the entry) and reload the daemon",
+                host(),
+                if runtimes.is_empty() { "none listed".to_string() } else { runtimes.join(", ") }
+            )));
+        }
+    }
+    let default = info.as_ref().and_then(|i| i.default_runtime.clone());
+    Ok(DaemonFacts {
+        version: version.and_then(|v| v.version),
+        engine,
+        oci_runtime: wanted.map(str::to_string).or(default),
+        runtimes,
+    })
+}
+
+/// The `daemon.json` entry that registers `name` at `path`, and how to make the daemon
+/// read it.
+pub fn runtime_entry(name: &str, path: &str) -> String {
+    format!(
+        "add to /etc/docker/daemon.json: {{\"runtimes\": {{\"{name}\": {{\"path\": \"{path}\"}}}}}} (merged with what is there), then reload the daemon: `kill -HUP $(pidof dockerd)` (runtimes reload without a restart) or `systemctl restart docker`; or start a daemon of your own with `--add-runtime {name}={path}`"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

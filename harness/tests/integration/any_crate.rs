@@ -121,8 +121,24 @@ fn run_in_docker(app: &Path, variants: &str, extra: &[&str], test: &str) -> Opti
     ];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = harness_cli(&args);
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
-    Some(checked_results(out.path()))
+    let results = checked_results(out.path());
+    // Exit 4 exactly when some arm failed, with the line that names them.
+    let failed = results
+        .variants
+        .iter()
+        .chain(results.control.as_ref())
+        .any(|v| !v.is_ok());
+    assert_eq!(
+        code,
+        if failed { 4 } else { 0 },
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert_eq!(
+        failed,
+        stderr.contains("(exit 4; --allow-partial"),
+        "{stderr}"
+    );
+    Some(results)
 }
 
 fn failure(results: &RunResults, variant: &str) -> (String, String, String) {
@@ -246,10 +262,21 @@ fn an_optional_mimalloc_dependency_is_the_crates_own_feature() {
         .unwrap();
     assert!(jemalloc.contains(" injected "), "{stdout}");
     let variants = "musl-system-scratch,musl-mimalloc-scratch";
-    let Some(results) = run_in_docker(krate.path(), variants, &JOB_SETS, "optional_mimalloc")
-    else {
+    // Under a runtime named explicitly (the daemon's runc): recorded with the engine.
+    let extra = [&JOB_SETS[..], &["--oci-runtime", "runc"]].concat();
+    let Some(results) = run_in_docker(krate.path(), variants, &extra, "optional_mimalloc") else {
         return;
     };
+    assert_eq!(results.environment.oci_runtime.as_deref(), Some("runc"));
+    assert!(
+        results
+            .environment
+            .engine
+            .as_deref()
+            .is_some_and(|e| e.contains("Engine")),
+        "{:?}",
+        results.environment.engine
+    );
     let [system, mimalloc] = results.variants.as_slice() else {
         panic!("{:?}", results.variants)
     };

@@ -151,6 +151,20 @@ fn a_bad_docker_host_is_named_and_nothing_runs() {
         assert_rejected(&build, &env, 2, &expected, &out);
         assert_rejected(&["clean", "--run-id", "x"], &env, 2, &expected, &out);
     }
+    // A runtime the daemon has not registered: one line naming those it has, before
+    // anything is built or created.
+    if before.is_some() {
+        let bad = [&run_out[..], &["--oci-runtime", "no-such-runtime"]].concat();
+        let expected = [
+            "--oci-runtime no-such-runtime",
+            "has no runtime",
+            "runc",
+            "harness doctor",
+        ];
+        assert_rejected(&bad, &[], 2, &expected, &out);
+        let two = [&run_out[..], &["--oci-runtime", "runc,crun"]].concat();
+        assert_rejected(&two, &[], 2, &["one runtime per run"], &out);
+    }
     // Unreachable: a prerequisite error, not a silent fall-back to the native runtime.
     let env = [("DOCKER_HOST", "unix:///nonexistent.sock")];
     let (code, stderr) = harness(&run_out, &env);
