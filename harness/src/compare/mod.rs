@@ -209,6 +209,27 @@ fn variant_rows(name: &str, a: &VariantResult, b: &VariantResult, rounds: u32) -
         let samples = |v: &VariantResult| v.cold_start.as_ref().map(|c| c.samples_ms.clone());
         let row = Row::new(name, "cold_start_ms", false);
         rows.push(sampled(row, samples(a), samples(b)));
+        // The engine's share of it (create and start calls), where both files split it.
+        type Part = fn(&crate::results::ColdStart) -> &Vec<f64>;
+        let parts: [(&str, Part); 2] = [
+            ("cold_start create_ms", |c| &c.create_samples_ms),
+            ("cold_start start_ms", |c| &c.start_samples_ms),
+        ];
+        for (metric, part) in parts {
+            let samples = |v: &VariantResult| {
+                v.cold_start
+                    .as_ref()
+                    .map(|c| part(c).clone())
+                    .filter(|s| !s.is_empty())
+            };
+            if samples(a).is_some() && samples(b).is_some() {
+                rows.push(sampled(
+                    Row::new(name, metric, false),
+                    samples(a),
+                    samples(b),
+                ));
+            }
+        }
     }
     rows.extend(load_rows(name, a, b, rounds));
     let readings = [

@@ -8,7 +8,9 @@
 //! listens elsewhere (read from /proc, see `runtime::sockets`), or nowhere, or it listens
 //! where it should and answers something else.
 
-use crate::runtime::{sockets, Instance, InstanceFailed, Liveness, Runtime, StartSpec};
+use crate::runtime::{
+    sockets, EngineTimes, Instance, InstanceFailed, Liveness, Runtime, StartSpec,
+};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -219,8 +221,9 @@ fn exit_status(code: Option<i64>) -> String {
     code.map_or_else(String::new, |c| format!(" (status {c})"))
 }
 
-/// One server cold start: start → first 200. Returns the milliseconds and the instance
-/// (still running, for the caller to remove), or the reason with the instance's logs.
+/// One server cold start: start → first 200. Returns the milliseconds and the engine's
+/// share of them (create, start) where the runtime tells (the instance is still running,
+/// for the caller to remove), or the reason with the instance's logs.
 pub async fn server_once<R: Runtime>(
     runtime: &R,
     spec: &StartSpec,
@@ -228,14 +231,14 @@ pub async fn server_once<R: Runtime>(
     path: &str,
     timeout: Duration,
     track: &dyn Fn(&Instance),
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, Option<EngineTimes>)> {
     let start = Instant::now();
     let instance = runtime.start(spec).await?;
     track(&instance);
     let ready = wait_ready(runtime, &instance, addr, path, timeout).await;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     match ready {
-        Ok(()) => Ok(ms),
+        Ok(()) => Ok((ms, instance.engine)),
         Err(e) => {
             let logs = runtime.logs(&instance, 20).await;
             Err(e.with_logs(&logs))
@@ -303,6 +306,7 @@ mod tests {
         let instance = Instance {
             id: "not-a-child".into(),
             variant: "musl-system-scratch".parse().unwrap(),
+            engine: None,
         };
         let ready = tokio::time::timeout(
             Duration::from_secs(5),

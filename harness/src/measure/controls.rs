@@ -211,6 +211,10 @@ mod tests {
             process_start_samples_ms: Vec::new(),
             process_start_ms: None,
             ratio_to_baseline: cold,
+            create_samples_ms: Vec::new(),
+            create_ms: None,
+            start_samples_ms: Vec::new(),
+            start_ms: None,
         });
         v
     }

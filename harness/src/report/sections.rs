@@ -192,6 +192,9 @@ impl Builder {
         self.doc.heading(3, "Cold start");
         self.figure(figures::cold_start(view))?;
         self.doc.table(tables::cold_start(view));
+        if let Some(table) = tables::cold_start_split(view) {
+            self.doc.table(table);
+        }
         if let Some(table) = fresh_node::table(view) {
             self.doc.heading(3, "Cold start on a fresh node");
             self.doc.paragraph(fresh_node::EXPLANATION);

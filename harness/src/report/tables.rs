@@ -62,6 +62,77 @@ pub fn image(view: &RunView) -> Table {
     t.note("1 MB = 1,000,000 bytes; image size as the Docker daemon reports it. Sizes are exact, so there is no noise to mark.")
 }
 
+/// Where each variant's cold start goes: the engine's create call, its start call, and the
+/// rest (the process's start-up and its first response), each the median over the runs
+/// with its interval; `None` when the file has no split (native runs, batch jobs, files
+/// written before it existed).
+pub fn cold_start_split(view: &RunView) -> Option<Table> {
+    use super::estimate::Estimate;
+    use crate::measure::stats::summarize;
+    let results = view.results();
+    let arms = results.variants.iter().chain(results.control.as_ref());
+    let split: Vec<_> = arms
+        .filter_map(|v| {
+            let c = v.cold_start.as_ref()?;
+            let n = c.samples_ms.len();
+            if c.create_samples_ms.len() != n || c.start_samples_ms.len() != n || n == 0 {
+                return None;
+            }
+            let rest: Vec<f64> = (0..n)
+                .map(|i| c.samples_ms[i] - c.create_samples_ms[i] - c.start_samples_ms[i])
+                .collect();
+            let engine: Vec<f64> = (0..n)
+                .map(|i| (c.create_samples_ms[i] + c.start_samples_ms[i]) / c.samples_ms[i] * 100.0)
+                .collect();
+            let name = match results.control.as_ref().is_some_and(|a| std::ptr::eq(a, v)) {
+                true => format!("{} (A/A control)", v.variant.name()),
+                false => v.variant.name(),
+            };
+            Some((
+                name,
+                summarize(&c.create_samples_ms)?,
+                summarize(&c.start_samples_ms)?,
+                summarize(&rest)?,
+                summarize(&engine)?,
+                c.cold_start_ms,
+            ))
+        })
+        .collect();
+    if split.is_empty() {
+        return None;
+    }
+    let mut t = Table::new([
+        "variant",
+        "engine: create (ms)",
+        "engine: start (ms)",
+        "the rest: process start-up and first response (ms)",
+        "engine's share (%)",
+        "cold start (ms)",
+    ]);
+    for (name, create, start, rest, share, total) in split {
+        let e = |s: &crate::results::Summary| value_ci(&Estimate::repeated(s));
+        t.row([
+            name,
+            e(&create),
+            e(&start),
+            e(&rest),
+            num(share.median),
+            e(&total),
+        ]);
+    }
+    let engine = results
+        .environment
+        .engine
+        .as_deref()
+        .unwrap_or("the engine");
+    let runtime = results
+        .environment
+        .oci_runtime
+        .as_deref()
+        .unwrap_or("its default runtime");
+    Some(t.note(format!("Each cold start split where it happened: the create call to {engine} until it answered, then the start call (the OCI runtime, {runtime}, sets up and starts the container's process), then the rest until the first good response. Medians over the runs, each with its interval; the parts' medians need not add up to the total's. What the OCI runtime or the engine can change is in the first two columns.")))
+}
+
 pub fn cold_start(view: &RunView) -> Table {
     let mut t = Table::new([
         "variant",

@@ -350,6 +350,19 @@ pub struct ColdStart {
     /// same round); absent for the baseline and before schema version 3.
     #[serde(default)]
     pub ratio_to_baseline: Option<Ratio>,
+    /// Of each cold start (server, docker): the engine's create call, until the daemon
+    /// answered, ms. Empty for native runs, batch jobs and older files.
+    #[serde(default)]
+    pub create_samples_ms: Vec<f64>,
+    #[serde(default)]
+    pub create_ms: Option<Summary>,
+    /// Of each cold start: the start call after it, until the daemon answered, ms. The
+    /// rest of the cold start (`samples_ms` less both) is the process's own start-up and
+    /// its first response.
+    #[serde(default)]
+    pub start_samples_ms: Vec<f64>,
+    #[serde(default)]
+    pub start_ms: Option<Summary>,
 }
 
 /// One load cell: an endpoint at one concurrency (and rate), measured once per round.

@@ -152,7 +152,9 @@ impl<R: Runtime> Run<'_, R> {
                 let addr = server_addr(server)?;
                 let spec = self.fresh_spec(variant, reference, listen_on(server, addr))?;
                 let path = &server.ready_path;
-                cold_start::server_once(&runtime, &spec, addr, path, timeout, &track).await
+                cold_start::server_once(&runtime, &spec, addr, path, timeout, &track)
+                    .await
+                    .map(|(ms, _)| ms)
             }
             Drive::Batch(job) => {
                 let args = batch::fill(&job.cold_args, 1, self.plan.dataset_mb);

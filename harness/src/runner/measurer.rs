@@ -77,7 +77,7 @@ impl<R: Runtime> Run<'_, R> {
         spec: &StartSpec,
         addr: SocketAddr,
         path: &str,
-    ) -> anyhow::Result<f64> {
+    ) -> anyhow::Result<(f64, Option<crate::runtime::EngineTimes>)> {
         let timeout = self.plan.ready_timeout;
         let track = self.tracker();
         let Measurer::Agent(agent) = &self.measurer else {
@@ -95,7 +95,7 @@ impl<R: Runtime> Run<'_, R> {
         };
         track(&instance);
         match self.agent_ready(agent, &instance, id, answer, path).await {
-            Ok(ms) => Ok(ms),
+            Ok(ms) => Ok((ms, instance.engine)),
             Err(e) => Err(e.with_logs(&self.runtime.logs(&instance, 20).await)),
         }
     }

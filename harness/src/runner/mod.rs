@@ -462,6 +462,7 @@ impl<'a, R: Runtime> Run<'a, R> {
         let instance = crate::runtime::Instance {
             id: id.to_string(),
             variant,
+            engine: None,
         };
         let Ok(Some((sha256, source))) = self.runtime.launched_binary(&instance).await else {
             return;

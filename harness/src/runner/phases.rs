@@ -56,11 +56,11 @@ impl<R: Runtime> Run<'_, R> {
 
     /// One cold start (create → first 200, or → exit of the cold job) and, when the app has
     /// a `version_arg`, one run of it (create → first output).
-    async fn cold_start_pair(&self, variant: Variant) -> anyhow::Result<(f64, Option<f64>)> {
+    async fn cold_start_pair(&self, variant: Variant) -> anyhow::Result<ColdSample> {
         let timeout = self.plan.ready_timeout;
         let cpus = self.server_cpus.clone();
         let track = self.tracker();
-        let cold = match &self.plan.app.drive {
+        let (cold, engine) = match &self.plan.app.drive {
             Drive::Server(server) => {
                 let addr = self.listen_addr(server).await?;
                 let spec = self.spec(variant, listen_on(server, addr), &cpus, "cold-start")?;
@@ -75,11 +75,15 @@ impl<R: Runtime> Run<'_, R> {
                 let spec = self.spec(variant, (args, batch.env.clone()), &cpus, "cold-start")?;
                 let outcome = cold_start::exit_once(self.runtime, &spec, timeout, &track).await;
                 self.release().await;
-                outcome?.0
+                (outcome?.0, None)
             }
         };
         let Some(version_arg) = self.plan.app.version_arg.clone() else {
-            return Ok((cold, None));
+            return Ok(ColdSample {
+                cold,
+                process: None,
+                engine,
+            });
         };
         let spec = self.spec(
             variant,
@@ -90,7 +94,11 @@ impl<R: Runtime> Run<'_, R> {
         let outcome = cold_start::process_start_once(self.runtime, &spec, timeout, &track).await;
         self.release().await;
         let process = outcome.with_context(|| format!("`{version_arg}` run failed"))?;
-        Ok((cold, Some(process)))
+        Ok(ColdSample {
+            cold,
+            process: Some(process),
+            engine,
+        })
     }
 
     /// Cold starts in rounds: one warm-up round (discarded: the first start of an image
@@ -117,11 +125,15 @@ impl<R: Runtime> Run<'_, R> {
             }
             match self.cold_start_pair(arm.variant()).await {
                 Ok(_) if round == 0 => {}
-                Ok((cold, process)) => {
+                Ok(sample) => {
                     let entry = samples.entry(arm).or_default();
                     entry.rounds.push(round);
-                    entry.cold.push(cold);
-                    entry.process.extend(process);
+                    entry.cold.push(sample.cold);
+                    entry.process.extend(sample.process);
+                    if let Some(engine) = sample.engine {
+                        entry.create.push(engine.create_ms);
+                        entry.start.push(engine.start_ms);
+                    }
                 }
                 Err(e) => self.fail_arm(arm, "cold-start", e)?,
             }
@@ -145,6 +157,10 @@ impl<R: Runtime> Run<'_, R> {
                     process_start_ms: stats::summarize(&s.process),
                     process_start_samples_ms: s.process,
                     ratio_to_baseline: ratio,
+                    create_ms: stats::summarize(&s.create),
+                    create_samples_ms: s.create,
+                    start_ms: stats::summarize(&s.start),
+                    start_samples_ms: s.start,
                 });
             }
         }
@@ -153,12 +169,23 @@ impl<R: Runtime> Run<'_, R> {
     }
 }
 
-/// One arm's cold starts: the round of each, the cold start and the process start.
+/// One arm's cold starts: the round of each, the cold start, the process start, and the
+/// engine's create and start calls of each cold start (docker).
 #[derive(Default)]
 struct ArmSamples {
     rounds: Vec<u32>,
     cold: Vec<f64>,
     process: Vec<f64>,
+    create: Vec<f64>,
+    start: Vec<f64>,
+}
+
+/// One cold start: create → first response (or the job's exit), the process start where
+/// the app has a `version_arg`, and the engine's share where the runtime tells.
+struct ColdSample {
+    cold: f64,
+    process: Option<f64>,
+    engine: Option<crate::runtime::EngineTimes>,
 }
 
 /// The arguments and environment that make `server` listen on `addr`.

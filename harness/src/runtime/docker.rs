@@ -179,15 +179,22 @@ impl Runtime for DockerRuntime {
     }
 
     async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
+        let clock = std::time::Instant::now();
         let id = self.create(spec).await?;
+        let created = clock.elapsed();
         if let Err(e) = self.start_created(&id).await {
             let _ = self.remove(&id).await;
             return Err(e)
                 .with_context(|| format!("cannot start the container of {}", spec.variant));
         }
+        let started = clock.elapsed();
         Ok(Instance {
             id,
             variant: spec.variant,
+            engine: Some(crate::runtime::EngineTimes {
+                create_ms: created.as_secs_f64() * 1e3,
+                start_ms: (started - created).as_secs_f64() * 1e3,
+            }),
         })
     }
 
@@ -201,6 +208,7 @@ impl Runtime for DockerRuntime {
         track(&Instance {
             id: id.clone(),
             variant: spec.variant,
+            engine: None,
         });
         let options = AttachContainerOptionsBuilder::default()
             .stream(true)

@@ -91,6 +91,17 @@ pub struct Instance {
     /// Container id, or the process id for native.
     pub id: String,
     pub variant: Variant,
+    /// How long the engine took to create and to start it, where the runtime tells.
+    pub engine: Option<EngineTimes>,
+}
+
+/// The engine's share of a start (docker: the create call, then the start call, each until
+/// the daemon answered), ms. What follows the start call, to the app's first response, is
+/// the process's own start-up and the first request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineTimes {
+    pub create_ms: f64,
+    pub start_ms: f64,
 }
 
 /// How an instance ended.

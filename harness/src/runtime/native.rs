@@ -89,6 +89,7 @@ impl Runtime for NativeRuntime {
         Ok(Instance {
             id,
             variant: spec.variant,
+            engine: None,
         })
     }
 

@@ -200,6 +200,20 @@ fn a_server_taking_host_and_port_from_addr_runs_with_an_env_table() {
     )
     .unwrap();
     assert_served(&results);
+    // Every cold start split into the engine's create and start calls and the rest.
+    for v in &results.variants {
+        let cold = v.cold_start.as_ref().unwrap();
+        assert_eq!(cold.create_samples_ms.len(), cold.samples_ms.len());
+        assert_eq!(cold.start_samples_ms.len(), cold.samples_ms.len());
+        for (i, total) in cold.samples_ms.iter().enumerate() {
+            let engine = cold.create_samples_ms[i] + cold.start_samples_ms[i];
+            assert!(
+                cold.create_samples_ms[i] > 0.0 && engine > 0.0 && engine < *total,
+                "{}: {cold:?}",
+                v.variant
+            );
+        }
+    }
 }
 
 #[test]

@@ -336,3 +336,31 @@ fn every_link_of_the_reports_contents_lands_on_a_heading() {
         html.matches("<div class=\"scroll\"><table>").count()
     );
 }
+
+/// A file whose cold starts carry the engine's create and start calls gets the table of
+/// where the cold start goes, with the engine's share; one without them does not.
+#[test]
+fn the_cold_start_split_is_tabled_when_the_file_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let plain = report::render(&noisy_inputs(dir.path()), out.path()).unwrap();
+    let md = std::fs::read_to_string(&plain.report_md).unwrap();
+    assert!(!md.contains("engine: create (ms)"));
+    let mut results = noisy_http(7, 6, |_| 1.0);
+    for v in &mut results.variants {
+        let cold = v.cold_start.as_mut().unwrap();
+        cold.create_samples_ms = cold.samples_ms.iter().map(|x| x * 0.2).collect();
+        cold.start_samples_ms = cold.samples_ms.iter().map(|x| x * 0.3).collect();
+    }
+    let path = save(&results, dir.path(), "http-split.json");
+    let rendered = report::render(&report::load_files(&[path]).unwrap(), out.path()).unwrap();
+    let md = std::fs::read_to_string(&rendered.report_md).unwrap();
+    let table = &md[md
+        .find("| variant | engine: create (ms)")
+        .expect("the split table")..];
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| musl-system-scratch |"))
+        .unwrap();
+    assert!(row.contains("| 50.0 |"), "the engine's share: {row}");
+}

@@ -242,6 +242,7 @@ impl Runtime for FakeRuntime {
         Ok(Instance {
             id,
             variant: spec.variant,
+            engine: None,
         })
     }
 
