@@ -139,10 +139,11 @@ async fn build_with_mmdebstrap(docker: &Docker) -> anyhow::Result<BaseImage> {
         .await
         .context("cannot read the rootfs tarball")?;
     let rootfs_tag = format!("{ROOTFS_REPO}:{SUITE}");
+    // The tag rides in `repo` (`repo:tag`, as the docker CLI sends it): Podman's
+    // Docker-compatible import ignores a separate `tag` and would name it `:latest`.
     let options = CreateImageOptionsBuilder::default()
         .from_src("-")
-        .repo(ROOTFS_REPO)
-        .tag(SUITE)
+        .repo(&rootfs_tag)
         .changes(vec!["CMD [\"bash\"]".into()])
         .build();
     let mut stream =

@@ -167,6 +167,16 @@ pub async fn daemon_facts(docker: &Docker, wanted: Option<&str>) -> anyhow::Resu
         }
     }
     let default = info.as_ref().and_then(|i| i.default_runtime.clone());
+    // Podman's Docker-compatible API (4.3) creates every container under the service's
+    // runtime, whatever the request says: a run would record one runtime and measure another.
+    if let (Some(name), Some(engine)) = (wanted, engine.as_deref()) {
+        if engine.contains("Podman") && default.as_deref() != Some(name) {
+            return Err(crate::error::usage(format!(
+                "--oci-runtime {name}: {engine}'s Docker-compatible API ignores a container's runtime and would run {} instead; start the service under it (`podman --runtime {name} system service …`) and drop --oci-runtime",
+                default.as_deref().unwrap_or("its default")
+            )));
+        }
+    }
     Ok(DaemonFacts {
         version: version.and_then(|v| v.version),
         engine,

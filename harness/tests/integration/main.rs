@@ -17,6 +17,7 @@ mod cli;
 mod compare;
 mod docker;
 mod docs;
+mod engines;
 mod fake_backend;
 mod faults;
 mod fresh_node;
