@@ -60,10 +60,7 @@ pub fn figures(v: &VariantResult) -> Vec<Figure> {
         push("cold_start_ms".into(), false, &cold.samples_ms);
     }
     for cell in &v.load {
-        let label = match cell.rate_rps {
-            Some(rate) => format!("{} c{} @{rate}/s", cell.endpoint, cell.concurrency),
-            None => format!("{} c{}", cell.endpoint, cell.concurrency),
-        };
+        let label = super::cell_label((&cell.endpoint, cell.concurrency, cell.rate_rps));
         push(format!("rps {label}"), true, &cell.rps_samples);
         push(
             format!("cpu_us_per_request {label}"),
@@ -362,10 +359,7 @@ fn control(label: &str, run: &RunResults) -> Control {
         let Some(ratios) = &cell.ratio_to_baseline else {
             continue;
         };
-        let label = match cell.rate_rps {
-            Some(rate) => format!("{} c{} @{rate}/s", cell.endpoint, cell.concurrency),
-            None => format!("{} c{}", cell.endpoint, cell.concurrency),
-        };
+        let label = super::cell_label((&cell.endpoint, cell.concurrency, cell.rate_rps));
         paired.push((format!("rps {label}"), true, ratios.rps));
         if let Some(cpu) = ratios.server_cpu_us_per_request {
             paired.push((format!("cpu_us_per_request {label}"), false, cpu));

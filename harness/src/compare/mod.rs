@@ -326,6 +326,14 @@ fn overlap(a: (f64, f64), b: (f64, f64)) -> Verdict {
     }
 }
 
+/// A load cell's name in metric names: `/json c64`, or `/json c64 @500/s` at a rate.
+pub fn cell_label((endpoint, c, rate): (&str, u32, Option<u64>)) -> String {
+    match rate {
+        Some(r) => format!("{endpoint} c{c} @{r}/s"),
+        None => format!("{endpoint} c{c}"),
+    }
+}
+
 /// A load figure in both files: no row when neither has it; no verdict when one lacks it or
 /// either side has fewer than `MIN_ROUNDS` rounds (`rounds`: the fewer of the two files').
 fn load_figure(row: Row, old: Option<Figure>, new: Option<Figure>, rounds: u32) -> Option<Row> {
@@ -402,10 +410,7 @@ fn load_rows(name: &str, a: &VariantResult, b: &VariantResult, rounds: u32) -> V
     let mut rows = Vec::new();
     for key in keys {
         let same = |l: &&LoadResult| (l.endpoint.as_str(), l.concurrency, l.rate_rps) == key;
-        let label = match key {
-            (endpoint, c, Some(r)) => format!("{endpoint} c{c} @{r}/s"),
-            (endpoint, c, None) => format!("{endpoint} c{c}"),
-        };
+        let label = cell_label(key);
         let (Some(x), Some(y)) = (a.load.iter().find(same), b.load.iter().find(same)) else {
             rows.push(Row::new(name, format!("load {label}"), true));
             continue;

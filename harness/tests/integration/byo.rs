@@ -11,19 +11,28 @@ use std::path::Path;
 pub const STD_SERVER: &str = r#"
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 fn main() {
     let port: u16 = std::env::var("PORT").expect("PORT is set").parse().expect("PORT is a port");
+    // Extra CPU work per request, in microseconds: how a test makes this server slower.
+    let work = Duration::from_micros(
+        std::env::var("EXTRA_WORK_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+    );
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
     for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || serve(stream));
+        std::thread::spawn(move || serve(stream, work));
     }
 }
 
-fn serve(mut stream: TcpStream) {
+fn serve(mut stream: TcpStream, work: Duration) {
     let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
     loop {
         while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let start = Instant::now();
+            while start.elapsed() < work {
+                std::hint::spin_loop();
+            }
             let reply: &[u8] = if buf.starts_with(b"GET / ") {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
             } else {

@@ -1,5 +1,6 @@
 //! The regression gate (`harness compare --fail-on-regression[=PCT]`, `--json`): on real
-//! runs of a server made slower by extra work per request (natively: real processes, real
+//! runs of a server made slower by extra work per request (`byo::STD_SERVER`, which spins
+//! `EXTRA_WORK_US` microseconds per request; natively: real processes, real
 //! load on loopback, no images), it fails naming the figures, and three pairs of unchanged
 //! runs never trip it; on synthetic files (`report_noise::noisy_http`, invented samples),
 //! its A/A control raises the bar when it trips, a variant broken in NEW fails it, sizes
@@ -12,49 +13,6 @@ use harness::compare::gate;
 use harness::measure::stats::paired_ratio;
 use harness::results::{RunResults, Status};
 use std::path::{Path, PathBuf};
-
-/// A std-only server that spins `EXTRA_WORK_US` microseconds before each answer.
-const SLOWABLE_SERVER: &str = r#"
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
-
-fn main() {
-    let port: u16 = std::env::var("PORT").expect("PORT is set").parse().expect("PORT is a port");
-    let work = Duration::from_micros(
-        std::env::var("EXTRA_WORK_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
-    );
-    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
-    for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || serve(stream, work));
-    }
-}
-
-fn serve(mut stream: TcpStream, work: Duration) {
-    let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
-    loop {
-        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let start = Instant::now();
-            while start.elapsed() < work {
-                std::hint::spin_loop();
-            }
-            let reply: &[u8] = if buf.starts_with(b"GET / ") {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-            } else {
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-            };
-            if stream.write_all(reply).is_err() {
-                return;
-            }
-            buf.drain(..end + 4);
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-"#;
 
 /// The threshold the real-run test gates at. Between unchanged runs on this shared 2-core
 /// machine a native server's 2–4 ms cold start moved by up to 2.2× (measured: glibc-system
@@ -99,7 +57,7 @@ fn compare(old: &Path, new: &Path, extra: &[&str]) -> (i32, String, String) {
 fn the_gate_fails_on_a_server_made_slower_and_never_on_unchanged_runs() {
     // Measurements want the machine to themselves: no image build beside these runs.
     let _lock = crate::support::docker_lock();
-    let krate = make_crate("slowable-server", "", SLOWABLE_SERVER, None);
+    let krate = make_crate("slowable-server", "", crate::byo::STD_SERVER, None);
     let dir = tempfile::tempdir().unwrap();
     let unchanged: Vec<PathBuf> = (0..4)
         .map(|i| native_run(krate.path(), None, &dir.path().join(format!("same{i}"))))
