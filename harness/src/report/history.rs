@@ -215,6 +215,40 @@ fn gate_control_cell(gate: &Gate) -> String {
     }
 }
 
+/// The experiment's runs in the order measured, and the gate's judgement (threshold 0) of
+/// each against the run before (none for the first).
+fn timeline<'a>(view: &'a RunView) -> (Vec<&'a RunResults>, Vec<Option<Gate>>) {
+    let mut runs: Vec<&RunResults> = view
+        .replicates
+        .iter()
+        .map(|r| &r.results)
+        .chain([view.results()])
+        .collect();
+    runs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    let gates = (0..runs.len())
+        .map(|i| (i > 0).then(|| gate::judge(runs[i - 1], runs[i], 0.0)))
+        .collect();
+    (runs, gates)
+}
+
+/// The generated `history` block of the book: per experiment with more than one run, how
+/// often the gate would have cried wolf between its runs.
+pub fn blocks(views: &[RunView]) -> Vec<super::doc::Block> {
+    views
+        .iter()
+        .filter(|v| !v.replicates.is_empty())
+        .map(|view| {
+            let (runs, gates) = timeline(view);
+            super::doc::Block::Paragraph(format!(
+                "{} ({} runs): {}",
+                view.slug,
+                runs.len(),
+                cry_wolf(&runs, &gates)
+            ))
+        })
+        .collect()
+}
+
 /// Adds the section (nothing when no experiment has two runs).
 pub fn section(
     builder: &mut super::sections::Builder,
@@ -231,16 +265,7 @@ pub fn section(
         gate::METHOD
     ));
     for view in with_history {
-        let mut runs: Vec<&RunResults> = view
-            .replicates
-            .iter()
-            .map(|r| &r.results)
-            .chain([view.results()])
-            .collect();
-        runs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
-        let gates: Vec<Option<Gate>> = (0..runs.len())
-            .map(|i| (i > 0).then(|| gate::judge(runs[i - 1], runs[i], 0.0)))
-            .collect();
+        let (runs, gates) = timeline(view);
         builder
             .doc
             .heading(3, format!("{}: {} runs", view.slug, runs.len()));

@@ -116,7 +116,7 @@ pub fn pages_beside(out: &Path) -> Vec<PathBuf> {
 }
 
 /// Re-renders the generated blocks of the Markdown file `page` (the README or a page of the
-/// book beside the report in `out`) from `inputs` (see `readme`: `summary`, `answer` and
+/// book beside the report in `out`) from `inputs` (see `readme`: `summary`, `answer`, `history` and
 /// `bench ID…`); returns how many there were, 0 when the file does not exist or has none.
 /// Files below the checkout's root (`out`'s parent) are named relative to the page
 /// (`results/…` from the README, `../results/…` from `docs/`), others by their file name.
@@ -150,9 +150,10 @@ pub fn update_page(inputs: &Inputs, page: &Path, out: &Path) -> anyhow::Result<u
                 blocks
             }
             ("bench", None) => anyhow::bail!("no bench results file among the inputs"),
+            ("history", _) => history::blocks(&views),
             (other, _) => {
                 anyhow::bail!(
-                    "unknown block {other:?}: expected `summary`, `answer` or `bench ID…`"
+                    "unknown block {other:?}: expected `summary`, `answer`, `history` or `bench ID…`"
                 )
             }
         };

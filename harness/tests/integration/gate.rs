@@ -315,4 +315,19 @@ fn the_report_plots_the_history_and_counts_the_gates_false_alarms() {
         history.contains("1 of those pairs ran the very same binaries"),
         "{history}"
     );
+    // The book's generated `history` block says the same.
+    let page = out.path().join("ci.md");
+    std::fs::write(
+        &page,
+        "# CI\n<!-- BEGIN harness report: history -->\n<!-- END harness report: history -->\n",
+    )
+    .unwrap();
+    let blocks = harness::report::update_page(&inputs, &page, out.path()).unwrap();
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(blocks, 1);
+    assert!(
+        text.contains("http (3 runs): **Would the gate have cried wolf?**")
+            && text.contains("1 of those pairs ran the very same binaries"),
+        "{text}"
+    );
 }
