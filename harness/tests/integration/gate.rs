@@ -15,10 +15,12 @@ use harness::results::{RunResults, Status};
 use std::path::{Path, PathBuf};
 
 /// The threshold the real-run test gates at. Between unchanged runs on this shared 2-core
-/// machine a native server's 2–4 ms cold start moved by up to 2.2× (measured: glibc-system
-/// medians 1.8 and 3.9 ms in consecutive runs, adjusted p 0.06–0.09), a shift of the
-/// machine no within-run control sees; a CI gate names how much worse is worth failing on.
-const PCT: &str = "--fail-on-regression=200";
+/// machine a native server's 2–4 ms cold start moved by up to 2.2× (glibc-system medians 1.8
+/// and 3.9 ms in consecutive runs, adjusted p 0.06–0.09), and a cargo build beside one of
+/// two unchanged runs moved musl-system-scratch's p99 at c16 by 8.3× (732% worse, beyond
+/// noise): shifts of the machine no within-run control sees. A CI gate names how much worse
+/// is worth failing on; here that is 11× (1000%), and the slowed server is far past it.
+const PCT: &str = "--fail-on-regression=1000";
 
 /// One quick native run of `app` into a directory of its own; `env` is the app's
 /// environment (`--set env=…`). Returns the results file.
@@ -74,8 +76,8 @@ fn the_gate_fails_on_a_server_made_slower_and_never_on_unchanged_runs() {
             "{stdout}"
         );
     }
-    // 400 µs of work per request: one connection's rps falls to about a fifth.
-    let slow = native_run(krate.path(), Some("400"), &dir.path().join("slow"));
+    // 3 ms of work per request: one connection's rps falls to about a fortieth.
+    let slow = native_run(krate.path(), Some("3000"), &dir.path().join("slow"));
     let last = &unchanged[3];
     let (code, stdout, stderr) = compare(last, &slow, &[PCT]);
     assert_eq!(code, 5, "{stdout}\n{stderr}");
@@ -95,14 +97,14 @@ fn the_gate_fails_on_a_server_made_slower_and_never_on_unchanged_runs() {
     assert_valid(&value, &schema);
     let document: harness::compare::document::Comparison = serde_json::from_value(value).unwrap();
     assert!(document.enforced && document.fails);
-    assert_eq!(document.gate.threshold_pct, 200.0);
+    assert_eq!(document.gate.threshold_pct, 1000.0);
     assert!(document
         .gate
         .regressions()
         .iter()
-        .any(|t| t.metric == "rps / c1" && t.worse_pct > 200.0));
+        .any(|t| t.metric == "rps / c1" && t.worse_pct > 1000.0));
     // A threshold above the change: the gate passes.
-    let (code, stdout, _) = compare(last, &slow, &["--fail-on-regression=1000000"]);
+    let (code, stdout, _) = compare(last, &slow, &["--fail-on-regression=100000000"]);
     assert_eq!(code, 0, "{stdout}");
 }
 
