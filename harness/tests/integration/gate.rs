@@ -71,10 +71,13 @@ fn the_gate_fails_on_a_server_made_slower_and_never_on_unchanged_runs() {
             "an unchanged pair tripped the gate:\n{stdout}\n{stderr}"
         );
         assert!(stdout.contains("gate: passed"), "{stdout}");
-        assert!(
-            stdout.contains("gate control (new run): A/A (glibc-system-debian"),
-            "{stdout}"
-        );
+        // The gate says how its own control came out: within noise, or tripped (on a busy
+        // machine the two baseline arms can differ, and the gate then raises its bar).
+        let control = stdout
+            .lines()
+            .find(|l| l.starts_with("gate control (new run): "))
+            .unwrap_or_else(|| panic!("no control line: {stdout}"));
+        assert!(control.contains("glibc-system-debian"), "{control}");
     }
     // 3 ms of work per request: one connection's rps falls to about a fortieth.
     let slow = native_run(krate.path(), Some("3000"), &dir.path().join("slow"));
