@@ -44,9 +44,42 @@ const DIST_PROFILE_CONFIG: [&str; 5] = [
     "profile.dist.strip=true",
 ];
 
+/// Hidden, for the project's own tests (the integration-test binary sets it before `main`,
+/// like its image namespace, so every `harness` it starts inherits it): set to anything,
+/// every variant is built with `TEST_BUILD_CONFIG` on top of the `dist` profile, into
+/// target dirs of its own (`<link>-test`). The tests check what the harness does with a
+/// binary, never how fast the binary is, and fat LTO with one codegen unit made compiling
+/// most of the suite's time. Never a way to measure: the build-time file records the
+/// settings a build really had.
+pub const TEST_BUILDS_ENV: &str = "GLIBC_VS_MUSL_TEST_BUILDS";
+
+/// What a test build changes in the `dist` profile: no LTO, parallel codegen, light
+/// optimisation (panic strategy and stripping stay, so images hold what a user's would).
+pub const TEST_BUILD_CONFIG: [&str; 3] = [
+    "profile.dist.lto=false",
+    "profile.dist.codegen-units=16",
+    "profile.dist.opt-level=1",
+];
+
+/// Whether `TEST_BUILDS_ENV` is set.
+pub fn test_builds() -> bool {
+    std::env::var_os(TEST_BUILDS_ENV).is_some()
+}
+
+/// The directory a link kind's builds go into, inside a crate's target dirs.
+fn link_dir_name(link: Link) -> String {
+    if test_builds() {
+        format!("{}-test", link.name())
+    } else {
+        link.name().to_string()
+    }
+}
+
 /// Where a link kind's builds go.
 pub fn target_dir(root: &Path, link: Link) -> PathBuf {
-    root.join("target").join("variants").join(link.name())
+    root.join("target")
+        .join("variants")
+        .join(link_dir_name(link))
 }
 
 /// Where `app`'s builds for `link` go: the shared dir for workspace crates, its own otherwise.
@@ -57,7 +90,7 @@ pub fn app_target_dir(root: &Path, app: &AppSpec, link: Link) -> PathBuf {
     root.join("target")
         .join("apps")
         .join(build_key(app))
-        .join(link.name())
+        .join(link_dir_name(link))
 }
 
 /// An outside crate's target dir name: `<package>-<digest>` of what decides its dependency
@@ -184,7 +217,7 @@ pub async fn compile_profiling(
     let dir = measured
         .parent()
         .unwrap_or(root)
-        .join(format!("{}-profiling", variant.link.name()));
+        .join(format!("{}-profiling", link_dir_name(variant.link)));
     let mut command = cargo_command(root, app, variant, &dir, injected, &PROFILING_CONFIG);
     command.stdout(Stdio::null());
     let output = output_cancellable(command).await?;
@@ -343,13 +376,33 @@ pub fn command(
 
 /// The `dist` profile's settings a build of `app` gets, as `key=value`: the workspace's
 /// `[profile.dist]` for its own crates, the harness's copy of it for any other.
+/// With `TEST_BUILDS_ENV` set, `TEST_BUILD_CONFIG` replaces the settings of its keys.
 pub fn profile_settings(root: &Path, app: &AppSpec) -> Vec<String> {
-    if !app.in_workspace {
-        return DIST_PROFILE_CONFIG
+    let mut settings: Vec<String> = if app.in_workspace {
+        workspace_profile_settings(root)
+    } else {
+        DIST_PROFILE_CONFIG
             .iter()
             .map(|s| s.trim_start_matches("profile.dist.").to_string())
-            .collect();
+            .collect()
+    };
+    if test_builds() {
+        settings = with_test_builds(settings);
     }
+    settings
+}
+
+/// `settings` with `TEST_BUILD_CONFIG`'s replacing those of the same keys.
+fn with_test_builds(mut settings: Vec<String>) -> Vec<String> {
+    for setting in TEST_BUILD_CONFIG {
+        let setting = setting.trim_start_matches("profile.dist.");
+        settings.retain(|s| setting_key(s) != setting_key(setting));
+        settings.push(setting.to_string());
+    }
+    settings
+}
+
+fn workspace_profile_settings(root: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
     let Ok(manifest) = text.parse::<toml::Table>() else {
         return Vec::new();
@@ -360,6 +413,11 @@ pub fn profile_settings(root: &Path, app: &AppSpec) -> Vec<String> {
         .and_then(|d| d.as_table())
         .map(|t| t.iter().map(|(k, v)| format!("{k}={v}")).collect())
         .unwrap_or_default()
+}
+
+/// `key` of a `key=value` setting.
+fn setting_key(setting: &str) -> &str {
+    setting.split('=').next().unwrap_or("")
 }
 
 fn cargo_command(
@@ -386,19 +444,23 @@ fn cargo_command(
         .env_remove("CARGO_BUILD_TARGET")
         // Its `Compiling` lines tell a clean, an incremental and a reused build apart.
         .env_remove("CARGO_TERM_QUIET");
+    // A profiling build's settings, then a test build's, replace the `dist` ones of the
+    // same key (a later `--config` would win anyway; one setting per key reads plainly).
+    let mut extra: Vec<&str> = extra_config.to_vec();
+    if test_builds() {
+        extra.extend(TEST_BUILD_CONFIG);
+    }
     if app.in_workspace {
         command.arg("--locked");
     } else {
-        // A profiling build's settings replace the `dist` ones of the same key.
-        let key = |s: &str| s.split('=').next().unwrap_or("").to_string();
         for setting in DIST_PROFILE_CONFIG
             .iter()
-            .filter(|s| !extra_config.iter().any(|e| key(e) == key(s)))
+            .filter(|s| !extra.iter().any(|e| setting_key(e) == setting_key(s)))
         {
             command.args(["--config", setting]);
         }
     }
-    for setting in extra_config {
+    for setting in extra {
         command.args(["--config", setting]);
     }
     if app.allocator_source(variant.allocator) == Some(AllocatorSource::Feature) {
@@ -472,6 +534,27 @@ fn last_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_build_replaces_lto_codegen_units_and_opt_level_and_keeps_the_rest() {
+        let dist: Vec<String> = DIST_PROFILE_CONFIG
+            .iter()
+            .map(|s| s.trim_start_matches("profile.dist.").to_string())
+            .collect();
+        let mut test = with_test_builds(dist);
+        test.sort();
+        assert_eq!(
+            test,
+            [
+                "codegen-units=16",
+                "inherits=\"release\"",
+                "lto=false",
+                "opt-level=1",
+                "panic=\"abort\"",
+                "strip=true"
+            ]
+        );
+    }
 
     /// An outside crate at `dir` with `manifest` (and `main` as its source).
     fn outside(dir: &Path, manifest: &str, main: &str) -> AppSpec {

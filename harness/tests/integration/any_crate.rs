@@ -89,9 +89,11 @@ const JOB_SETS: [&str; 8] = [
 ];
 
 /// `harness run --quick` (2 cold starts, 1 round) of `app` in docker with `variants` and
-/// `extra` flags; the results
+/// `extra` flags, under the Docker lock once the binaries are built; the results
 /// (schema-checked) or the failure's output. `None` when docker is unreachable (a loud skip).
 fn run_in_docker(app: &Path, variants: &str, extra: &[&str], test: &str) -> Option<RunResults> {
+    crate::support::prebuild(app.to_str().unwrap(), variants);
+    let _lock = crate::support::docker_lock();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(crate::support::docker_or_skip(test))?;
     let out = tempfile::tempdir().unwrap();
@@ -170,7 +172,6 @@ fn assert_served(results: &RunResults) {
 
 #[test]
 fn a_server_taking_host_and_port_from_addr_runs_with_an_env_table() {
-    let _lock = crate::support::docker_lock();
     let krate = make_crate(
         "addr-server",
         "",
@@ -218,7 +219,6 @@ fn a_server_taking_host_and_port_from_addr_runs_with_an_env_table() {
 
 #[test]
 fn a_server_on_a_fixed_port_runs_with_port_and_without_it_is_told_which_port_it_took() {
-    let _lock = crate::support::docker_lock();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -256,7 +256,6 @@ fn a_server_on_a_fixed_port_runs_with_port_and_without_it_is_told_which_port_it_
 
 #[test]
 fn an_optional_mimalloc_dependency_is_the_crates_own_feature() {
-    let _lock = crate::support::docker_lock();
     let main = format!(
         "#[cfg(feature = \"mimalloc\")]\n#[global_allocator]\nstatic GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;\n{ALLOCATING_JOB}"
     );
@@ -311,7 +310,6 @@ fn an_optional_mimalloc_dependency_is_the_crates_own_feature() {
 
 #[test]
 fn an_unmodified_crate_gets_mimalloc_and_jemalloc_injected() {
-    let _lock = crate::support::docker_lock();
     let krate = make_crate("allocating-job", "", ALLOCATING_JOB, None);
     let path = krate.path().to_str().unwrap();
     let (code, stdout, stderr) = harness_cli(&["variants", "--app", path]);

@@ -109,18 +109,10 @@ fn status(results: &CheckResults, variant: &str, pitfall: Pitfall) -> Status {
 }
 
 /// Builds what a check of `app` needs before the Docker lock is taken: the variants'
-/// binaries (no images; the check reuses them) and the tracer, so that the lock is held for
-/// the daemon's work, not for compiling.
+/// binaries (`support::prebuild`; the check reuses them) and the tracer, so that the lock
+/// is held for the daemon's work, not for compiling.
 fn prebuild(app: &Path, variants: &str) {
-    let (code, stdout, stderr) = harness_cli(&[
-        "build",
-        "--app",
-        app.to_str().unwrap(),
-        "--variants",
-        variants,
-        "--no-images",
-    ]);
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    crate::support::prebuild(app.to_str().unwrap(), variants);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(harness::agent::image::binary(
         &harness::app::workspace_root(),

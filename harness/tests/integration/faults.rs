@@ -76,6 +76,13 @@ fn args(overrides: &[&str]) -> Vec<String> {
     out
 }
 
+/// The Docker lock, taken once the http app's two variants are built (`support::prebuild`):
+/// the lock is then held for the daemon's work, not for compiling.
+fn lock_once_built() -> crate::support::DockerGuard {
+    crate::support::prebuild("http", TWO);
+    docker_lock()
+}
+
 fn start(args: &[String], env: &[(&str, &str)]) -> HarnessRun {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     HarnessRun::start(&refs, env)
@@ -180,7 +187,7 @@ fn sigint_during_the_variant_build_kills_cargo_and_exits_130() {
 
 #[test]
 fn sigterm_during_the_image_build_exits_143() {
-    let _lock = docker_lock();
+    let _lock = lock_once_built();
     if !docker_available("sigterm_during_the_image_build") {
         return;
     }
@@ -204,7 +211,7 @@ fn sigterm_during_the_image_build_exits_143() {
 
 #[test]
 fn sigint_during_cold_starts_removes_the_live_container_and_keeps_the_builds() {
-    let _lock = docker_lock();
+    let _lock = lock_once_built();
     if !docker_available("sigint_during_cold_starts") {
         return;
     }
@@ -286,7 +293,7 @@ fn killed_mid_load() -> HarnessRun {
 
 #[test]
 fn sigkill_leftovers_are_removed_by_clean_orphans_and_by_the_next_run() {
-    let _lock = docker_lock();
+    let _lock = lock_once_built();
     if !docker_available("sigkill_leftovers") {
         return;
     }
@@ -323,7 +330,7 @@ fn sigkill_leftovers_are_removed_by_clean_orphans_and_by_the_next_run() {
 
 #[test]
 fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
-    let _lock = docker_lock();
+    let _lock = lock_once_built();
     if !docker_available("second_run_refused") {
         return;
     }
@@ -392,7 +399,7 @@ fn a_second_run_on_the_daemon_is_refused_unless_allowed() {
 
 #[test]
 fn an_interrupted_profile_removes_its_server_and_its_image_and_keeps_its_file() {
-    let _lock = docker_lock();
+    let _lock = lock_once_built();
     if !docker_available("an_interrupted_profile") {
         return;
     }

@@ -1,5 +1,5 @@
-//! Shared helpers for the integration tests: this process's image namespace (set before
-//! `main`), loud skips, the Docker lock and per-run cleanup guards, results-file checks.
+//! Shared helpers for the integration tests: this process's image namespace and test
+//! builds (set before `main`), loud skips, the Docker lock and per-run cleanup guards, results-file checks.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,6 +24,9 @@ extern "C" fn set_test_namespace() {
         .unwrap_or_else(|| IMAGE_NAMESPACE.into());
     let namespace = format!("{prefix}-test-{}", std::process::id());
     std::env::set_var(NAMESPACE_ENV, namespace);
+    // Variant builds trade the binaries' speed for build time (`TEST_BUILDS_ENV`): the
+    // tests check what the harness does with a binary, not how fast it runs.
+    std::env::set_var(harness::build::cargo::TEST_BUILDS_ENV, "1");
 }
 
 /// This test process's image namespace (`harness::labels::image_namespace`).
@@ -63,16 +66,28 @@ pub fn assert_valid(value: &serde_json::Value, schema: &serde_json::Value) {
     assert!(errors.is_empty(), "schema errors: {errors:?}");
 }
 
-/// Builds the http app's musl-system-scratch and glibc-system-debian images under `run_id`
-/// (provisioning what they need first), in that order.
+/// Builds what a run of `variants` of `app` (a sample app's name or a crate's path) will
+/// compile, before the test takes the Docker lock: the lock is then held for the daemon's
+/// work, not for compiling, and other tests' Docker work goes on meanwhile. The binaries
+/// only (`harness build --no-images`); the run finds them built. A build that fails is left
+/// for the run to report, where the test's own assertions read it.
+pub fn prebuild(app: &str, variants: &str) {
+    let _ = harness_cli(&["build", "--app", app, "--variants", variants, "--no-images"]);
+}
+
+/// The two variants most Docker tests build: one of each libc.
+pub const MUSL_GLIBC_PAIR: &str = "musl-system-scratch,glibc-system-debian";
+
+/// Builds the http app's `MUSL_GLIBC_PAIR` images under `run_id` (provisioning what they need
+/// first), in that order.
 pub async fn build_http_pair(
     docker: &bollard::Docker,
     run_id: &str,
 ) -> Vec<(harness::matrix::Variant, harness::build::Built)> {
     use harness::build::{base, build_variant, Packaging};
     let app = harness::app::AppSpec::resolve("http", None).unwrap();
-    let variants: Vec<harness::matrix::Variant> = ["musl-system-scratch", "glibc-system-debian"]
-        .iter()
+    let variants: Vec<harness::matrix::Variant> = MUSL_GLIBC_PAIR
+        .split(',')
         .map(|n| n.parse().unwrap())
         .collect();
     harness::doctor::ensure_for(&variants, true).unwrap();

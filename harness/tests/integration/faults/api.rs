@@ -5,12 +5,11 @@
 use super::child::assert_no_containers_within;
 use super::proxy::{Mode, Proxy};
 use super::{args, docker_available, start, LONG_WINDOW, MINUTE, TWO};
-use crate::support::docker_lock;
 use std::time::Duration;
 
 #[test]
 fn dropped_docker_api_requests_are_retried_and_the_run_succeeds() {
-    let _lock = docker_lock();
+    let _lock = super::lock_once_built();
     if !docker_available("dropped_docker_api_requests") {
         return;
     }
@@ -32,7 +31,7 @@ fn dropped_docker_api_requests_are_retried_and_the_run_succeeds() {
 
 #[test]
 fn a_stalled_docker_api_ends_the_run_cleanly_and_leaks_nothing() {
-    let _lock = docker_lock();
+    let _lock = super::lock_once_built();
     if !docker_available("stalled_docker_api") {
         return;
     }

@@ -5,12 +5,11 @@
 use super::child::{assert_no_containers_within, docker, wait_for_container};
 use super::proxy::Proxy;
 use super::{args, docker_available, start, LONG_WINDOW, MINUTE, TWO};
-use crate::support::docker_lock;
 use std::time::Duration;
 
 #[test]
 fn a_server_killed_under_load_fails_only_its_variant() {
-    let _lock = docker_lock();
+    let _lock = super::lock_once_built();
     if !docker_available("server_killed_under_load") {
         return;
     }
@@ -58,7 +57,7 @@ fn a_server_killed_under_load_fails_only_its_variant() {
 /// exactly that arm (the variant or its control), never the other or the other variant.
 #[test]
 fn a_killed_baseline_server_fails_only_its_arm() {
-    let _lock = docker_lock();
+    let _lock = super::lock_once_built();
     if !docker_available("killed_baseline_server") {
         return;
     }
@@ -106,7 +105,7 @@ fn a_killed_baseline_server_fails_only_its_arm() {
 
 #[test]
 fn a_server_that_never_answers_fails_only_its_variant_with_its_logs() {
-    let _lock = docker_lock();
+    let _lock = super::lock_once_built();
     if !docker_available("server_never_answers") {
         return;
     }
