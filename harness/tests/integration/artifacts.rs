@@ -3,7 +3,7 @@
 //! build recorded, natively and in docker.
 
 use crate::support::{
-    checked_results, docker_lock, docker_or_skip, harness_cli, prebuild, RunCleanup,
+    checked_results, docker_lock, docker_or_skip, harness_cli, prebuild, quiet_machine, RunCleanup,
 };
 use harness::results::{RunResults, VariantResult};
 
@@ -62,6 +62,7 @@ fn check_own_binaries(results: &RunResults, source: &str) {
 fn native_variants_of_one_link_kind_run_their_own_binaries() {
     prebuild("json", VARIANTS);
     let _lock = docker_lock();
+    let _quiet = quiet_machine();
     let out = tempfile::tempdir().unwrap();
     let results = run_musl_pair("native", out.path());
     check_own_binaries(&results, "/proc/<pid>/exe");
@@ -71,6 +72,7 @@ fn native_variants_of_one_link_kind_run_their_own_binaries() {
 fn docker_variants_of_one_link_kind_run_their_own_binaries() {
     prebuild("json", VARIANTS);
     let _lock = docker_lock();
+    let _quiet = quiet_machine();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let Some(docker) = rt.block_on(docker_or_skip("docker_own_binaries")) else {
         return;

@@ -68,6 +68,7 @@ fn the_gate_fails_on_a_server_made_slower_and_never_on_unchanged_runs() {
         "glibc-system-debian,musl-system-scratch",
     );
     let _lock = crate::support::docker_lock();
+    let _quiet = crate::support::quiet_machine();
     let dir = tempfile::tempdir().unwrap();
     let unchanged: Vec<PathBuf> = (0..4)
         .map(|i| native_run(krate.path(), None, &dir.path().join(format!("same{i}"))))

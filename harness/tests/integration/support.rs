@@ -174,8 +174,46 @@ pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
     }
 }
 
+/// Tests whose assertions are figures (one variant beyond noise of another, a gate that must
+/// stay silent on unchanged runs) need the machine quiet: the test threads beside them
+/// compile and run native servers. Every `harness_cli` holds this shared; such a test holds
+/// it exclusively (`quiet_machine`) while it measures, so no `harness` of another test runs
+/// meanwhile. Compiles and runs that do not go through `harness_cli` are short.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+thread_local! {
+    /// Whether this test thread holds `MACHINE` exclusively (its own `harness_cli` calls then
+    /// take nothing: the lock is not reentrant).
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `MACHINE`, exclusively, until dropped.
+pub struct QuietMachine {
+    _guard: std::sync::RwLockWriteGuard<'static, ()>,
+}
+
+impl Drop for QuietMachine {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(false));
+    }
+}
+
+/// Waits until no other test runs a `harness`, and keeps it so until the guard drops.
+pub fn quiet_machine() -> QuietMachine {
+    let guard = MACHINE
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    QUIET.with(|q| q.set(true));
+    QuietMachine { _guard: guard }
+}
+
 /// Runs the built `harness` binary with `args`; returns (exit code, stdout, stderr).
 pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
+    let _shared = (!QUIET.with(|q| q.get())).then(|| {
+        MACHINE
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    });
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(args)
         .output()
