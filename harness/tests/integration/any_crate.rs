@@ -369,6 +369,7 @@ fn an_injected_allocator_replaces_malloc_in_every_link_kind() {
     // The switches each allocator reads from the environment show whose malloc runs:
     // mimalloc prints its start-up under MIMALLOC_VERBOSE, jemalloc rejects an unknown
     // MALLOC_CONF pair; the libc's mallocs ignore both.
+    let _busy = crate::support::busy_machine();
     let krate = make_crate("allocating-job", "", ALLOCATING_JOB, None);
     let app = harness::app::AppSpec::from_manifest(None, krate.path(), None).unwrap();
     let root = harness::app::workspace_root();

@@ -112,6 +112,7 @@ fn status(results: &CheckResults, variant: &str, pitfall: Pitfall) -> Status {
 /// binaries (`support::prebuild`; the check reuses them) and the tracer, so that the lock
 /// is held for the daemon's work, not for compiling.
 fn prebuild(app: &Path, variants: &str) {
+    let _busy = crate::support::busy_machine();
     crate::support::prebuild(app.to_str().unwrap(), variants);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(harness::agent::image::binary(

@@ -208,8 +208,12 @@ fn check_measured_by_agent(results: &harness::results::RunResults, host: &str) {
     }
 }
 
+// The machine guard only orders tests (each has its own runtime): held across awaits.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread")]
 async fn spread_runs_each_share_on_its_own_host_through_the_agent() {
+    // It builds the agent and runs `harness` by itself: the machine is busy meanwhile.
+    let _busy = support::busy_machine();
     let test = "remote::spread_runs_each_share_on_its_own_host_through_the_agent";
     let Some((a, b)) = two_daemons(test).await else {
         return;
@@ -425,8 +429,12 @@ async fn lose_b_mid_run(
     stderr
 }
 
+// The machine guard only orders tests (each has its own runtime): held across awaits.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_daemon_lost_at_a_cold_start_fails_its_share_and_the_other_host_finishes() {
+    // It builds the agent and runs `harness` by itself: the machine is busy meanwhile.
+    let _busy = support::busy_machine();
     let test = "remote::a_daemon_lost_at_a_cold_start_fails_its_share_and_the_other_host_finishes";
     let Some((a, b)) = two_daemons(test).await else {
         return;
@@ -445,8 +453,12 @@ async fn a_daemon_lost_at_a_cold_start_fails_its_share_and_the_other_host_finish
     b.stop();
 }
 
+// The machine guard only orders tests (each has its own runtime): held across awaits.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_daemon_lost_during_an_image_build_fails_its_share_not_its_variant() {
+    // It builds the agent and runs `harness` by itself: the machine is busy meanwhile.
+    let _busy = support::busy_machine();
     let test = "remote::a_daemon_lost_during_an_image_build_fails_its_share_not_its_variant";
     let Some((a, b)) = two_daemons(test).await else {
         return;
@@ -571,8 +583,12 @@ fn make_certs(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+// The machine guard only orders tests (each has its own runtime): held across awaits.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tls_daemon_is_reached_with_its_own_certificate_directory() {
+    // It builds the agent and runs `harness` by itself: the machine is busy meanwhile.
+    let _busy = support::busy_machine();
     let test = "remote::a_tls_daemon_is_reached_with_its_own_certificate_directory";
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {

@@ -176,44 +176,69 @@ pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
 
 /// Tests whose assertions are figures (one variant beyond noise of another, a gate that must
 /// stay silent on unchanged runs) need the machine quiet: the test threads beside them
-/// compile and run native servers. Every `harness_cli` holds this shared; such a test holds
-/// it exclusively (`quiet_machine`) while it measures, so no `harness` of another test runs
-/// meanwhile. Compiles and runs that do not go through `harness_cli` are short.
+/// compile and run servers. Every `harness_cli`, and every test that compiles or runs
+/// `harness` by other means outside the Docker lock, holds this shared (`busy_machine`);
+/// such a test holds it exclusively (`quiet_machine`) while it measures.
 static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 thread_local! {
-    /// Whether this test thread holds `MACHINE` exclusively (its own `harness_cli` calls then
-    /// take nothing: the lock is not reentrant).
-    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether this test thread holds `MACHINE` already, shared or exclusively: its nested
+    /// calls then take nothing (a second read lock behind a waiting writer would deadlock).
+    static HOLDS_MACHINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// `MACHINE`, exclusively, until dropped.
-pub struct QuietMachine {
-    _guard: std::sync::RwLockWriteGuard<'static, ()>,
+/// `MACHINE` held by this thread (or nothing, when it held it already), until dropped.
+pub struct MachineGuard {
+    _read: Option<std::sync::RwLockReadGuard<'static, ()>>,
+    _write: Option<std::sync::RwLockWriteGuard<'static, ()>>,
 }
 
-impl Drop for QuietMachine {
+impl Drop for MachineGuard {
     fn drop(&mut self) {
-        QUIET.with(|q| q.set(false));
+        if self._read.is_some() || self._write.is_some() {
+            HOLDS_MACHINE.with(|h| h.set(false));
+        }
     }
 }
 
-/// Waits until no other test runs a `harness`, and keeps it so until the guard drops.
-pub fn quiet_machine() -> QuietMachine {
-    let guard = MACHINE
+/// Waits until no other test runs a `harness` or compiles, and keeps it so until the guard
+/// drops.
+pub fn quiet_machine() -> MachineGuard {
+    if HOLDS_MACHINE.with(|h| h.get()) {
+        panic!("quiet_machine inside busy_machine: take the quiet machine first");
+    }
+    let write = MACHINE
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    QUIET.with(|q| q.set(true));
-    QuietMachine { _guard: guard }
+    HOLDS_MACHINE.with(|h| h.set(true));
+    MachineGuard {
+        _read: None,
+        _write: Some(write),
+    }
+}
+
+/// Marks this test as loading the machine (compiling, running `harness`) until the guard
+/// drops: a test measuring under `quiet_machine` waits for it, and it for that test.
+pub fn busy_machine() -> MachineGuard {
+    if HOLDS_MACHINE.with(|h| h.get()) {
+        return MachineGuard {
+            _read: None,
+            _write: None,
+        };
+    }
+    let read = MACHINE
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    HOLDS_MACHINE.with(|h| h.set(true));
+    MachineGuard {
+        _read: Some(read),
+        _write: None,
+    }
 }
 
 /// Runs the built `harness` binary with `args`; returns (exit code, stdout, stderr).
 pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
-    let _shared = (!QUIET.with(|q| q.get())).then(|| {
-        MACHINE
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    });
+    let _busy = busy_machine();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(args)
         .output()
