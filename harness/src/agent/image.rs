@@ -35,7 +35,7 @@ pub async fn binary(root: &Path) -> anyhow::Result<PathBuf> {
         .args(["-p", "harness", "--bin", "harness"])
         .current_dir(root);
     if crate::build::cargo::test_builds() {
-        // The project's tests: light optimisation builds the agent in about half the time.
+        // The project's tests (`TEST_BUILDS_ENV`): light optimisation, as for the variants.
         command.args(["--config", "profile.agent.opt-level=1"]);
     }
     let output = command

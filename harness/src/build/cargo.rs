@@ -48,9 +48,9 @@ const DIST_PROFILE_CONFIG: [&str; 5] = [
 /// like its image namespace, so every `harness` it starts inherits it): set to anything,
 /// every variant is built with `TEST_BUILD_CONFIG` on top of the `dist` profile, into
 /// target dirs of its own (`<link>-test`). The tests check what the harness does with a
-/// binary, never how fast the binary is, and fat LTO with one codegen unit made compiling
-/// most of the suite's time. Never a way to measure: the build-time file records the
-/// settings a build really had.
+/// binary, never how fast the binary is, and they compile every crate they run for two or
+/// three targets. Never a way to measure: the build-time file records the settings a build
+/// really had.
 pub const TEST_BUILDS_ENV: &str = "GLIBC_VS_MUSL_TEST_BUILDS";
 
 /// What a test build changes in the `dist` profile: no LTO, parallel codegen, light
