@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: this process's image namespace and test
-//! builds (set before `main`), loud skips, the Docker lock and per-run cleanup guards, results-file checks.
+//! builds (set before `main`), loud skips, the Docker lock, the quiet and busy machine,
+//! per-run cleanup guards, results-file checks.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
