@@ -2,9 +2,7 @@
 //! musl-mimalloc share cargo's output path) must run different binaries, each the one its
 //! build recorded, natively and in docker.
 
-use crate::support::{
-    checked_results, docker_lock, docker_or_skip, harness_cli, prebuild, quiet_machine, RunCleanup,
-};
+use crate::support::{checked_results, docker_or_skip, harness_cli, quiet_machine, RunCleanup};
 use harness::results::{RunResults, VariantResult};
 
 const VARIANTS: &str = "musl-system-scratch,musl-mimalloc-scratch";
@@ -60,8 +58,7 @@ fn check_own_binaries(results: &RunResults, source: &str) {
 
 #[test]
 fn native_variants_of_one_link_kind_run_their_own_binaries() {
-    prebuild("json", VARIANTS);
-    let _lock = docker_lock();
+    let _lock = crate::support::docker_lock_once_built("json", VARIANTS);
     let _quiet = quiet_machine();
     let out = tempfile::tempdir().unwrap();
     let results = run_musl_pair("native", out.path());
@@ -70,8 +67,7 @@ fn native_variants_of_one_link_kind_run_their_own_binaries() {
 
 #[test]
 fn docker_variants_of_one_link_kind_run_their_own_binaries() {
-    prebuild("json", VARIANTS);
-    let _lock = docker_lock();
+    let _lock = crate::support::docker_lock_once_built("json", VARIANTS);
     let _quiet = quiet_machine();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let Some(docker) = rt.block_on(docker_or_skip("docker_own_binaries")) else {

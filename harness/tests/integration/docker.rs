@@ -66,8 +66,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 #[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread")]
 async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
-    crate::support::prebuild("http", crate::support::MUSL_GLIBC_PAIR);
-    let _lock = crate::support::docker_lock();
+    let _lock = crate::support::docker_lock_once_built("http", crate::support::MUSL_GLIBC_PAIR);
     let Some(docker) = docker_or_skip("images_serve_hello_world").await else {
         return;
     };
@@ -105,8 +104,7 @@ async fn musl_scratch_and_glibc_debian_images_serve_hello_world() {
 
 #[test]
 fn quick_run_writes_a_results_file_that_passes_the_schema() {
-    crate::support::prebuild("http", crate::support::MUSL_GLIBC_PAIR);
-    let _lock = crate::support::docker_lock();
+    let _lock = crate::support::docker_lock_once_built("http", crate::support::MUSL_GLIBC_PAIR);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let Some(docker) = rt.block_on(docker_or_skip("quick_run")) else {
         return;

@@ -76,11 +76,9 @@ fn args(overrides: &[&str]) -> Vec<String> {
     out
 }
 
-/// The Docker lock, taken once the http app's two variants are built (`support::prebuild`):
-/// the lock is then held for the daemon's work, not for compiling.
+/// The Docker lock, taken once the http app's two variants are built.
 fn lock_once_built() -> crate::support::DockerGuard {
-    crate::support::prebuild("http", TWO);
-    docker_lock()
+    crate::support::docker_lock_once_built("http", TWO)
 }
 
 fn start(args: &[String], env: &[(&str, &str)]) -> HarnessRun {

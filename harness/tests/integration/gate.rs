@@ -63,11 +63,10 @@ fn the_gate_fails_on_a_server_made_slower_and_never_on_unchanged_runs() {
     // Measurements want the machine to themselves: no image build beside these runs (the
     // crate is compiled before).
     let krate = make_crate("slowable-server", "", crate::byo::STD_SERVER, None);
-    crate::support::prebuild(
+    let _lock = crate::support::docker_lock_once_built(
         krate.path().to_str().unwrap(),
         "glibc-system-debian,musl-system-scratch",
     );
-    let _lock = crate::support::docker_lock();
     let _quiet = crate::support::quiet_machine();
     let dir = tempfile::tempdir().unwrap();
     let unchanged: Vec<PathBuf> = (0..4)

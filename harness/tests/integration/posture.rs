@@ -17,8 +17,7 @@ const SECRET: &str = "AKIAQX7SECRETMARKER0wJalrXUtnFEMI";
 #[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread")]
 async fn posture_is_measured_from_the_real_images() {
-    crate::support::prebuild("http", crate::support::MUSL_GLIBC_PAIR);
-    let _lock = docker_lock();
+    let _lock = crate::support::docker_lock_once_built("http", crate::support::MUSL_GLIBC_PAIR);
     let Some(docker) = docker_or_skip("posture_is_measured").await else {
         return;
     };

@@ -76,6 +76,13 @@ pub fn prebuild(app: &str, variants: &str) {
     let _ = harness_cli(&["build", "--app", app, "--variants", variants, "--no-images"]);
 }
 
+/// The Docker lock, taken once `variants` of `app` are built (`prebuild`): held for the
+/// daemon's work, not for compiling.
+pub fn docker_lock_once_built(app: &str, variants: &str) -> DockerGuard {
+    prebuild(app, variants);
+    docker_lock()
+}
+
 /// The two variants most Docker tests build: one of each libc.
 pub const MUSL_GLIBC_PAIR: &str = "musl-system-scratch,glibc-system-debian";
 
