@@ -34,9 +34,6 @@ fn native_run(app: &Path, env: Option<&str>, out: &Path) -> PathBuf {
         "--runtime",
         "native",
         "--allow-concurrent",
-        // One connection: the figures the gate must call (rps / c1) and half the windows.
-        "--concurrency",
-        "1",
         "--variants",
         "glibc-system-debian,musl-system-scratch",
         "--out",
