@@ -154,12 +154,39 @@ async fn oci_runtimes(docker: &bollard::Docker) -> Check {
             ));
         }
     }
+    let crun_known =
+        Path::new("/usr/bin/crun").exists() || facts.runtimes.iter().any(|r| r == "crun");
+    if crun_known && docker_client::is_local(&docker_client::host()) {
+        if let Some(note) = hybrid_cgroups_note(Path::new("/sys/fs/cgroup")) {
+            detail.push_str("; ");
+            detail.push_str(&note);
+        }
+    }
     Check {
         name: "OCI runtimes",
         ok: true,
         detail,
         fix: "",
     }
+}
+
+/// On hybrid cgroups (cgroup v1, with a cgroup v2 mount at `unified` that has controllers)
+/// crun 1.8 refuses every container ("cgroups in hybrid mode not supported"); what to
+/// do instead. `None` on pure v1 or v2, or a v2 mount with no controller.
+fn hybrid_cgroups_note(root: &Path) -> Option<String> {
+    // Pure cgroup v2 mounts the unified hierarchy at the root itself: no `unified` below it.
+    if root.join("cgroup.controllers").exists() {
+        return None;
+    }
+    let controllers = std::fs::read_to_string(root.join("unified/cgroup.controllers")).ok()?;
+    let controllers = controllers.trim();
+    if controllers.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "this host's cgroups are hybrid (the v2 mount {} has controllers: {controllers}): crun (Debian's 1.8.1 tried) refuses every container unless its engine runs without that mount, which `scripts/engine dockerd DIR` starts (docs/how-it-measures.md)",
+        root.join("unified").display()
+    ))
 }
 
 /// Whether `harness profile` may sample: root, or `perf_event_paranoid` ≤ 1 for native runs.
@@ -298,4 +325,32 @@ pub fn on_path(program: &str) -> bool {
             })
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hybrid_cgroups_with_v2_controllers_get_the_crun_note_and_pure_ones_do_not() {
+        let hybrid = tempfile::tempdir().unwrap();
+        std::fs::create_dir(hybrid.path().join("unified")).unwrap();
+        std::fs::write(
+            hybrid.path().join("unified/cgroup.controllers"),
+            "hugetlb\n",
+        )
+        .unwrap();
+        let note = super::hybrid_cgroups_note(hybrid.path()).unwrap();
+        assert!(
+            note.contains("hugetlb") && note.contains("scripts/engine dockerd"),
+            "{note}"
+        );
+        // A v2 mount without controllers: crun runs.
+        std::fs::write(hybrid.path().join("unified/cgroup.controllers"), "\n").unwrap();
+        assert_eq!(super::hybrid_cgroups_note(hybrid.path()), None);
+        // Pure v1 (no unified mount) and pure v2 (controllers at the root).
+        let v1 = tempfile::tempdir().unwrap();
+        assert_eq!(super::hybrid_cgroups_note(v1.path()), None);
+        let v2 = tempfile::tempdir().unwrap();
+        std::fs::write(v2.path().join("cgroup.controllers"), "cpu memory\n").unwrap();
+        assert_eq!(super::hybrid_cgroups_note(v2.path()), None);
+    }
 }

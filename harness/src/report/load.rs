@@ -271,7 +271,7 @@ fn is_bench_file(path: &Path) -> bool {
 }
 
 /// The `*.json` files directly in `dir`, sorted; none when `dir` does not exist.
-fn json_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn json_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -27,6 +27,7 @@ pub mod provenance;
 mod ranking;
 mod readme;
 pub mod replication;
+pub mod runtimes;
 mod scratch;
 mod sections;
 pub mod select;
@@ -70,6 +71,7 @@ pub fn render(inputs: &Inputs, out: &Path) -> anyhow::Result<Rendered> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let builds = load_builds(out)?;
     build_time::section(&mut builder, &builds)?;
+    runtimes::section(&mut builder, &runtimes::load(&out.join("runtimes"))?)?;
     history::section(&mut builder, &views, &palette)?;
     scratch::section(&mut builder.doc, &checks);
     let runs: Vec<&crate::results::RunResults> = inputs.runs.iter().map(|r| &r.results).collect();

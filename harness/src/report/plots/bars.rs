@@ -137,6 +137,22 @@ impl Bar {
     }
 }
 
+/// A plot of stacked `bars` (top to bottom, in the order given) under a header and a legend
+/// of the segments' `entries`, on a linear axis from 0 titled `x_desc`.
+pub(super) fn draw_stacked<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (title, subtitle): (&str, &str),
+    entries: &[(String, RGBColor)],
+    bars: &[Bar],
+    x_desc: &str,
+) -> DrawResult<DB> {
+    let area = header(root, title, subtitle)?;
+    let (key, area) = area.split_vertically(40);
+    super::legend(&key, entries, super::Marker::Block)?;
+    let top = linear_top(bars.iter().map(Bar::end), 1.3);
+    draw_bars(&area, bars, 0.0..top, 0.0, x_desc)
+}
+
 /// Draws `bars` top to bottom on an x axis `x` whose bars start at `x0`.
 pub(super) fn draw_bars<DB, X>(
     area: &DrawingArea<DB, Shift>,

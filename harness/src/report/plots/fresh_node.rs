@@ -2,8 +2,8 @@
 //! the image, as stacked bars of download, unpack and start (medians), with whiskers p5–p95
 //! of the total. Bars and axes are drawn by `bars`.
 
-use super::bars::{bar_height, draw_bars, Bar};
-use super::{header, legend, linear_top, DrawResult, Figure, Marker};
+use super::bars::{bar_height, draw_stacked, Bar};
+use super::{DrawResult, Figure};
 use crate::report::fmt::num as fmt_num;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -45,14 +45,11 @@ impl Figure for FreshNodeBars {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let area = header(root, &self.title, &self.subtitle)?;
-        let (key, area) = area.split_vertically(40);
         let entries = [
             ("pull: download".to_string(), DOWNLOAD),
             ("pull: unpack".to_string(), UNPACK),
             ("start (create → first response)".to_string(), START),
         ];
-        legend(&key, &entries, Marker::Block)?;
         let mut rows = self.rows.clone();
         rows.sort_by(|a, b| a.first_response_ms.total_cmp(&b.first_response_ms));
         let bars: Vec<Bar> = rows
@@ -72,9 +69,8 @@ impl Figure for FreshNodeBars {
                 }
             })
             .collect();
-        let top = linear_top(bars.iter().map(Bar::end), 1.3);
         let desc =
             "time to first response on a fresh node (ms): medians; whiskers p5–p95 of the total";
-        draw_bars(&area, &bars, 0.0..top, 0.0, desc)
+        draw_stacked(root, (&self.title, &self.subtitle), &entries, &bars, desc)
     }
 }

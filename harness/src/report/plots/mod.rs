@@ -22,6 +22,7 @@ mod cpu_shares;
 mod fresh_node;
 mod history;
 mod lines;
+mod runtimes;
 mod tradeoff;
 
 pub use bars::{ColdStartBars, ColdStartRow, SizeBars};
@@ -30,6 +31,7 @@ pub use cpu_shares::{CpuShareBars, CpuShareRow};
 pub use fresh_node::{FreshNodeBars, FreshNodeRow};
 pub use history::{Change, History, HistoryPanel, HistoryPoint, HistorySeries};
 pub use lines::{LoadLines, LoadMetric, Panel, Point, Series, ThreadScaling};
+pub use runtimes::{RuntimeBars, RuntimeRow};
 pub use tradeoff::{Tradeoff, TradeoffPoint};
 
 use anyhow::anyhow;
