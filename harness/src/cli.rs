@@ -272,8 +272,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     pub docker_timeout: String,
     /// The OCI runtime every container runs under (`runc`, `crun`, or any runtime the daemon
-    /// has registered; `harness doctor` lists them); default: the daemon's default.
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    /// has registered; `harness doctor` lists them); default: the daemon's default. With
+    /// several (`runc,crun`), each variant is also measured under each runtime after the
+    /// first, as arms of its own interleaved in every round and paired with it.
+    #[arg(long, value_name = "NAME[,NAME…]", value_delimiter = ',')]
     pub oci_runtime: Vec<String>,
     /// Run even when another run holds this daemon's lock (both runs' numbers suffer).
     #[arg(long)]

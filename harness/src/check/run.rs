@@ -292,6 +292,7 @@ impl Context<'_> {
                     .map(|(_, file)| (file.clone(), "/etc/resolv.conf".to_string()))
                     .collect(),
             }),
+            oci_runtime: None,
         };
         let dns_since = self.dns.as_ref().map(|(stub, _)| stub.now_ms());
         let mut cases = Vec::new();

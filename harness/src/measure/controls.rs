@@ -134,6 +134,7 @@ pub fn comparisons(results: &RunResults) -> usize {
         .variants
         .iter()
         .chain(results.control.as_ref())
+        .chain(&results.runtime_arms)
         .flat_map(named_ratios)
         .filter(|(_, r)| r.p_value.is_some())
         .count()

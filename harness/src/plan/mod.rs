@@ -74,6 +74,8 @@ pub struct RunPlan {
     pub docker_timeout: Duration,
     /// `--oci-runtime`: the daemon's registered runtime every container runs under.
     pub oci_runtime: Option<String>,
+    /// `--oci-runtime A,B,…`: the runtimes after the first, each an arm of every variant.
+    pub runtime_arms: Vec<String>,
     /// Run even when another run holds the daemon's lock.
     pub allow_concurrent: bool,
     /// `--allow-partial`: exit 0 when some variants failed.
@@ -186,7 +188,8 @@ impl RunPlan {
             },
             fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
             docker_timeout: parse_docker_timeout(&args.docker_timeout)?,
-            oci_runtime: oci_runtime(args, runtime)?,
+            oci_runtime: oci_runtime(args, runtime)?.first().cloned(),
+            runtime_arms: oci_runtime(args, runtime)?.into_iter().skip(1).collect(),
             allow_concurrent: args.allow_concurrent,
             allow_partial: args.allow_partial,
             agent: args.agent,
@@ -230,6 +233,16 @@ pub fn check_docker_hosts(args: &RunArgs) -> anyhow::Result<()> {
     use crate::runtime::docker_client::check_host;
     for host in &args.docker_hosts {
         check_host(host).map_err(|e| usage(e.replacen("DOCKER_HOST", "--docker-host", 1)))?;
+        // A socket path given on the command line that is not there is a typo or an engine
+        // not started: bad input, named before anything is built. (A daemon that does not
+        // answer on a socket that is there stays a prerequisite error, exit 3.)
+        if let Some(path) = host.strip_prefix("unix://") {
+            if !std::path::Path::new(path).exists() {
+                return Err(usage(format!(
+                    "--docker-host {host}: there is no socket at {path}: start the engine there (`dockerd -H {host}`, `podman system service {host}`, or `scripts/engine dockerd|podman DIR`, which prints its socket) or fix the path"
+                )));
+            }
+        }
     }
     if !args.docker_hosts.is_empty() && args.runtime == Some(RuntimeKind::Native) {
         return Err(usage(
@@ -340,25 +353,37 @@ pub fn parse_duration(text: &str, flag: &str, allow_zero: bool) -> anyhow::Resul
 }
 
 /// `--docker-timeout`: whole seconds (the client's granularity) from 1 s to 10 min.
-/// `--oci-runtime`: one name, for a run on a daemon (whether the daemon has it is checked
-/// when the run connects, before anything is built).
-fn oci_runtime(args: &RunArgs, runtime: Option<RuntimeKind>) -> anyhow::Result<Option<String>> {
-    match args.oci_runtime.as_slice() {
-        [] => Ok(None),
-        [name] if name.trim().is_empty() => Err(usage("--oci-runtime: give a runtime's name (`runc`, `crun`)")),
-        _ if runtime == Some(RuntimeKind::Native) => Err(usage(
-            "--oci-runtime: a native run starts no container; drop --runtime native",
-        )),
-        _ if args.fresh_node => Err(usage(
-            "--oci-runtime with --fresh-node: the fresh-node daemon runs its default runtime only; measure the runtime without --fresh-node",
-        )),
-        [name] => Ok(Some(name.clone())),
-        names => Err(usage(format!(
-            "--oci-runtime {}: one runtime per run; measure each in a run of its own (`--oci-runtime {}`, then the next) and compare the runs with `harness compare`",
-            names.join(","),
-            names[0]
-        ))),
+/// `--oci-runtime A[,B,…]`: the run's runtime, then the runtimes each variant also gets an
+/// arm under, for a run on a daemon (whether the daemon has them is checked when the run
+/// connects, before anything is built).
+fn oci_runtime(args: &RunArgs, runtime: Option<RuntimeKind>) -> anyhow::Result<Vec<String>> {
+    let names = &args.oci_runtime;
+    if names.iter().any(|n| n.trim().is_empty()) {
+        return Err(usage(
+            "--oci-runtime: give a runtime's name (`runc`, `crun`)",
+        ));
     }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    if runtime == Some(RuntimeKind::Native) {
+        return Err(usage(
+            "--oci-runtime: a native run starts no container; drop --runtime native",
+        ));
+    }
+    if args.fresh_node {
+        return Err(usage(
+            "--oci-runtime with --fresh-node: the fresh-node daemon runs its default runtime only; measure the runtime without --fresh-node",
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(usage(format!(
+            "--oci-runtime {}: {twice} is named twice; name each runtime once",
+            names.join(",")
+        )));
+    }
+    Ok(names.clone())
 }
 
 pub fn parse_docker_timeout(text: &str) -> anyhow::Result<Duration> {

@@ -103,6 +103,7 @@ impl Context<'_> {
             memory_limit: Some(MEMORY_LIMIT),
             purpose: "profile".into(),
             wrap: None,
+            oci_runtime: None,
         };
         match &self.plan.workload {
             Workload::Server {

@@ -196,19 +196,36 @@ impl<'a> App<'a> {
                 app.failed.push((run, setup, why));
                 continue;
             }
-            for v in ok {
+            // The run's own arms, then its runtime arms, each under its own runtime.
+            let arms = ok.into_iter().map(|v| (v, setup.clone())).chain(
+                run.results
+                    .runtime_arms
+                    .iter()
+                    .filter(|r| r.is_ok())
+                    .filter_map(|r| {
+                        let runtime = r.oci_runtime.clone()?;
+                        Some((
+                            r,
+                            Setup {
+                                runtime,
+                                ..setup.clone()
+                            },
+                        ))
+                    }),
+            );
+            for (v, arm_setup) in arms {
                 let Some(cold) = &v.cold_start else { continue };
                 let name = v.variant.name().to_string();
                 if !app.variants.contains(&name) {
                     app.variants.push(name.clone());
                 }
                 app.pooled
-                    .entry((name, setup.clone()))
+                    .entry((name, arm_setup.clone()))
                     .or_default()
                     .add(cold);
-            }
-            if !app.setups.contains(&setup) {
-                app.setups.push(setup.clone());
+                if !app.setups.contains(&arm_setup) {
+                    app.setups.push(arm_setup);
+                }
             }
             app.files.push((run, setup));
         }
@@ -384,7 +401,52 @@ fn app_section(builder: &mut Builder, app: &App) -> anyhow::Result<()> {
     }
     builder.doc.table(table(app, &comparisons, drift));
     builder.doc.paragraph(control_words(&controls, drift));
+    builder.doc.table(paired_table(app));
     Ok(())
+}
+
+/// The runs with runtime arms (`--oci-runtime A,B`): each arm's cold start ÷ its variant's
+/// under the run's own runtime, paired round by round, as the run judged it.
+fn paired_table(app: &App) -> Table {
+    let mut t = Table::new([
+        "run",
+        "variant",
+        "runtime ÷ the run's",
+        "cold start ratio (paired)",
+        "p adj.",
+        "verdict",
+    ]);
+    for (run, setup) in &app.files {
+        for arm in run.results.runtime_arms.iter().filter(|r| r.is_ok()) {
+            let (Some(runtime), Some(ratio)) = (
+                &arm.oci_runtime,
+                arm.cold_start.as_ref().and_then(|c| c.ratio_to_baseline),
+            ) else {
+                continue;
+            };
+            let beyond = (ratio.ci_low > 1.0 || ratio.ci_high < 1.0)
+                && ratio.p_adjusted.is_some_and(|p| p <= ALPHA);
+            let verdict = match (beyond, ratio.median < 1.0) {
+                (false, _) => "within noise".to_string(),
+                (true, true) => format!("**shorter by {:.0}%**", (1.0 - ratio.median) * 100.0),
+                (true, false) => format!("**longer by {:.0}%**", (ratio.median - 1.0) * 100.0),
+            };
+            t.row([
+                format!("`{}`", super::provenance::file_name(&run.path)),
+                arm.variant.name(),
+                format!("{runtime} ÷ {}", setup.runtime),
+                format!(
+                    "{} ({:.2}–{:.2})",
+                    factor(ratio.median),
+                    ratio.ci_low,
+                    ratio.ci_high
+                ),
+                ratio.p_adjusted.map_or("–".into(), p_value),
+                verdict,
+            ]);
+        }
+    }
+    t.note("Runtime arms measured in the same rounds as their variant (`--oci-runtime A,B`): the median of the per-round ratios with its interval, judged as the run judged it (the interval excludes 1 and the Holm-adjusted p-value over the run's comparisons is at most 0.05). These verdicts are paired, and need no between-run control.")
 }
 
 fn sources(app: &App) -> String {
@@ -392,8 +454,19 @@ fn sources(app: &App) -> String {
         .files
         .iter()
         .map(|(run, setup)| {
+            let mut arms: Vec<String> = run
+                .results
+                .runtime_arms
+                .iter()
+                .filter_map(|r| r.oci_runtime.clone())
+                .collect();
+            arms.dedup();
+            let arms = match arms.is_empty() {
+                true => String::new(),
+                false => format!(" with {} arms interleaved", arms.join(", ")),
+            };
             format!(
-                "`{}` ({}, {})",
+                "`{}` ({}{arms}, {})",
                 super::provenance::file_name(&run.path),
                 setup.label(),
                 run.results.started_at

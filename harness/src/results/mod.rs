@@ -55,6 +55,13 @@ pub struct RunResults {
     /// schema version 3, with `--no-control`, and when the baseline is not measured.
     #[serde(default)]
     pub control: Option<VariantResult>,
+    /// With `--oci-runtime A,B,…`: each variant again under each runtime after the first
+    /// (`oci_runtime` names it), its own instances from the same image, measured in every
+    /// round like a variant. Its ratios (`ratio_to_baseline`) are to its own variant's arm,
+    /// under the run's runtime (`environment.oci_runtime`), paired by round: the runtime's
+    /// effect on that variant. Never ranked; empty in older files and with one runtime.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime_arms: Vec<VariantResult>,
     /// How the run judged its comparisons, and how its negative controls came out; absent
     /// before schema version 3. A report judges again over all of its files' comparisons.
     #[serde(default)]
@@ -201,6 +208,10 @@ pub struct VariantResult {
     /// The binary that was measured, read back from what ran; absent in older files.
     #[serde(default)]
     pub measured_binary: Option<MeasuredBinary>,
+    /// A runtime arm's OCI runtime (`RunResults::runtime_arms`); absent for every other arm,
+    /// which ran under `environment.oci_runtime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_runtime: Option<String>,
 }
 
 /// The digest of the binary an instance of the variant actually ran, and where it was read.
@@ -551,8 +562,16 @@ impl RunResults {
         self.variants
             .iter_mut()
             .chain(self.control.as_mut())
+            .chain(self.runtime_arms.iter_mut())
             .flat_map(VariantResult::ratios_mut)
             .collect()
+    }
+
+    /// `variant`'s runtime arm under `oci_runtime`.
+    pub fn runtime_arm(&self, variant: Variant, oci_runtime: &str) -> Option<&VariantResult> {
+        self.runtime_arms
+            .iter()
+            .find(|r| r.variant == variant && r.oci_runtime.as_deref() == Some(oci_runtime))
     }
 }
 
@@ -767,6 +786,7 @@ impl VariantResult {
             container_memory_method: None,
             fresh_node: None,
             measured_binary: None,
+            oci_runtime: None,
         }
     }
 

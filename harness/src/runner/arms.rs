@@ -6,6 +6,11 @@
 //! Ratios pair each round with the baseline's: a variant's divide by both baseline arms
 //! (their geometric mean in that round), so one slow window of one arm moves them half as
 //! much; the control's divide by the baseline arm alone, as an A/A test must.
+//!
+//! With `--oci-runtime A,B,…` every variant also has a runtime arm per runtime after the
+//! first: the same image, its own instances, created under that runtime, measured in every
+//! round like a variant. A runtime arm's ratios divide by its own variant's arm (under the
+//! run's first runtime) of the same round: the runtime's effect on that variant, paired.
 
 use super::Run;
 use crate::matrix::Variant;
@@ -20,13 +25,21 @@ pub enum Arm {
     Variant(Variant),
     /// The A/A control: the baseline variant's second arm.
     Control(Variant),
+    /// The variant under the plan's `runtime_arms[i]`.
+    Runtime(Variant, usize),
+}
+
+impl From<Variant> for Arm {
+    fn from(v: Variant) -> Self {
+        Arm::Variant(v)
+    }
 }
 
 impl Arm {
     /// The variant whose build the arm runs.
     pub fn variant(self) -> Variant {
         match self {
-            Arm::Variant(v) | Arm::Control(v) => v,
+            Arm::Variant(v) | Arm::Control(v) | Arm::Runtime(v, _) => v,
         }
     }
 }
@@ -36,6 +49,7 @@ impl fmt::Display for Arm {
         match self {
             Arm::Variant(v) => write!(f, "{v}"),
             Arm::Control(v) => write!(f, "{v} (A/A control)"),
+            Arm::Runtime(v, i) => write!(f, "{v} (OCI runtime arm {})", i + 1),
         }
     }
 }
@@ -52,6 +66,9 @@ pub enum Pairing {
 /// The denominators of `arm`'s ratios, given the baseline variant and whether the run has
 /// a control arm.
 pub fn pairing(arm: Arm, baseline: Option<Variant>, control: bool) -> Pairing {
+    if let Arm::Runtime(v, _) = arm {
+        return Pairing::Against(vec![Arm::Variant(v)]);
+    }
     let Some(base) = baseline else {
         return Pairing::None;
     };
@@ -62,6 +79,7 @@ pub fn pairing(arm: Arm, baseline: Option<Variant>, control: bool) -> Pairing {
             Pairing::Against(vec![Arm::Variant(base), Arm::Control(base)])
         }
         Arm::Variant(_) => Pairing::Against(vec![Arm::Variant(base)]),
+        Arm::Runtime(..) => unreachable!("paired above"),
     }
 }
 
@@ -84,7 +102,7 @@ pub fn paired<'s>(
 
 impl<R: Runtime> Run<'_, R> {
     /// Every arm still measured: the ok variants in plan order, then the control while it
-    /// and its baseline are ok.
+    /// and its baseline are ok, then the runtime arms whose variant is ok.
     pub(super) fn ok_arms(&self) -> Vec<Arm> {
         let mut arms: Vec<Arm> = self.ok_variants().into_iter().map(Arm::Variant).collect();
         if let Some(control) = self.results.control.as_ref().filter(|c| c.is_ok()) {
@@ -92,7 +110,27 @@ impl<R: Runtime> Run<'_, R> {
                 arms.push(Arm::Control(control.variant));
             }
         }
+        for (i, name) in self.plan.runtime_arms.iter().enumerate() {
+            for v in self.ok_variants() {
+                let ok = self
+                    .results
+                    .runtime_arm(v, name)
+                    .is_some_and(VariantResult::is_ok);
+                if ok {
+                    arms.push(Arm::Runtime(v, i));
+                }
+            }
+        }
         arms
+    }
+
+    /// The OCI runtime `arm`'s instances are created under, over the run's own: a runtime
+    /// arm's.
+    pub(super) fn oci_runtime_of(&self, arm: Arm) -> Option<String> {
+        match arm {
+            Arm::Runtime(_, i) => self.plan.runtime_arms.get(i).cloned(),
+            _ => None,
+        }
     }
 
     pub(super) fn arm_result_mut(&mut self, arm: Arm) -> &mut VariantResult {
@@ -103,6 +141,14 @@ impl<R: Runtime> Run<'_, R> {
                 .control
                 .as_mut()
                 .expect("a control arm has a result"),
+            Arm::Runtime(v, i) => {
+                let name = &self.plan.runtime_arms[i];
+                self.results
+                    .runtime_arms
+                    .iter_mut()
+                    .find(|r| r.variant == v && r.oci_runtime.as_ref() == Some(name))
+                    .expect("a runtime arm has a result")
+            }
         }
     }
 
@@ -111,18 +157,23 @@ impl<R: Runtime> Run<'_, R> {
         pairing(arm, self.baseline_variant(), self.results.control.is_some())
     }
 
-    /// The control's build is the baseline's (the same image); a baseline that failed to
-    /// build fails its control with it.
+    /// The control's build is the baseline's (the same image), and each runtime arm's its
+    /// variant's; a variant that failed to build fails those arms with it.
     pub(super) fn share_build_with_control(&mut self) {
-        let Some(base) = self.results.control.as_ref().map(|c| c.variant) else {
-            return;
-        };
-        let baseline = self.result_mut(base).clone();
-        let control = self.results.control.as_mut().expect("checked above");
-        if !baseline.is_ok() {
-            control.status = baseline.status.clone();
+        let variants = self.results.variants.clone();
+        let shared = self
+            .results
+            .control
+            .iter_mut()
+            .chain(self.results.runtime_arms.iter_mut());
+        for arm in shared {
+            if let Some(own) = variants.iter().find(|v| v.variant == arm.variant) {
+                if !own.is_ok() {
+                    arm.status = own.status.clone();
+                }
+                arm.build = own.build.clone();
+            }
         }
-        control.build = baseline.build;
     }
 
     /// Re-judges every ratio of the run together (Holm over the run's own comparisons), so
@@ -169,6 +220,13 @@ mod tests {
             Pairing::Against(vec![Arm::Variant(base)])
         );
         assert_eq!(pairing(Arm::Variant(other), None, true), Pairing::None);
+        // A runtime arm divides by its own variant's arm, baseline or not.
+        for baseline in [Some(base), None] {
+            assert_eq!(
+                pairing(Arm::Runtime(other, 0), baseline, true),
+                Pairing::Against(vec![Arm::Variant(other)])
+            );
+        }
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl<R: Runtime> Run<'_, R> {
                     continue;
                 }
                 let args = fill(&batch.args, threads, self.plan.dataset_mb);
-                let spec = self.spec(arm.variant(), (args, batch.env.clone()), &cpus, "crunch")?;
+                let spec = self.spec(arm, (args, batch.env.clone()), &cpus, "crunch")?;
                 let outcome = {
                     let track = self.tracker();
                     cold_start::exit_once(self.runtime, &spec, timeout, &track).await

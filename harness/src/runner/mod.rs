@@ -93,7 +93,12 @@ pub async fn run(plan: &RunPlan, command_line: Vec<String>) -> anyhow::Result<Pa
     };
     // Before anything is created: a runtime the daemon lacks is a usage error.
     let facts = match &docker {
-        Some(d) => Some(docker_client::daemon_facts(d, plan.oci_runtime.as_deref()).await?),
+        Some(d) => {
+            for name in &plan.runtime_arms {
+                docker_client::daemon_facts(d, Some(name)).await?;
+            }
+            Some(docker_client::daemon_facts(d, plan.oci_runtime.as_deref()).await?)
+        }
         None => None,
     };
     crate::results::check_writable(&plan.out_dir, RESULTS_ROOM)?;
@@ -237,6 +242,16 @@ impl<'a, R: Runtime> Run<'a, R> {
                 .map(|&v| VariantResult::new(v))
                 .collect(),
             control: None,
+            runtime_arms: plan
+                .runtime_arms
+                .iter()
+                .flat_map(|name| {
+                    plan.variants.iter().map(|&v| VariantResult {
+                        oci_runtime: Some(name.clone()),
+                        ..VariantResult::new(v)
+                    })
+                })
+                .collect(),
             verdicts: None,
         };
         let mut results = results;

@@ -6,7 +6,6 @@
 use super::arms::{self, Arm};
 use super::{batch, Run};
 use crate::app::{Drive, ServerDrive};
-use crate::matrix::Variant;
 use crate::measure::cold_start;
 use crate::measure::stats;
 use crate::results::ColdStart;
@@ -17,13 +16,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 impl<R: Runtime> Run<'_, R> {
+    /// How `arm` (a variant, or a variant's control or runtime arm) is started.
     pub(super) fn spec(
         &self,
-        variant: Variant,
+        arm: impl Into<Arm>,
         (args, env): (Vec<String>, Vec<(String, String)>),
         cpus: &[usize],
         purpose: &str,
     ) -> anyhow::Result<StartSpec> {
+        let arm = arm.into();
+        let variant = arm.variant();
         let launchable = self
             .artifacts
             .get(&variant)
@@ -42,6 +44,7 @@ impl<R: Runtime> Run<'_, R> {
             memory_limit: self.plan.memory_limit,
             purpose: purpose.into(),
             wrap: None,
+            oci_runtime: self.oci_runtime_of(arm),
         })
     }
 
@@ -56,14 +59,14 @@ impl<R: Runtime> Run<'_, R> {
 
     /// One cold start (create → first 200, or → exit of the cold job) and, when the app has
     /// a `version_arg`, one run of it (create → first output).
-    async fn cold_start_pair(&self, variant: Variant) -> anyhow::Result<ColdSample> {
+    async fn cold_start_pair(&self, arm: Arm) -> anyhow::Result<ColdSample> {
         let timeout = self.plan.ready_timeout;
         let cpus = self.server_cpus.clone();
         let track = self.tracker();
         let (cold, engine) = match &self.plan.app.drive {
             Drive::Server(server) => {
                 let addr = self.listen_addr(server).await?;
-                let spec = self.spec(variant, listen_on(server, addr), &cpus, "cold-start")?;
+                let spec = self.spec(arm, listen_on(server, addr), &cpus, "cold-start")?;
                 let ms = self
                     .server_cold_start(&spec, addr, &server.ready_path)
                     .await;
@@ -72,7 +75,7 @@ impl<R: Runtime> Run<'_, R> {
             }
             Drive::Batch(batch) => {
                 let args = batch::fill(&batch.cold_args, 1, self.plan.dataset_mb);
-                let spec = self.spec(variant, (args, batch.env.clone()), &cpus, "cold-start")?;
+                let spec = self.spec(arm, (args, batch.env.clone()), &cpus, "cold-start")?;
                 let outcome = cold_start::exit_once(self.runtime, &spec, timeout, &track).await;
                 self.release().await;
                 (outcome?.0, None)
@@ -86,7 +89,7 @@ impl<R: Runtime> Run<'_, R> {
             });
         };
         let spec = self.spec(
-            variant,
+            arm,
             (vec![version_arg.clone()], Vec::new()),
             &cpus,
             "process-start",
@@ -123,7 +126,7 @@ impl<R: Runtime> Run<'_, R> {
             if !self.arm_result_mut(arm).is_ok() {
                 continue;
             }
-            match self.cold_start_pair(arm.variant()).await {
+            match self.cold_start_pair(arm).await {
                 Ok(_) if round == 0 => {}
                 Ok(sample) => {
                     let entry = samples.entry(arm).or_default();

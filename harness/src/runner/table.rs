@@ -29,10 +29,13 @@ pub fn summary_table(results: &RunResults) -> Table {
     header.push("peak MB (process)".into());
     table.set_header(header);
     let control = results.control.iter().map(|c| (c, true));
-    for (v, is_control) in results.variants.iter().map(|v| (v, false)).chain(control) {
-        let name = match is_control {
-            true => format!("{} (A/A control)", v.variant),
-            false => v.variant.name(),
+    let runtime_arms = results.runtime_arms.iter().map(|r| (r, false));
+    let arms = results.variants.iter().map(|v| (v, false));
+    for (v, is_control) in arms.chain(control).chain(runtime_arms) {
+        let name = match (is_control, &v.oci_runtime) {
+            (true, _) => format!("{} (A/A control)", v.variant),
+            (false, Some(runtime)) => format!("{} under {runtime}", v.variant),
+            (false, None) => v.variant.name(),
         };
         if !v.is_ok() {
             let reason = match &v.status {
@@ -71,8 +74,15 @@ pub fn legend(results: &RunResults) -> Option<String> {
         )),
     );
     let comparisons = controls::comparisons(results);
+    let runtime_arms = match results.runtime_arms.first() {
+        Some(_) => format!(
+            "; a row \"under RUNTIME\": its variant under that OCI runtime, its ratios to the same variant under {}",
+            results.environment.oci_runtime.as_deref().unwrap_or("the run's runtime")
+        ),
+        None => String::new(),
+    };
     Some(format!(
-        "load cells: median over {rounds} rounds ±(larger half of its {level}); (×paired ratio to the baseline [its {level}]); ≈ within noise: the interval includes 1, or the p-value adjusted over the run's {comparisons} comparisons (Holm) is above 5%; † load-generator-bound: that rps measures the load generator"
+        "load cells: median over {rounds} rounds ±(larger half of its {level}); (×paired ratio to the baseline [its {level}]); ≈ within noise: the interval includes 1, or the p-value adjusted over the run's {comparisons} comparisons (Holm) is above 5%; † load-generator-bound: that rps measures the load generator{runtime_arms}"
     ))
 }
 

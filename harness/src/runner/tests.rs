@@ -78,6 +78,7 @@ fn plan(app: AppSpec, variants: Vec<Variant>, out_dir: &Path) -> RunPlan {
         fresh_node: None,
         docker_timeout: NEVER,
         oci_runtime: None,
+        runtime_arms: Vec::new(),
         allow_concurrent: false,
         allow_partial: false,
         agent: crate::measure::AgentMode::Never,

@@ -108,7 +108,10 @@ impl DockerRuntime {
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges".into()]),
                 binds,
-                runtime: self.oci_runtime.clone(),
+                runtime: spec
+                    .oci_runtime
+                    .clone()
+                    .or_else(|| self.oci_runtime.clone()),
                 ..Default::default()
             }),
             ..Default::default()

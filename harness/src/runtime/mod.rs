@@ -64,6 +64,9 @@ pub struct StartSpec {
     pub purpose: String,
     /// A program the app runs under (the check's tracer); docker only.
     pub wrap: Option<Wrap>,
+    /// The OCI runtime of this instance over the runtime's own (a runtime arm of
+    /// `--oci-runtime A,B`); docker only.
+    pub oci_runtime: Option<String>,
 }
 
 /// A program an instance's own entrypoint runs under: `binary` (a file on this machine,

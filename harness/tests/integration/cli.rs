@@ -29,6 +29,19 @@ fn bad_run_arguments_are_rejected_before_anything_runs() {
         &["run", "--app", "grpc", "--out", o],
         "unknown app \"grpc\"",
     );
+    // A Podman (or any engine's) socket that is not there: one line, exit 2, nothing built.
+    assert_usage_error(
+        &[
+            "run",
+            "--app",
+            "http",
+            "--docker-host",
+            "unix:///nonexistent/podman/podman.sock",
+            "--out",
+            o,
+        ],
+        "there is no socket at /nonexistent/podman/podman.sock",
+    );
     assert_usage_error(
         &["run", "--app", "http", "--variants", "zig-*", "--out", o],
         "matches no valid variant",

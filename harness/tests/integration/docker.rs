@@ -28,6 +28,7 @@ async fn hello_from(
         memory_limit: None,
         purpose: "test".into(),
         wrap: None,
+        oci_runtime: None,
     };
     let instance = runtime.start(&spec).await.unwrap();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();

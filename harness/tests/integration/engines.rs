@@ -170,16 +170,14 @@ impl Drop for Engine {
     }
 }
 
-/// A quick run of musl-system-scratch on `engine` (under `oci_runtime`, if given): exit 0,
-/// every arm measured, its cold starts split into the two engine calls; the results.
-fn quick_run(engine: &Engine, oci_runtime: Option<&str>) -> harness::results::RunResults {
-    let out = engine.dir.path().join("out");
+/// `harness run --quick` of musl-system-scratch on `engine` (under `oci_runtime`, if
+/// given) into `out`: (exit code, stdout, stderr).
+fn quick(engine: &Engine, oci_runtime: Option<&str>, out: &Path) -> (i32, String, String) {
     let mut args = vec![
         "run",
         "--app",
         "http",
         "--quick",
-        "--quiet",
         "--variants",
         "musl-system-scratch",
         "--docker-host",
@@ -190,9 +188,33 @@ fn quick_run(engine: &Engine, oci_runtime: Option<&str>) -> harness::results::Ru
     if let Some(runtime) = oci_runtime {
         args.extend(["--oci-runtime", runtime]);
     }
-    let (code, stdout, stderr) = crate::support::harness_cli(&args);
+    crate::support::harness_cli(&args)
+}
+
+/// A quick run of musl-system-scratch on `engine` (under `oci_runtime`, if given): exit 0,
+/// every arm measured, its cold starts split into the two engine calls, no container left on
+/// the engine; the results.
+fn quick_run(engine: &Engine, oci_runtime: Option<&str>) -> harness::results::RunResults {
+    let out = engine.dir.path().join("out");
+    let (code, stdout, stderr) = quick(engine, oci_runtime, &out);
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    // The run's table names each arm.
+    if let Some((_, arm)) = oci_runtime.and_then(|r| r.split_once(',')) {
+        let name = format!("musl-system-scratch under {arm}");
+        assert!(stdout.contains(&name), "{stdout}");
+    }
     let results = crate::support::checked_results(&out);
+    // Every container the run created on the engine is gone (the docker CLI asks it).
+    let left = Command::new("docker")
+        .args(["-H", &engine.host, "ps", "-aq"])
+        .output()
+        .unwrap();
+    assert!(left.status.success(), "{left:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "",
+        "containers left"
+    );
     let v = results.variant("musl-system-scratch").unwrap();
     assert!(v.is_ok(), "{:?}", v.status);
     let cold = v.cold_start.as_ref().expect("cold starts");
@@ -201,22 +223,47 @@ fn quick_run(engine: &Engine, oci_runtime: Option<&str>) -> harness::results::Ru
     results
 }
 
-/// crun, which Debian's 1.8 cannot run on this project's hybrid-cgroup VMs under the main
-/// daemon, on a dockerd of `scripts/engine`'s: measured, and recorded as the runtime.
+/// runc and crun (which Debian's 1.8 cannot run on this project's hybrid-cgroup VMs under
+/// the main daemon) in one run on a dockerd of `scripts/engine`'s: the variant under runc,
+/// the run's runtime, and its runtime arm under crun, measured in the same rounds, the arm's
+/// cold start paired with the variant's.
 #[test]
-fn crun_on_a_throwaway_dockerd_measures_a_variant_and_is_recorded() {
+fn crun_beside_runc_on_a_throwaway_dockerd_is_a_paired_runtime_arm() {
     if !Path::new("/usr/bin/crun").exists() {
         skip("crun", "crun is not installed (apt-get install crun)");
         return;
     }
     let engine = Engine::start("dockerd");
-    let results = quick_run(&engine, Some("crun"));
+    let results = quick_run(&engine, Some("runc,crun"));
     let e = &results.environment;
-    assert_eq!(e.oci_runtime.as_deref(), Some("crun"));
+    assert_eq!(e.oci_runtime.as_deref(), Some("runc"));
     assert!(
         e.engine.as_deref().unwrap_or("").starts_with("Engine "),
         "{e:?}"
     );
+    let variant = results.variant("musl-system-scratch").unwrap();
+    let arm = results
+        .runtime_arm(variant.variant, "crun")
+        .expect("musl-system-scratch's crun arm");
+    assert!(arm.is_ok(), "{:?}", arm.status);
+    assert_eq!(arm.build, variant.build, "the arm runs its variant's image");
+    let (own, cold) = (
+        variant.cold_start.as_ref().unwrap(),
+        arm.cold_start.as_ref().unwrap(),
+    );
+    assert_eq!(cold.samples_ms.len(), own.samples_ms.len(), "same rounds");
+    assert!(!cold.start_samples_ms.is_empty());
+    let ratio = cold
+        .ratio_to_baseline
+        .expect("crun ÷ runc, paired by round");
+    assert!(ratio.p_adjusted.is_some(), "{ratio:?}");
+    assert!(!arm.load.is_empty(), "the arm's load windows");
+    // A runtime the daemon lacks, among several: one line, exit 2, nothing built.
+    let out = engine.dir.path().join("refused");
+    let (code, _, stderr) = quick(&engine, Some("runc,youki"), &out);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no runtime \"youki\""), "{stderr}");
+    assert!(!out.exists());
 }
 
 /// Podman as an engine, through its Docker-compatible API on a service of
@@ -287,6 +334,23 @@ fn the_report_compares_engines_and_runtimes_with_docker_under_runc() {
         1.0,
         true,
     );
+    // The second runc run had a crun arm for musl-system-scratch (`--oci-runtime runc,crun`).
+    let third = runtimes.join("http-3.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&third).unwrap()).unwrap();
+    let mut arm = value["variants"][3].clone();
+    assert_eq!(arm["variant"], "musl-system-scratch");
+    arm["oci_runtime"] = "crun".into();
+    arm["load"] = serde_json::json!([]);
+    // The arm's cold starts are crun's of http-2.json: the two crun runs agree.
+    let crun: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runtimes.join("http-2.json")).unwrap())
+            .unwrap();
+    arm["cold_start"] = crun["variants"][3]["cold_start"].clone();
+    arm["cold_start"]["ratio_to_baseline"] = serde_json::json!({"n": 20, "median": 0.83,
+        "ci_low": 0.80, "ci_high": 0.85, "level": 0.96, "p_value": 0.0001, "p_adjusted": 0.002});
+    value["runtime_arms"] = serde_json::json!([arm]);
+    std::fs::write(&third, serde_json::to_vec(&value).unwrap()).unwrap();
     let fixture = crate::support::fixtures().join("report/http-run.json");
     let inputs = harness::report::load_files(&[fixture]).unwrap();
     let rendered = harness::report::render(&inputs, &out).unwrap();
@@ -305,17 +369,28 @@ fn the_report_compares_engines_and_runtimes_with_docker_under_runc() {
     assert!(row("musl-system-scratch", "Docker 20.10.24+dfsg1 · runc").contains("the reference"));
     let crun = row("musl-system-scratch", "Docker 20.10.24+dfsg1 · crun");
     assert!(
-        crun.contains("0.80× (p adj. <0.001)") && crun.contains("shorter by 20%"),
+        crun.contains("p adj. <0.001") && crun.contains("beyond noise"),
         "{crun}"
     );
-    // Two identical runc runs: the between-run A/A of every variant, none beyond noise.
+    // Two identical runc runs (and crun's two of musl-system-scratch): the between-run A/A,
+    // none beyond noise.
     assert!(
-        md.contains("Between-run control: 6 A/A comparisons"),
+        md.contains("Between-run control: 7 A/A comparisons"),
         "{md}"
     );
     assert!(md.contains("none beyond noise"));
     assert!(
         md.contains("`http-4.json` (Podman Engine 4.3.1 · crun: every variant failed, cold-start: OCI runtime create failed)"),
+        "{md}"
+    );
+    // The runtime arm: in the sources, pooled as a crun run, and judged paired.
+    assert!(
+        md.contains("(Docker 20.10.24+dfsg1 · runc with crun arms interleaved"),
+        "{md}"
+    );
+    assert!(row("musl-system-scratch", "Docker 20.10.24+dfsg1 · crun").contains("| 2 |"));
+    assert!(
+        md.contains("| `http-3.json` | musl-system-scratch | crun ÷ runc | 0.83× (0.80–0.85) | 0.002 | **shorter by 17%** |"),
         "{md}"
     );
     let plot = rendered

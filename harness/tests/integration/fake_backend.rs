@@ -359,3 +359,45 @@ fn a_second_run_is_refused_unless_allowed_and_a_bad_script_is_a_usage_error() {
         bad.run.stderr()
     );
 }
+
+/// `--oci-runtime runc,crun`: every variant also measured as a runtime arm under crun, in the
+/// same rounds, its ratios paired with its own variant's; a variant that cannot start fails
+/// its runtime arm too, and the other variant's arm is still measured.
+#[test]
+fn runtime_arms_are_measured_in_every_round_and_fail_with_their_variant() {
+    let two_runtimes = args(&["--oci-runtime", "runc,crun"]);
+    let mut fake = FakeRun::start(&two_runtimes, "");
+    assert_eq!(fake.run.wait_exit(WAIT), 0, "{}", fake.run.stderr());
+    let results = fake.results();
+    assert_eq!(
+        results.environment.oci_runtime, None,
+        "the fake has no daemon"
+    );
+    assert_eq!(results.runtime_arms.len(), 2, "{:?}", results.runtime_arms);
+    for v in &results.variants {
+        let arm = results.runtime_arm(v.variant, "crun").expect("a crun arm");
+        assert!(arm.is_ok(), "{arm:?}");
+        let cold = arm.cold_start.as_ref().unwrap();
+        assert_eq!(cold.samples_ms.len(), 2, "a cold start per round");
+        assert!(
+            cold.ratio_to_baseline.is_some(),
+            "paired with {}",
+            v.variant
+        );
+        assert_eq!(arm.load.len(), 1);
+        assert!(arm.load[0].ratio_to_baseline.is_some());
+    }
+    fake.assert_every_instance_removed();
+
+    let script = "musl-system-scratch=start-error:no such image: the fake refused it";
+    let mut fake = FakeRun::start(&two_runtimes, script);
+    assert_eq!(fake.run.wait_exit(WAIT), 4, "{}", fake.run.stderr());
+    let results = fake.results();
+    let musl = variant(&results, "musl-system-scratch");
+    let arm = results.runtime_arm(musl.variant, "crun").unwrap();
+    assert!(!arm.is_ok(), "{arm:?}");
+    let glibc = variant(&results, "glibc-system-debian");
+    let arm = results.runtime_arm(glibc.variant, "crun").unwrap();
+    assert!(arm.is_ok() && arm.load.len() == 1, "{arm:?}");
+    fake.assert_every_instance_removed();
+}

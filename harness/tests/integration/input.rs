@@ -162,8 +162,11 @@ fn a_bad_docker_host_is_named_and_nothing_runs() {
             "harness doctor",
         ];
         assert_rejected(&bad, &[], 2, &expected, &out);
-        let two = [&run_out[..], &["--oci-runtime", "runc,crun"]].concat();
-        assert_rejected(&two, &[], 2, &["one runtime per run"], &out);
+        let two = [&run_out[..], &["--oci-runtime", "runc,no-such-runtime"]].concat();
+        // Several: each must be the daemon's, each named once.
+        assert_rejected(&two, &[], 2, &["has no runtime \"no-such-runtime\""], &out);
+        let twice = [&run_out[..], &["--oci-runtime", "runc,runc"]].concat();
+        assert_rejected(&twice, &[], 2, &["runc is named twice"], &out);
     }
     // Unreachable: a prerequisite error, not a silent fall-back to the native runtime.
     let env = [("DOCKER_HOST", "unix:///nonexistent.sock")];

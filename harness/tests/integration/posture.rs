@@ -69,6 +69,7 @@ async fn assert_restrictions_hold_inside(runtime: &DockerRuntime, variant: Varia
         memory_limit: None,
         purpose: "posture-probe".into(),
         wrap: None,
+        oci_runtime: None,
     };
     let instance = runtime.start(&spec).await.unwrap();
     let exit = runtime
@@ -106,6 +107,7 @@ async fn assert_runtime_restrictions(
         memory_limit: Some(64 << 20),
         purpose: "posture".into(),
         wrap: None,
+        oci_runtime: None,
     };
     let instance = runtime.start(&spec).await.unwrap();
     let info = docker.inspect_container(&instance.id, None).await;

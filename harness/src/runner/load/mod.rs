@@ -113,6 +113,7 @@ impl<R: Runtime> Run<'_, R> {
             .variants
             .iter()
             .chain(self.results.control.as_ref())
+            .chain(&self.results.runtime_arms)
             .filter(|v| v.is_ok())
             .flat_map(|v| v.load.iter().cloned())
             .collect();
@@ -134,12 +135,11 @@ impl<R: Runtime> Run<'_, R> {
     /// Starts `arm`'s server and waits until it answers; `None` (its arm failed, with the
     /// reason) when it does not.
     async fn start_server(&mut self, arm: Arm) -> anyhow::Result<Option<Server>> {
-        let variant = arm.variant();
         let server = self.plan.app.server().context("not a server")?.clone();
         let step = self.progress.step(format!("starting the {arm} server"));
         let addr = self.listen_addr(&server).await?;
         let spec = self.spec(
-            variant,
+            arm,
             listen_on(&server, addr),
             &self.server_cpus.clone(),
             "load",
@@ -337,7 +337,8 @@ impl<R: Runtime> Run<'_, R> {
             .results
             .variants
             .iter()
-            .chain(self.results.control.as_ref());
+            .chain(self.results.control.as_ref())
+            .chain(&self.results.runtime_arms);
         for result in arms.filter(|v| v.is_ok()) {
             let bound: Vec<String> = result
                 .load
