@@ -8,10 +8,17 @@ use std::fmt::Write;
 /// The header of the CSV export.
 pub const CSV_HEADER: &str = "app,variant,status,metric,endpoint,concurrency,threads,value";
 
-/// Every metric of every variant as `app,variant,status,metric,endpoint,concurrency,threads,value`.
+/// Every metric of every variant (and runtime arm) as
+/// `app,variant,status,metric,endpoint,concurrency,threads,value`.
 fn run_csv(results: &RunResults) -> String {
     let mut out = format!("{CSV_HEADER}\n");
-    for v in &results.variants {
+    // A runtime arm (`--oci-runtime A,B`) is its variant's name and runtime: `v@crun`.
+    let arms = results.runtime_arms.iter().map(|r| {
+        let runtime = r.oci_runtime.as_deref().unwrap_or("?");
+        (r, format!("{}@{runtime}", r.variant))
+    });
+    let named = results.variants.iter().map(|v| (v, v.variant.to_string()));
+    for (v, name) in named.chain(arms) {
         let status = if v.is_ok() { "ok" } else { "failed" };
         let mut row = |metric: &str,
                        endpoint: &str,
@@ -22,8 +29,8 @@ fn run_csv(results: &RunResults) -> String {
             let t = threads.map_or(String::new(), |t| t.to_string());
             let _ = writeln!(
                 out,
-                "{},{},{status},{metric},{endpoint},{c},{t},{value}",
-                results.app, v.variant
+                "{},{name},{status},{metric},{endpoint},{c},{t},{value}",
+                results.app
             );
         };
         if let Some(b) = &v.build {

@@ -387,6 +387,19 @@ fn runtime_arms_are_measured_in_every_round_and_fail_with_their_variant() {
         assert_eq!(arm.load.len(), 1);
         assert!(arm.load[0].ratio_to_baseline.is_some());
     }
+    // The CSV beside it names each arm `variant@runtime`.
+    let csv = std::fs::read_dir(fake.run.out.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "csv"))
+        .expect("a CSV beside the results");
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("http,musl-system-scratch@crun,ok,cold_start_ms")),
+        "{csv}"
+    );
     fake.assert_every_instance_removed();
 
     let script = "musl-system-scratch=start-error:no such image: the fake refused it";
