@@ -73,7 +73,7 @@ pub async fn checks() -> Vec<Check> {
             name: "docker",
             ok: false,
             detail: format!("{e:#}"),
-            fix: "start dockerd or set DOCKER_HOST",
+            fix: "start dockerd, or Podman's Docker-compatible API (`podman system service --time=0 unix:///run/podman/podman.sock`, then DOCKER_HOST=unix:///run/podman/podman.sock), or set DOCKER_HOST to a daemon that answers",
         },
     });
     out.push(Check {

@@ -402,3 +402,18 @@ fn the_report_compares_engines_and_runtimes_with_docker_under_runc() {
     let svg = std::fs::read_to_string(&plot.svg).unwrap();
     assert!(svg.contains("start call (OCI runtime)"), "the legend");
 }
+
+/// With no engine answering, `doctor` says how to start one: dockerd, or Podman's API and
+/// the `DOCKER_HOST` that reaches it.
+#[test]
+fn doctor_without_an_engine_says_how_to_start_dockerd_or_podman() {
+    let (_, stdout, stderr) = harness(&["doctor"], "unix:///nonexistent/docker.sock");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("docker") && l.contains("podman system service"))
+        .unwrap_or_else(|| panic!("{stdout}\n{stderr}"));
+    assert!(
+        line.contains("DOCKER_HOST=unix:///run/podman/podman.sock"),
+        "{line}"
+    );
+}
