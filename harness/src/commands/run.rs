@@ -66,9 +66,25 @@ fn print_outcome(plan: &crate::plan::RunPlan, path: &std::path::Path) -> anyhow:
     let control = results.control.as_ref().and_then(|c| {
         failed(c).map(|step| format!("the A/A control arm of {} ({step})", c.variant.name()))
     });
+    // A runtime arm that failed while its variant did not (a runtime that cannot start
+    // containers here): named too, so a run with a broken runtime never passes silently.
+    let variant_ok = |arm: &crate::results::VariantResult| {
+        results
+            .variant(&arm.variant.name())
+            .is_some_and(|v| v.is_ok())
+    };
+    let runtime_arms = results
+        .runtime_arms
+        .iter()
+        .filter(|arm| variant_ok(arm))
+        .filter_map(|arm| {
+            let runtime = arm.oci_runtime.as_deref().unwrap_or("?");
+            failed(arm).map(|step| format!("the {runtime} arm of {} ({step})", arm.variant.name()))
+        });
+    let others: Vec<String> = control.into_iter().chain(runtime_arms).collect();
     crate::error::partial(
         &variants,
-        control,
+        (!others.is_empty()).then(|| others.join(", ")),
         results.variants.len(),
         path,
         plan.allow_partial,

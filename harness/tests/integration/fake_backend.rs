@@ -413,4 +413,20 @@ fn runtime_arms_are_measured_in_every_round_and_fail_with_their_variant() {
     let arm = results.runtime_arm(glibc.variant, "crun").unwrap();
     assert!(arm.is_ok() && arm.load.len() == 1, "{arm:?}");
     fake.assert_every_instance_removed();
+
+    // A runtime that cannot start this variant's containers while runc can: the run still
+    // fails (exit 4) and names the arm, never passes with the arm silently missing.
+    let script = "musl-system-scratch@crun=start-error:OCI runtime create failed";
+    let mut fake = FakeRun::start(&two_runtimes, script);
+    assert_eq!(fake.run.wait_exit(WAIT), 4, "{}", fake.run.stderr());
+    let stderr = fake.run.stderr();
+    assert!(
+        stderr.contains("error: the crun arm of musl-system-scratch (cold-start) failed"),
+        "{stderr}"
+    );
+    let results = fake.results();
+    assert!(variant(&results, "musl-system-scratch").is_ok());
+    let arm = results.runtime_arm(musl.variant, "crun").unwrap();
+    assert!(!arm.is_ok(), "{arm:?}");
+    fake.assert_every_instance_removed();
 }

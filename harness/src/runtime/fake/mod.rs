@@ -63,6 +63,9 @@ struct State {
 #[derive(Default)]
 pub struct FakeRuntime {
     scripts: HashMap<Variant, Script>,
+    /// Scripts of a variant's instances started under one OCI runtime (a runtime arm's):
+    /// consulted when an instance starts.
+    runtime_scripts: HashMap<(Variant, String), Script>,
     state: Mutex<State>,
     /// Woken at every start and every request served, for tests that interrupt a phase
     /// once it reached a given point.
@@ -83,6 +86,13 @@ impl FakeRuntime {
     /// Gives `variant`'s instances `script`; a variant without one starts, runs and exits 0.
     pub fn script(mut self, variant: Variant, script: Script) -> Self {
         self.scripts.insert(variant, script);
+        self
+    }
+
+    /// Gives `variant`'s instances started under `oci_runtime` `script` when they start.
+    pub fn runtime_script(mut self, variant: Variant, oci_runtime: &str, script: Script) -> Self {
+        self.runtime_scripts
+            .insert((variant, oci_runtime.to_string()), script);
         self
     }
 
@@ -216,7 +226,15 @@ impl Runtime for FakeRuntime {
     }
 
     async fn start(&self, spec: &StartSpec) -> anyhow::Result<Instance> {
-        let script = self.script_of(spec.variant);
+        let script = spec
+            .oci_runtime
+            .as_ref()
+            .and_then(|r| {
+                self.runtime_scripts
+                    .get(&(spec.variant, r.clone()))
+                    .cloned()
+            })
+            .unwrap_or_else(|| self.script_of(spec.variant));
         let mut state = self.lock();
         let call = Call::Start(spec.variant, spec.purpose.clone());
         if let Some(error) = script.start_error {

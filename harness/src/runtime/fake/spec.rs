@@ -9,7 +9,8 @@
 //! a test can check from outside that nothing was left), and `VARIANT=KEY:VALUE,…` with
 //! `start-error:MESSAGE`, `dies-after-checks:N`, `exit:CODE`, `stdout:TEXT` (`\n` for a
 //! newline) and `serves:N` (answers N requests, then dies; `serves:never`: runs, never
-//! answers). `*` scripts every variant that
+//! answers). `VARIANT@RUNTIME=…` scripts the starts of that variant's runtime arm under
+//! RUNTIME (`--oci-runtime A,RUNTIME`). `*` scripts every variant that
 //! has no script of its own; unscripted servers answer every request.
 
 use super::{FakeRuntime, Script};
@@ -50,13 +51,18 @@ pub fn parse(spec: &str, server: bool) -> Result<FakeRuntime, String> {
             "journal" => fake = fake.journal(PathBuf::from(value)),
             "*" => fake = fake.with_default(script(value, fallback.clone()).map_err(|e| bad(&e))?),
             name => {
+                let (name, runtime) = match name.split_once('@') {
+                    Some((name, runtime)) => (name, Some(runtime)),
+                    None => (name, None),
+                };
                 let variant: Variant = name
                     .parse()
                     .map_err(|e: crate::matrix::UnknownVariant| bad(&e.to_string()))?;
-                fake = fake.script(
-                    variant,
-                    script(value, fallback.clone()).map_err(|e| bad(&e))?,
-                );
+                let script = script(value, fallback.clone()).map_err(|e| bad(&e))?;
+                fake = match runtime {
+                    Some(runtime) => fake.runtime_script(variant, runtime, script),
+                    None => fake.script(variant, script),
+                };
             }
         }
     }
