@@ -165,6 +165,7 @@ impl RunPlan {
                 args.dataset_mb
             )));
         }
+        let oci_runtimes = oci_runtime(args, runtime)?;
         let mut plan = RunPlan {
             app,
             variants,
@@ -188,8 +189,8 @@ impl RunPlan {
             },
             fresh_node: fresh_node_runs(args, &crate::runtime::docker_client::host())?,
             docker_timeout: parse_docker_timeout(&args.docker_timeout)?,
-            oci_runtime: oci_runtime(args, runtime)?.first().cloned(),
-            runtime_arms: oci_runtime(args, runtime)?.into_iter().skip(1).collect(),
+            oci_runtime: oci_runtimes.first().cloned(),
+            runtime_arms: oci_runtimes.iter().skip(1).cloned().collect(),
             allow_concurrent: args.allow_concurrent,
             allow_partial: args.allow_partial,
             agent: args.agent,

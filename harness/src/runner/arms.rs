@@ -159,7 +159,7 @@ impl<R: Runtime> Run<'_, R> {
 
     /// The control's build is the baseline's (the same image), and each runtime arm's its
     /// variant's; a variant that failed to build fails those arms with it.
-    pub(super) fn share_build_with_control(&mut self) {
+    pub(super) fn share_builds_with_arms(&mut self) {
         let variants = self.results.variants.clone();
         let shared = self
             .results

@@ -283,7 +283,7 @@ impl<'a, R: Runtime> Run<'a, R> {
             self.artifacts
                 .insert(variant, Launchable { artifact, image });
         }
-        self.share_build_with_control();
+        self.share_builds_with_arms();
     }
 
     /// Runs every phase, racing a Ctrl-C/SIGTERM that removes every instance and keeps
@@ -406,7 +406,7 @@ impl<'a, R: Runtime> Run<'a, R> {
             }
             self.save()?;
         }
-        self.share_build_with_control();
+        self.share_builds_with_arms();
         self.save()
     }
 
