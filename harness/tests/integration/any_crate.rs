@@ -89,10 +89,10 @@ const JOB_SETS: [&str; 8] = [
 ];
 
 /// `harness run --quick` (2 cold starts, 1 round) of `app` in docker with `variants` and
-/// `extra` flags, under the Docker lock once the binaries are built; the results
+/// `extra` flags, holding the daemon shared once the binaries are built; the results
 /// (schema-checked) or the failure's output. `None` when docker is unreachable (a loud skip).
 fn run_in_docker(app: &Path, variants: &str, extra: &[&str], test: &str) -> Option<RunResults> {
-    let _lock = crate::support::docker_lock_once_built(app.to_str().unwrap(), variants);
+    let _lock = crate::support::docker_shared_once_built(app.to_str().unwrap(), variants);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(crate::support::docker_or_skip(test))?;
     let out = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@
 //! user's source is never changed, and the timing images are gone afterwards.
 
 use crate::byo::make_crate;
-use crate::support::{docker_lock, docker_or_skip, harness_cli};
+use crate::support::{docker_or_skip, docker_shared, harness_cli};
 use harness::buildtime::{BuildTimes, Figure};
 use std::path::Path;
 
@@ -66,7 +66,7 @@ fn measure(app: &Path, seed: &str) -> BuildTimes {
 
 #[test]
 fn build_time_figures_do_not_depend_on_the_order_variants_were_built_in() {
-    let _lock = docker_lock();
+    let _lock = docker_shared();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let Some(docker) = rt.block_on(docker_or_skip("build_time_figures")) else {
         return;
@@ -121,7 +121,7 @@ fn build_time_figures_do_not_depend_on_the_order_variants_were_built_in() {
         before
     );
     for variant in VARIANTS.split(',') {
-        let tag = harness::labels::variant_tag("build-time-probe-build-time", variant);
+        let tag = crate::support::variant_tag("build-time-probe-build-time", variant);
         assert!(
             rt.block_on(docker.inspect_image(&tag)).is_err(),
             "{tag} was left behind"

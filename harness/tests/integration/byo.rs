@@ -312,7 +312,7 @@ fn a_batch_crate_that_reports_no_memory_gets_its_sampled_peak_natively() {
 #[test]
 fn a_batch_crate_that_reports_no_memory_gets_its_container_s_peak_in_docker() {
     let krate = make_crate("std-hog", HOG_TABLE, STD_HOG, None);
-    let _lock = crate::support::docker_lock_once_built(
+    let _lock = crate::support::docker_shared_once_built(
         krate.path().to_str().unwrap(),
         crate::support::MUSL_GLIBC_PAIR,
     );
@@ -422,7 +422,7 @@ fn a_crate_that_cannot_build_for_musl_fails_only_its_musl_variants_clearly() {
 #[test]
 fn an_outside_crate_with_no_table_runs_in_docker_with_the_defaults() {
     let krate = std_server();
-    let _lock = crate::support::docker_lock_once_built(
+    let _lock = crate::support::docker_shared_once_built(
         krate.path().to_str().unwrap(),
         crate::support::MUSL_GLIBC_PAIR,
     );

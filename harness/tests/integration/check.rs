@@ -163,7 +163,7 @@ fn native_roots_are_missing_in_scratch_and_the_written_dockerfile_fixes_it() {
         None,
     );
     prebuild(krate.path(), "glibc-system-debian,musl-system-scratch");
-    let _lock = crate::support::docker_lock();
+    let _lock = crate::support::docker_shared();
     let out = tempfile::tempdir().unwrap();
     let Some((results, stdout)) = check(
         krate.path(),
@@ -278,7 +278,7 @@ fn bundled_webpki_roots_are_reported_clean() {
         None,
     );
     prebuild(krate.path(), "musl-system-scratch");
-    let _lock = crate::support::docker_lock();
+    let _lock = crate::support::docker_shared();
     let out = tempfile::tempdir().unwrap();
     let Some((results, _)) = check(
         krate.path(),
@@ -391,7 +391,7 @@ fn assert_dns_as_logged(results: &CheckResults, stdout: &str) {
 fn the_service_app_breaks_in_scratch_and_its_dockerfile_mends_it() {
     let app = Path::new("service");
     prebuild(app, "musl-system-scratch");
-    let _lock = crate::support::docker_lock();
+    let _lock = crate::support::docker_shared();
     let out = tempfile::tempdir().unwrap();
     let context = tempfile::tempdir().unwrap();
     let dockerfile = context.path().join("Dockerfile");
@@ -550,7 +550,7 @@ fn the_tracer_passes_exit_codes_and_signals_through_and_says_when_it_cannot_trac
 /// directory: the check says so in one line and exits 2 before building or connecting.
 #[test]
 fn a_check_of_a_daemon_on_another_machine_is_refused_in_one_line() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = crate::support::harness_command()
         .args([
             "check",
             "--app",

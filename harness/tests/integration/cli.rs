@@ -122,7 +122,7 @@ fn variants_lists_the_matrix_with_validity() {
 #[test]
 fn profile_refuses_a_daemon_on_another_machine_before_anything_runs() {
     // No connection is made: the plan sees the address is not this machine's and stops.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = crate::support::harness_command()
         .args([
             "profile",
             "--app",

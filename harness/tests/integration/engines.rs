@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn harness(args: &[&str], host: &str) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = crate::support::harness_command()
         .args(args)
         .env("DOCKER_HOST", host)
         .output()

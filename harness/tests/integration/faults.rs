@@ -16,7 +16,7 @@ pub mod child;
 mod proxy;
 mod results_dir;
 
-use crate::support::{docker_lock, harness_cli};
+use crate::support::{docker_shared, harness_cli};
 use child::HarnessRun;
 use child::{assert_no_containers_within, containers, docker, run_label, wait_for_container};
 use std::time::{Duration, Instant};
@@ -76,9 +76,10 @@ fn args(overrides: &[&str]) -> Vec<String> {
     out
 }
 
-/// The Docker lock, taken once the http app's two variants are built.
+/// The daemon, shared (each fault test works in a namespace of its own, through `harness`
+/// children only), taken once the http app's two variants are built.
 fn lock_once_built() -> crate::support::DockerGuard {
-    crate::support::docker_lock_once_built("http", TWO)
+    crate::support::docker_shared_once_built("http", TWO)
 }
 
 fn start(args: &[String], env: &[(&str, &str)]) -> HarnessRun {
@@ -146,7 +147,7 @@ fn signal_and_check(mut run: HarnessRun, signal: i32) -> HarnessRun {
 
 #[test]
 fn sigint_during_the_variant_build_kills_cargo_and_exits_130() {
-    let _lock = docker_lock();
+    let _lock = docker_shared();
     if !docker_available("sigint_during_the_variant_build") {
         return;
     }
@@ -240,7 +241,9 @@ struct Decoy(String);
 
 impl Decoy {
     fn start() -> Decoy {
-        let decoy = Decoy(format!("faults-decoy-{}", std::process::id()));
+        // Named after the test's namespace: unique among the tests beside it.
+        let namespace = crate::support::test_namespace().replace('/', "-");
+        let decoy = Decoy(format!("faults-decoy-{namespace}"));
         let name = &decoy.0;
         docker(&[
             "run",
@@ -437,7 +440,7 @@ fn an_interrupted_profile_removes_its_server_and_its_image_and_keeps_its_file() 
     assert_eq!(code, 130, "{}", profile.stderr());
     assert!(profile.stderr().contains("interrupted by SIGINT"));
     assert_no_containers_within(&run_id, Duration::from_secs(5));
-    let tag = harness::labels::variant_tag("http", "musl-system-scratch-profiling");
+    let tag = crate::support::variant_tag("http", "musl-system-scratch-profiling");
     let images = docker(&["images", "-q", &tag]);
     assert!(images.trim().is_empty(), "{tag} left: {images}");
     let kept: harness::profiles::ProfileResults =

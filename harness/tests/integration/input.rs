@@ -4,13 +4,13 @@
 //! naming the value and what is accepted, exit non-zero (2 for usage), never panic, and
 //! create nothing: no output directory, no results file, no container.
 
-use crate::support::{docker_lock, fixtures};
+use crate::support::{docker_shared, fixtures};
 use std::path::Path;
 use std::process::Command;
 
 /// Runs the harness with `args` and extra environment; returns (exit code, stderr).
 fn harness(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
+    let mut command = crate::support::harness_command();
     command.args(args).env("RUST_BACKTRACE", "1");
     for (k, v) in env {
         command.env(k, v);
@@ -120,8 +120,9 @@ fn an_unknown_subcommand_is_one_usage_line() {
 
 #[test]
 fn a_bad_docker_host_is_named_and_nothing_runs() {
-    // Containers are counted around the cases, so no other test may start any meanwhile.
-    let _lock = docker_lock();
+    // Containers are counted around the cases, in a namespace of the test's own: no other
+    // test starts any there meanwhile.
+    let _lock = docker_shared();
     let before = harness_containers();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

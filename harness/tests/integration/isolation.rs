@@ -50,7 +50,7 @@ fn dangling_here(run_ids: &[String]) -> Vec<String> {
 
 /// A `harness` as the user runs it: in the default namespace.
 fn user_harness(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = crate::support::harness_command()
         .args(args)
         .env_remove(labels::NAMESPACE_ENV)
         .output()

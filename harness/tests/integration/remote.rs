@@ -388,7 +388,7 @@ async fn lose_b_mid_run(
             "200ms",
         ],
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let mut child = crate::support::harness_command()
         .args(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -622,7 +622,7 @@ async fn a_tls_daemon_is_reached_with_its_own_certificate_directory() {
         out.path(),
         &["--quick", "--rounds", "1"],
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = crate::support::harness_command()
         .args(&args)
         .env("DOCKER_TLS_VERIFY", "1")
         .env("DOCKER_CERT_PATH", cert_root.path())
@@ -633,7 +633,7 @@ async fn a_tls_daemon_is_reached_with_its_own_certificate_directory() {
     check_measured_by_agent(&results_in(out.path()), &daemon.host);
     assert!(daemon.containers_left().await.is_empty());
     // Without certificates the same daemon is refused, with one error line.
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = crate::support::harness_command()
         .args(&args)
         .env_remove("DOCKER_TLS_VERIFY")
         .env_remove("DOCKER_CERT_PATH")

@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests: this process's image namespace and test
-//! builds (set before `main`), loud skips, the Docker lock, the quiet and busy machine,
-//! per-run cleanup guards, results-file checks.
+//! builds (set before `main`), loud skips, the daemon held shared (in a namespace per test)
+//! or exclusively, the quiet and busy machine, per-run cleanup guards, results-file checks.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -30,14 +30,31 @@ extern "C" fn set_test_namespace() {
     std::env::set_var(harness::build::cargo::TEST_BUILDS_ENV, "1");
 }
 
-/// This test process's image namespace (`harness::labels::image_namespace`).
-pub fn test_namespace() -> &'static str {
-    let namespace = harness::labels::image_namespace();
+/// The image namespace this test works in: its own (`docker_shared`) while it holds the
+/// daemon shared, else this test process's (`harness::labels::image_namespace`).
+pub fn test_namespace() -> String {
+    let namespace = TEST_NAMESPACE
+        .with(|n| n.borrow().clone())
+        .unwrap_or_else(|| harness::labels::image_namespace().to_string());
     assert!(
         namespace.contains("-test-"),
         "the tests run outside a test namespace: {namespace}"
     );
     namespace
+}
+
+/// The tag `harness` gives `variant` of `app` in this test's namespace.
+pub fn variant_tag(app: &str, variant: &str) -> String {
+    format!("{}/{app}:{variant}", test_namespace())
+}
+
+/// The built `harness` binary, to run in this test's namespace: every test that starts a
+/// `harness` starts it from here, so a test holding the daemon shared (`docker_shared`)
+/// works in a namespace of its own, with its own run lock, images and cleanup.
+pub fn harness_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_harness"));
+    command.env(harness::labels::NAMESPACE_ENV, test_namespace());
+    command
 }
 
 /// The results file a run wrote into `out`, if any yet (a run writes one per run id).
@@ -247,7 +264,7 @@ pub fn busy_machine() -> MachineGuard {
 /// Runs the built `harness` binary with `args`; returns (exit code, stdout, stderr).
 pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
     let _busy = busy_machine();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = harness_command()
         .args(args)
         .output()
         .expect("the harness binary runs");
@@ -258,30 +275,93 @@ pub fn harness_cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Tests that use the daemon take this lock: runs on one daemon would spoil each other's
-/// numbers and one test's cleanup must not remove another's images.
-pub static DOCKER_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Tests that use the daemon hold it exclusively (`docker_lock`) or shared (`docker_shared`).
+/// Exclusively: a test that measures figures, reads the daemon as a whole (every dangling
+/// image, every container), or works in this process's own namespace in-process. Shared:
+/// a test whose daemon work is all done by `harness` children in a namespace of the test's
+/// own, which keeps its run lock, images, containers and cleanup apart from the others'.
+/// The shared tests run side by side; an exclusive one waits for them to finish, and new
+/// ones wait for it (the lock prefers writers).
+static DOCKER: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-/// Takes `DOCKER_LOCK`, whatever an earlier failed test left it as.
-pub fn docker_lock() -> DockerGuard {
-    let guard = DOCKER_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let test = std::thread::current().name().unwrap_or("?").to_string();
-    DockerGuard {
-        _guard: guard,
-        test,
-        since: std::time::Instant::now(),
-    }
+thread_local! {
+    /// The namespace of this test thread while it holds the daemon shared.
+    static TEST_NAMESPACE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
-/// `DOCKER_LOCK` held by one test. libtest's own time of a test counts its wait for the
-/// lock too, so each holder's time is recorded here and the longest are listed at exit:
-/// the Docker tests run one at a time, and their sum is most of the suite's wall time.
+/// Takes the daemon exclusively, whatever an earlier failed test left the lock as.
+pub fn docker_lock() -> DockerGuard {
+    let guard = DOCKER
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    DockerGuard::new(Held::Exclusive(guard))
+}
+
+/// Takes the daemon shared, in a namespace of this test's own (`<process namespace>-<n>`)
+/// until the guard drops: `harness_command`, `test_namespace` and `RunCleanup` use it. The
+/// shared debian base is made first, once, with the daemon held exclusively: runs in other
+/// namespaces would otherwise make it side by side.
+pub fn docker_shared() -> DockerGuard {
+    static BASE: std::sync::Once = std::sync::Once::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    BASE.call_once(|| {
+        let _exclusive = docker_lock();
+        ensure_base();
+    });
+    let guard = DOCKER
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let namespace = format!("{}-{n}", harness::labels::image_namespace());
+    TEST_NAMESPACE.with(|t| *t.borrow_mut() = Some(namespace));
+    DockerGuard::new(Held::Shared(guard))
+}
+
+/// `docker_shared`, taken once `variants` of `app` are built (`prebuild`).
+pub fn docker_shared_once_built(app: &str, variants: &str) -> DockerGuard {
+    prebuild(app, variants);
+    docker_shared()
+}
+
+/// Provisions and builds the shared debian base, when the daemon answers (a test without
+/// one skips on its own).
+fn ensure_base() {
+    let Ok(rt) = tokio::runtime::Runtime::new() else {
+        return;
+    };
+    rt.block_on(async {
+        let Ok(docker) = harness::runtime::docker_client::connect().await else {
+            return;
+        };
+        let glibc: harness::matrix::Variant = "glibc-system-debian".parse().unwrap();
+        harness::doctor::ensure_for(&[glibc], true).expect("the base's prerequisites");
+        harness::build::base::ensure(&docker, true)
+            .await
+            .expect("the debian base builds");
+    });
+}
+
+enum Held {
+    Exclusive(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+}
+
+/// The daemon held by one test. libtest's own time of a test counts its wait for the lock
+/// too, so each holder's time is recorded here and the longest are listed at exit.
 pub struct DockerGuard {
-    _guard: std::sync::MutexGuard<'static, ()>,
+    held: Option<Held>,
     test: String,
     since: std::time::Instant,
+}
+
+impl DockerGuard {
+    fn new(held: Held) -> DockerGuard {
+        DockerGuard {
+            held: Some(held),
+            test: std::thread::current().name().unwrap_or("?").to_string(),
+            since: std::time::Instant::now(),
+        }
+    }
 }
 
 /// (seconds, test) for every release of `DOCKER_LOCK` so far.
@@ -290,9 +370,17 @@ static HELD: Mutex<Vec<(f64, String)>> = Mutex::new(Vec::new());
 impl Drop for DockerGuard {
     fn drop(&mut self) {
         let held = self.since.elapsed().as_secs_f64();
+        let test = match self.held {
+            Some(Held::Shared(_)) => {
+                TEST_NAMESPACE.with(|t| t.borrow_mut().take());
+                format!("{} (shared)", self.test)
+            }
+            _ => std::mem::take(&mut self.test),
+        };
+        self.held = None;
         HELD.lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push((held, std::mem::take(&mut self.test)));
+            .push((held, test));
     }
 }
 
@@ -310,10 +398,19 @@ extern "C" fn report_held() {
         return;
     }
     held.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let total: f64 = held.iter().map(|(s, _)| s).sum();
+    let shared = |test: &str| test.ends_with(" (shared)");
+    let sum = |want: bool| -> (f64, usize) {
+        let times: Vec<f64> = held
+            .iter()
+            .filter(|(_, t)| shared(t) == want)
+            .map(|(s, _)| *s)
+            .collect();
+        (times.iter().sum(), times.len())
+    };
+    let ((alone, n_alone), (side, n_side)) = (sum(false), sum(true));
     let mut text = format!(
-        "Docker lock held {total:.0} s by {} tests; the longest:\n",
-        held.len()
+        "Docker lock held exclusively {alone:.0} s by {n_alone} tests (one at a time), \
+         shared {side:.0} s by {n_side} tests (side by side); the longest:\n"
     );
     for (seconds, test) in held.iter().take(15) {
         text += &format!("  {seconds:7.1} s  {test}\n");
@@ -339,6 +436,14 @@ impl Drop for RunCleanup {
                     .filter(|p| p.extension().is_some_and(|e| e == "json"))
                     .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned())),
             );
+        }
+        // A test holding the daemon shared ran `harness` in a namespace of its own, which
+        // this process's in-process cleanup cannot see: its own `harness clean` removes it.
+        if TEST_NAMESPACE.with(|t| t.borrow().is_some()) {
+            for id in ids {
+                let _ = harness_command().args(["clean", "--run-id", &id]).output();
+            }
+            return;
         }
         // A thread of its own: the test may be inside a tokio runtime already.
         let _ = std::thread::spawn(move || clean_ids(ids)).join();

@@ -2,11 +2,10 @@
 //! another checkout, refuses with one line; started outside any, it measures its own.
 
 use std::path::Path;
-use std::process::Command;
 
 /// Runs the built harness in `dir`; returns (exit code, stdout, stderr).
 fn harness_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let output = crate::support::harness_command()
         .args(args)
         .current_dir(dir)
         .output()

@@ -25,7 +25,7 @@ impl HarnessRun {
     /// Starts `harness COMMAND ARGS --out <temp dir>` with `env` added.
     pub fn start_command(command: &str, args: &[&str], env: &[(&str, &str)]) -> HarnessRun {
         let out = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        let mut child = crate::support::harness_command()
             .arg(command)
             .args(args)
             .arg("--out")
@@ -207,14 +207,21 @@ impl Drop for HarnessRun {
     }
 }
 
-/// Ids of the containers with all of `labels` (`key=value`); running ones only unless `all`.
+/// Ids of this test's containers (of its namespace: a run id is the app and the second, and
+/// a test beside this one, in a namespace of its own, may have a run of the same id) with
+/// all of `labels` (`key=value`); running ones only unless `all`.
 pub fn containers(labels: &[String], all: bool) -> Vec<String> {
     let mut command = Command::new("docker");
     command.args(["ps", "-q", "--no-trunc"]);
     if all {
         command.arg("-a");
     }
-    for label in labels {
+    let namespace = format!(
+        "{}={}",
+        harness::labels::NAMESPACE,
+        crate::support::test_namespace()
+    );
+    for label in labels.iter().chain([&namespace]) {
         command.arg("--filter").arg(format!("label={label}"));
     }
     let output = command.output().expect("the docker CLI runs");
