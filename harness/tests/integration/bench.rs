@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const TINY: &str = "^startup/instant_now/";
 
 fn bench(args: &[&str]) -> anyhow::Result<()> {
+    crate::support::without_runner_bootstrap();
     let argv = ["harness", "bench", "--quick", "--quiet"]
         .iter()
         .chain(args);

@@ -42,7 +42,8 @@ const FIVE_S: Duration = Duration::from_secs(5);
 /// A load window that outlasts any delay between the run announcing it and the test acting
 /// on it (a signal, a kill); the window is cut short by either. One round: after a kill the
 /// run goes on with the other arms' windows, and six rounds of 10 s windows made the test
-/// wait minutes for nothing it checks.
+/// wait minutes for nothing it checks. Paced (`PACED`): the tests check what a run does when
+/// its server or daemon fails, not how fast the server is.
 const LONG_WINDOW: &[&str] = &[
     "--no-quick",
     "--warmup",
@@ -51,7 +52,13 @@ const LONG_WINDOW: &[&str] = &[
     "10s",
     "--rounds",
     "1",
+    "--rate",
+    PACED,
 ];
+/// The request rate of the fault tests' long windows: a trickle beside the closed loop's
+/// saturating load, which kept both of the CI machine's cores busy for every second of a
+/// window that only has to outlast the test's reaction (a kill, a signal, a stall).
+const PACED: &str = "100";
 
 /// `ONE` with some values replaced or added (`--flag value` pairs or lone flags).
 fn args(overrides: &[&str]) -> Vec<String> {
@@ -278,7 +285,15 @@ impl Drop for Decoy {
 /// the run (for its id and cleanup guard).
 fn killed_mid_load() -> HarnessRun {
     let mut run = start(
-        &args(&["--no-quick", "--warmup", "0s", "--duration", "30s"]),
+        &args(&[
+            "--no-quick",
+            "--warmup",
+            "0s",
+            "--duration",
+            "30s",
+            "--rate",
+            PACED,
+        ]),
         &[],
     );
     run.wait_for(

@@ -188,11 +188,14 @@ fn silent_server_requests_are_abandoned(client: Client) {
     assert_eq!(holder.join().unwrap(), 3);
 }
 
-/// A hyper server that, once a second from `epoch` on, stalls for 200 ms: every request
-/// arriving in a stall is answered 200 ms after it arrived (a slow dependency), the others
-/// at once. Connections are served concurrently. Returns its address and a stop handle.
+/// A hyper server that, once a second from `first_stall` after its first request on, stalls
+/// for 200 ms: every request arriving in a stall is answered 200 ms after it arrived (a slow
+/// dependency), the others at once. Connections are served concurrently. Returns its address
+/// and a stop handle. The schedule starts at the load's first request, not at a clock read
+/// before the load: on a busy machine the load can start hundreds of milliseconds later, and
+/// the stalls would then miss the window edges the test places them on.
 fn stalling_server(
-    epoch: Instant,
+    first_stall: Duration,
 ) -> (
     SocketAddr,
     std::thread::JoinHandle<()>,
@@ -208,22 +211,27 @@ fn stalling_server(
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let epoch: Arc<std::sync::OnceLock<Instant>> = Arc::default();
             loop {
                 let (stream, _) = tokio::select! {
                     accepted = listener.accept() => accepted.unwrap(),
                     _ = &mut stopped => return,
                 };
+                let epoch = epoch.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |_req| async move {
-                        let since = Instant::now().saturating_duration_since(epoch);
-                        let stalled =
-                            Instant::now() >= epoch && since.as_millis() % 1000 < STALL.as_millis();
-                        if stalled {
-                            tokio::time::sleep(STALL).await;
+                    let service = hyper::service::service_fn(move |_req| {
+                        let epoch = *epoch.get_or_init(|| Instant::now() + first_stall);
+                        async move {
+                            let since = Instant::now().saturating_duration_since(epoch);
+                            let stalled = Instant::now() >= epoch
+                                && since.as_millis() % 1000 < STALL.as_millis();
+                            if stalled {
+                                tokio::time::sleep(STALL).await;
+                            }
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(Bytes::from_static(b"ok")),
+                            ))
                         }
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            http_body_util::Full::new(Bytes::from_static(b"ok")),
-                        ))
                     });
                     let io = hyper_util::rt::TokioIo::new(stream);
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -246,10 +254,9 @@ fn loadgen_rate_mode_shows_a_stalling_server_s_worst_latencies() {
 }
 
 fn stalls_show_in_rate_mode(client: Client) {
-    // Load starts at ~0 ms: warm-up to 500 ms, window 500–2500 ms. Stalls at 400–600,
-    // 1400–1600 and 2400–2600 ms: the last one spans the window's end.
-    let t0 = Instant::now();
-    let (addr, thread, stop) = stalling_server(t0 + Duration::from_millis(400));
+    // From the load's first request: warm-up to 500 ms, window 500–2500 ms. Stalls at
+    // 400–600, 1400–1600 and 2400–2600 ms: the last one spans the window's end.
+    let (addr, thread, stop) = stalling_server(Duration::from_millis(400));
     let mut spec = spec(addr, "/plaintext", 16, 500, 2000);
     spec.rate = Some(500);
     let report = run_load_with(&spec, client).unwrap();

@@ -52,9 +52,32 @@ pub fn variant_tag(app: &str, variant: &str) -> String {
 /// `harness` starts it from here, so a test holding the daemon shared (`docker_shared`)
 /// works in a namespace of its own, with its own run lock, images and cleanup.
 pub fn harness_command() -> std::process::Command {
+    without_runner_bootstrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_harness"));
     command.env(harness::labels::NAMESPACE_ENV, test_namespace());
     command
+}
+
+/// The variable `.ci/test-runner` sets beside `RUSTC_BOOTSTRAP`, which libtest needs for
+/// `--report-time` and nothing else must see.
+const RUNNER_BOOTSTRAP: &str = "GLIBC_VS_MUSL_RUNNER_BOOTSTRAP";
+
+/// Removes the `RUSTC_BOOTSTRAP` that `.ci/test-runner` set for libtest alone, once, before
+/// this process starts a cargo of its own (every `harness`, every in-process build takes
+/// this path through `harness_command`, the Docker and machine locks, or `bench`). Inherited,
+/// it changes the fingerprints of crates whose build scripts read it (proc-macro2,
+/// thiserror, anyhow), so every build the tests start under `.ci/run` rebuilt from the
+/// bottom in the next plain `cargo test`, and back. Called from inside a test, so libtest
+/// has read its arguments already. A `RUSTC_BOOTSTRAP` of the caller's own (no runner
+/// marker) is left alone.
+pub fn without_runner_bootstrap() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os(RUNNER_BOOTSTRAP).is_some() {
+            std::env::remove_var("RUSTC_BOOTSTRAP");
+            std::env::remove_var(RUNNER_BOOTSTRAP);
+        }
+    });
 }
 
 /// The results file a run wrote into `out`, if any yet (a run writes one per run id).
@@ -229,6 +252,7 @@ impl Drop for MachineGuard {
 /// Waits until no other test runs a `harness` or compiles, and keeps it so until the guard
 /// drops.
 pub fn quiet_machine() -> MachineGuard {
+    without_runner_bootstrap();
     if HOLDS_MACHINE.with(|h| h.get()) {
         panic!("quiet_machine inside busy_machine: take the quiet machine first");
     }
@@ -245,6 +269,7 @@ pub fn quiet_machine() -> MachineGuard {
 /// Marks this test as loading the machine (compiling, running `harness`) until the guard
 /// drops: a test measuring under `quiet_machine` waits for it, and it for that test.
 pub fn busy_machine() -> MachineGuard {
+    without_runner_bootstrap();
     if HOLDS_MACHINE.with(|h| h.get()) {
         return MachineGuard {
             _read: None,
@@ -291,6 +316,7 @@ thread_local! {
 
 /// Takes the daemon exclusively, whatever an earlier failed test left the lock as.
 pub fn docker_lock() -> DockerGuard {
+    without_runner_bootstrap();
     let guard = DOCKER
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -302,6 +328,7 @@ pub fn docker_lock() -> DockerGuard {
 /// shared debian base is made first, once, with the daemon held exclusively: runs in other
 /// namespaces would otherwise make it side by side.
 pub fn docker_shared() -> DockerGuard {
+    without_runner_bootstrap();
     static BASE: std::sync::Once = std::sync::Once::new();
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
     BASE.call_once(|| {
